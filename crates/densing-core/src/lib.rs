@@ -1,0 +1,1 @@
+//! densing-core: the math of capability density, free of any inference engine.
