@@ -1,1 +1,18 @@
 //! densing-core: the math of capability density, free of any inference engine.
+//!
+//! Data flows one way: validated inputs ([`data`], [`registry`]) → fitted laws
+//! ([`fit`], [`loss`], [`score`]) with bootstrap uncertainty ([`bootstrap`]) →
+//! calibrations N ↦ S ([`calibration`]) → densities ρ = N̂/N ([`density`]) →
+//! the trend `ln ρ_max = A·t + B` ([`trend`]).
+
+pub mod bootstrap;
+pub mod data;
+pub mod error;
+pub mod fit;
+pub mod law;
+pub mod loss;
+pub mod score;
+pub mod registry;
+pub mod table;
+
+pub use error::{Error, Result};

@@ -1,0 +1,326 @@
+//! Global, deterministic fitting: a *problem* (a law plus its data) and a
+//! *solver* that searches it, in the spirit of argmin.
+//!
+//! Every law densing fits is separable: for fixed nonlinear parameters (the
+//! exponents of the loss law; γ and l of the score map) the model is linear in
+//! the rest. [`GridPolish`] exploits this: it scans a grid over the nonlinear
+//! parameters, solving the linear part in closed form at each cell, keeps the
+//! grid's local minima as starts, and polishes each with argmin's L-BFGS on the
+//! true objective. The best polished point is the fit; how many distinct optima
+//! the starts reached is reported, so a multi-modal objective is visible.
+//!
+//! Observations carry *weights*: a bootstrap replicate is the same problem with
+//! integer multiplicities, and a held-out point has weight 0. Nothing is copied.
+
+use crate::error::{Error, Result};
+use argmin::core::{CostFunction, Executor, Gradient, State};
+use argmin::solver::linesearch::MoreThuenteLineSearch;
+use argmin::solver::quasinewton::LBFGS;
+use nalgebra::{DMatrix, DVector};
+use serde::Serialize;
+
+/// A law together with its data, in the solver's internal coordinates `θ`
+/// (log-transformed where a parameter must stay positive).
+pub trait Problem: Sync {
+    /// Names of the natural parameters, in report order.
+    fn names(&self) -> &'static [&'static str];
+    /// Number of observations.
+    fn n_obs(&self) -> usize;
+    /// Weighted objective at `θ`.
+    fn cost(&self, theta: &[f64], w: &[f64]) -> f64;
+    /// Gradient of [`Problem::cost`].
+    fn gradient(&self, theta: &[f64], w: &[f64]) -> Vec<f64>;
+    /// Residuals (model − data, in the objective's units) of every observation.
+    fn residuals(&self, theta: &[f64]) -> Vec<f64>;
+    /// Separable grid scan: candidate starts, best first, at most `keep`.
+    fn starts(&self, w: &[f64], resolution: usize, keep: usize) -> Vec<Vec<f64>>;
+    /// Internal coordinates → natural parameters (same order as `names`).
+    fn natural(&self, theta: &[f64]) -> Vec<f64>;
+    /// The observed response the residuals are measured on (for R²).
+    fn response(&self) -> Vec<f64>;
+    /// Group of each observation: bootstrap resamples whole groups (runs).
+    fn groups(&self) -> Vec<usize>;
+    /// Observations of the "largest" group (largest N, or best model): the
+    /// leave-largest-out check refits without them and predicts them.
+    fn largest(&self) -> Vec<bool>;
+}
+
+/// Grid scan over the nonlinear parameters, then L-BFGS polish of the best starts.
+#[derive(Debug, Clone, Copy)]
+pub struct GridPolish {
+    /// Grid points per nonlinear parameter.
+    pub resolution: usize,
+    /// Number of grid local minima polished.
+    pub polish: usize,
+    /// L-BFGS iteration cap per start.
+    pub max_iters: u64,
+}
+
+impl Default for GridPolish {
+    fn default() -> Self {
+        GridPolish {
+            resolution: 60,
+            polish: 12,
+            max_iters: 2000,
+        }
+    }
+}
+
+/// The outcome of one solve.
+#[derive(Debug, Clone)]
+pub struct Solution {
+    pub theta: Vec<f64>,
+    pub cost: f64,
+    /// Distinct optima reached by the polished starts (1 = unimodal as seen).
+    pub distinct_optima: usize,
+    pub starts: usize,
+}
+
+struct Objective<'p, P: ?Sized> {
+    problem: &'p P,
+    w: &'p [f64],
+}
+
+impl<P: Problem + ?Sized> CostFunction for Objective<'_, P> {
+    type Param = Vec<f64>;
+    type Output = f64;
+    fn cost(&self, p: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
+        Ok(self.problem.cost(p, self.w))
+    }
+}
+
+impl<P: Problem + ?Sized> Gradient for Objective<'_, P> {
+    type Param = Vec<f64>;
+    type Gradient = Vec<f64>;
+    fn gradient(&self, p: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
+        Ok(self.problem.gradient(p, self.w))
+    }
+}
+
+impl GridPolish {
+    /// Polish one start with L-BFGS; returns the best point seen.
+    pub fn polish_from<P: Problem + ?Sized>(
+        &self,
+        problem: &P,
+        w: &[f64],
+        start: Vec<f64>,
+    ) -> (Vec<f64>, f64) {
+        let start_cost = problem.cost(&start, w);
+        let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
+            .with_tolerance_grad(1e-12)
+            .and_then(|s| s.with_tolerance_cost(1e-15));
+        let run = solver.and_then(|solver| {
+            Executor::new(Objective { problem, w }, solver)
+                .configure(|s| s.param(start.clone()).max_iters(self.max_iters))
+                .run()
+        });
+        match run {
+            Ok(res) => {
+                let state = res.state();
+                match state.get_best_param() {
+                    Some(p) if state.get_best_cost().is_finite() && state.get_best_cost() <= start_cost => {
+                        (p.clone(), state.get_best_cost())
+                    }
+                    _ => (start, start_cost),
+                }
+            }
+            // A line search can fail on a flat or kinked stretch; keep the start.
+            Err(_) => (start, start_cost),
+        }
+    }
+
+    /// Solve: grid starts plus any `extra` starts (e.g. a previous optimum).
+    pub fn solve<P: Problem + ?Sized>(
+        &self,
+        problem: &P,
+        w: &[f64],
+        extra: &[Vec<f64>],
+    ) -> Result<Solution> {
+        let mut starts = problem.starts(w, self.resolution, self.polish);
+        starts.extend(extra.iter().cloned());
+        if starts.is_empty() {
+            return Err(Error::Fit("the grid scan found no feasible start".into()));
+        }
+        let polished: Vec<(Vec<f64>, f64)> = starts
+            .into_iter()
+            .map(|s| self.polish_from(problem, w, s))
+            .filter(|(_, c)| c.is_finite())
+            .collect();
+        let n = polished.len();
+        let best = polished
+            .iter()
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .cloned()
+            .ok_or_else(|| Error::Fit("every start diverged".into()))?;
+        Ok(Solution {
+            distinct_optima: count_distinct(&polished),
+            theta: best.0,
+            cost: best.1,
+            starts: n,
+        })
+    }
+}
+
+/// Two polished points are the same optimum when their objectives agree to 1e-6
+/// (relative) and their coordinates to 1e-3.
+fn count_distinct(points: &[(Vec<f64>, f64)]) -> usize {
+    let mut reps: Vec<&(Vec<f64>, f64)> = Vec::new();
+    for p in points {
+        let same = reps.iter().any(|r| {
+            (r.1 - p.1).abs() <= 1e-6 * r.1.abs().max(1e-12)
+                && r.0.iter().zip(&p.0).all(|(a, b)| (a - b).abs() < 1e-3)
+        });
+        if !same {
+            reps.push(p);
+        }
+    }
+    reps.len()
+}
+
+/// Everything a fit reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct FitReport {
+    pub names: Vec<String>,
+    pub params: Vec<f64>,
+    pub objective: f64,
+    /// R² of the response the objective is measured on.
+    pub r2: f64,
+    pub residuals: Vec<f64>,
+    pub n_obs: usize,
+    pub distinct_optima: usize,
+    pub starts: usize,
+    /// Correlation matrix of the internal parameters from the Gauss–Newton
+    /// approximation `(JᵀJ)⁻¹` of the residual Jacobian (`None` if singular).
+    pub correlations: Option<Vec<Vec<f64>>>,
+    /// Refit without the largest group, then its mean |residual| (in the
+    /// objective's units: relative error for ln-loss).
+    pub leave_largest_out_error: Option<f64>,
+    #[serde(skip)]
+    pub theta: Vec<f64>,
+}
+
+/// Fit a problem with all observations weighted 1 and assemble the report.
+pub fn fit<P: Problem + ?Sized>(problem: &P, solver: &GridPolish) -> Result<FitReport> {
+    let w = vec![1.0; problem.n_obs()];
+    let sol = solver.solve(problem, &w, &[])?;
+    let residuals = problem.residuals(&sol.theta);
+    let response = problem.response();
+    let mean = response.iter().sum::<f64>() / response.len() as f64;
+    let ss_tot: f64 = response.iter().map(|y| (y - mean).powi(2)).sum();
+    let ss_res: f64 = residuals.iter().map(|r| r * r).sum();
+    let largest = problem.largest();
+    let leave_largest_out_error = if largest.iter().any(|&x| x) && largest.iter().any(|&x| !x) {
+        let w_out: Vec<f64> = largest.iter().map(|&l| if l { 0.0 } else { 1.0 }).collect();
+        solver.solve(problem, &w_out, &[sol.theta.clone()]).ok().map(|s| {
+            let r = problem.residuals(&s.theta);
+            let held: Vec<f64> = r
+                .iter()
+                .zip(&largest)
+                .filter(|(_, &l)| l)
+                .map(|(r, _)| r.abs())
+                .collect();
+            held.iter().sum::<f64>() / held.len() as f64
+        })
+    } else {
+        None
+    };
+    Ok(FitReport {
+        names: problem.names().iter().map(|s| s.to_string()).collect(),
+        params: problem.natural(&sol.theta),
+        objective: sol.cost,
+        r2: 1.0 - ss_res / ss_tot,
+        residuals,
+        n_obs: problem.n_obs(),
+        distinct_optima: sol.distinct_optima,
+        starts: sol.starts,
+        correlations: correlations(problem, &sol.theta),
+        leave_largest_out_error,
+        theta: sol.theta,
+    })
+}
+
+/// Parameter correlations from the central-difference Jacobian of the residuals.
+fn correlations<P: Problem + ?Sized>(problem: &P, theta: &[f64]) -> Option<Vec<Vec<f64>>> {
+    let k = theta.len();
+    let m = problem.n_obs();
+    let mut jac = DMatrix::<f64>::zeros(m, k);
+    for j in 0..k {
+        let h = 1e-6 * theta[j].abs().max(1.0);
+        let mut plus = theta.to_vec();
+        let mut minus = theta.to_vec();
+        plus[j] += h;
+        minus[j] -= h;
+        let rp = DVector::from_vec(problem.residuals(&plus));
+        let rm = DVector::from_vec(problem.residuals(&minus));
+        jac.set_column(j, &((rp - rm) / (2.0 * h)));
+    }
+    let cov = (jac.transpose() * &jac).try_inverse()?;
+    let corr = (0..k)
+        .map(|i| {
+            (0..k)
+                .map(|j| cov[(i, j)] / (cov[(i, i)] * cov[(j, j)]).sqrt())
+                .collect()
+        })
+        .collect::<Vec<Vec<f64>>>();
+    corr.iter()
+        .flatten()
+        .all(|v| v.is_finite())
+        .then_some(corr)
+}
+
+/// Check there are more observations than parameters before fitting.
+pub fn require_points(file: &str, n_obs: usize, n_params: usize) -> Result<()> {
+    if n_obs <= n_params {
+        return Err(Error::file(
+            file,
+            format!("{n_obs} data points cannot determine {n_params} parameters; need at least {}", n_params + 1),
+        ));
+    }
+    Ok(())
+}
+
+/// Huber loss `ρ(r) = r²/2` for `|r| ≤ δ`, `δ(|r| − δ/2)` beyond, and its derivative.
+#[inline]
+pub fn huber(r: f64, delta: f64) -> (f64, f64) {
+    if r.abs() <= delta {
+        (0.5 * r * r, r)
+    } else {
+        (delta * (r.abs() - 0.5 * delta), delta * r.signum())
+    }
+}
+
+/// `n` points evenly spaced on `[lo, hi]`.
+pub fn linspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    if n == 1 {
+        return vec![0.5 * (lo + hi)];
+    }
+    (0..n)
+        .map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64)
+        .collect()
+}
+
+/// Indices of the grid cells (row-major `rows × cols`) that are no worse than any
+/// of their 8 neighbours, sorted by value, at most `keep`.
+pub fn grid_local_minima(values: &[f64], rows: usize, cols: usize, keep: usize) -> Vec<usize> {
+    let mut minima: Vec<usize> = (0..rows * cols)
+        .filter(|&idx| {
+            let v = values[idx];
+            if !v.is_finite() {
+                return false;
+            }
+            let (r, c) = ((idx / cols) as isize, (idx % cols) as isize);
+            (-1..=1).all(|dr| {
+                (-1..=1).all(|dc| {
+                    let (rr, cc) = (r + dr, c + dc);
+                    if (dr == 0 && dc == 0) || rr < 0 || cc < 0 || rr >= rows as isize || cc >= cols as isize {
+                        return true;
+                    }
+                    v <= values[rr as usize * cols + cc as usize]
+                })
+            })
+        })
+        .collect();
+    minima.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    minima.truncate(keep);
+    minima
+}

@@ -1,0 +1,255 @@
+//! The loss-law fitting problem: Huber (δ = 1e-3 by default) on `ln L`
+//! residuals, **summed** over points, as Hoffmann et al. and Epoch AI do.
+//!
+//! Internal coordinates are logs of the linear coefficients plus the exponents,
+//! with N and D in normalised units (N/1e9, D/1e12), so every coordinate is O(1):
+//! `ln L̂ = logsumexp(e, a − α·ln n, b − β·ln d)` (the `e` term only in the
+//! Chinchilla form).
+
+use crate::data::LadderPoint;
+use crate::fit::{grid_local_minima, huber, linspace, Problem};
+use crate::law::{LossForm, LossLaw, D_UNIT, N_UNIT};
+use nalgebra::{Matrix3, Vector3};
+use std::collections::HashMap;
+
+/// Exponent range scanned by the grid (both α and β).
+const EXPONENT_RANGE: (f64, f64) = (0.02, 2.0);
+
+pub struct LossProblem {
+    form: LossForm,
+    delta: f64,
+    ln_n: Vec<f64>,
+    ln_d: Vec<f64>,
+    loss: Vec<f64>,
+    ln_loss: Vec<f64>,
+    groups: Vec<usize>,
+    largest: Vec<bool>,
+}
+
+impl LossProblem {
+    pub fn new(form: LossForm, points: &[LadderPoint], delta: f64) -> Self {
+        let mut run_ids: HashMap<&str, usize> = HashMap::new();
+        let groups = points
+            .iter()
+            .map(|p| {
+                let next = run_ids.len();
+                *run_ids.entry(p.run.as_str()).or_insert(next)
+            })
+            .collect();
+        let n_max = points.iter().map(|p| p.params).fold(0.0, f64::max);
+        LossProblem {
+            form,
+            delta,
+            ln_n: points.iter().map(|p| (p.params / N_UNIT).ln()).collect(),
+            ln_d: points.iter().map(|p| (p.tokens / D_UNIT).ln()).collect(),
+            loss: points.iter().map(|p| p.loss).collect(),
+            ln_loss: points.iter().map(|p| p.loss.ln()).collect(),
+            groups,
+            largest: points.iter().map(|p| p.params >= n_max).collect(),
+        }
+    }
+
+    fn has_e(&self) -> bool {
+        self.form == LossForm::Chinchilla
+    }
+
+    /// Split θ into (e, a, α, b, β); `e = −∞` for the paper form.
+    /// Internal order: Chinchilla `[e, a, b, α, β]`, paper `[a, α, b, β]`.
+    fn unpack(&self, t: &[f64]) -> (f64, f64, f64, f64, f64) {
+        match self.form {
+            LossForm::Chinchilla => (t[0], t[1], t[3], t[2], t[4]),
+            LossForm::Paper => (f64::NEG_INFINITY, t[0], t[1], t[2], t[3]),
+        }
+    }
+
+    fn pack(&self, e: f64, a: f64, alpha: f64, b: f64, beta: f64) -> Vec<f64> {
+        match self.form {
+            LossForm::Chinchilla => vec![e, a, b, alpha, beta],
+            LossForm::Paper => vec![a, alpha, b, beta],
+        }
+    }
+
+    /// The fitted law in raw units from internal coordinates.
+    pub fn law(&self, theta: &[f64]) -> LossLaw {
+        let (e, a, alpha, b, beta) = self.unpack(theta);
+        LossLaw {
+            form: self.form,
+            e: if self.has_e() { e.exp() } else { 0.0 },
+            a: a.exp() * N_UNIT.powf(alpha),
+            alpha,
+            b: b.exp() * D_UNIT.powf(beta),
+            beta,
+        }
+    }
+
+    /// Internal coordinates of a law given in raw units (to score published fits).
+    pub fn theta_of(&self, law: &LossLaw) -> Vec<f64> {
+        self.pack(
+            law.e.ln(),
+            (law.a / N_UNIT.powf(law.alpha)).ln(),
+            law.alpha,
+            (law.b / D_UNIT.powf(law.beta)).ln(),
+            law.beta,
+        )
+    }
+
+    /// ln L̂ and the softmax weights of its three terms at point `i`.
+    #[inline]
+    fn predict(&self, i: usize, e: f64, a: f64, alpha: f64, b: f64, beta: f64) -> (f64, [f64; 3]) {
+        let u = [e, a - alpha * self.ln_n[i], b - beta * self.ln_d[i]];
+        let m = u.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let ex = [(u[0] - m).exp(), (u[1] - m).exp(), (u[2] - m).exp()];
+        let s = ex[0] + ex[1] + ex[2];
+        (m + s.ln(), [ex[0] / s, ex[1] / s, ex[2] / s])
+    }
+}
+
+impl Problem for LossProblem {
+    fn names(&self) -> &'static [&'static str] {
+        match self.form {
+            LossForm::Chinchilla => &["E", "A", "B", "alpha", "beta"],
+            LossForm::Paper => &["a", "alpha", "b", "beta"],
+        }
+    }
+
+    fn n_obs(&self) -> usize {
+        self.loss.len()
+    }
+
+    fn cost(&self, theta: &[f64], w: &[f64]) -> f64 {
+        let (e, a, alpha, b, beta) = self.unpack(theta);
+        (0..self.n_obs())
+            .filter(|&i| w[i] != 0.0)
+            .map(|i| {
+                let (lp, _) = self.predict(i, e, a, alpha, b, beta);
+                w[i] * huber(lp - self.ln_loss[i], self.delta).0
+            })
+            .sum()
+    }
+
+    fn gradient(&self, theta: &[f64], w: &[f64]) -> Vec<f64> {
+        let (e, a, alpha, b, beta) = self.unpack(theta);
+        // d/d(e, a, α, b, β)
+        let mut g = [0.0; 5];
+        for i in (0..self.n_obs()).filter(|&i| w[i] != 0.0) {
+            let (lp, p) = self.predict(i, e, a, alpha, b, beta);
+            let psi = w[i] * huber(lp - self.ln_loss[i], self.delta).1;
+            g[0] += psi * p[0];
+            g[1] += psi * p[1];
+            g[2] -= psi * p[1] * self.ln_n[i];
+            g[3] += psi * p[2];
+            g[4] -= psi * p[2] * self.ln_d[i];
+        }
+        self.pack(g[0], g[1], g[2], g[3], g[4])
+    }
+
+    fn residuals(&self, theta: &[f64]) -> Vec<f64> {
+        let (e, a, alpha, b, beta) = self.unpack(theta);
+        (0..self.n_obs())
+            .map(|i| self.predict(i, e, a, alpha, b, beta).0 - self.ln_loss[i])
+            .collect()
+    }
+
+    /// For each (α, β) on the grid the law is linear in (E, a, b): solve the
+    /// relative least-squares problem `Σ w (E + a·x + b·y − L)² / L²` with
+    /// non-negative coefficients (active-set enumeration over the 3 terms), and
+    /// rank cells by that residual.
+    fn starts(&self, w: &[f64], resolution: usize, keep: usize) -> Vec<Vec<f64>> {
+        let grid = linspace(EXPONENT_RANGE.0, EXPONENT_RANGE.1, resolution);
+        let m = self.n_obs();
+        let xs: Vec<Vec<f64>> = grid
+            .iter()
+            .map(|&al| self.ln_n.iter().map(|&l| (-al * l).exp()).collect())
+            .collect();
+        let ys: Vec<Vec<f64>> = grid
+            .iter()
+            .map(|&be| self.ln_d.iter().map(|&l| (-be * l).exp()).collect())
+            .collect();
+        let omega: Vec<f64> = (0..m).map(|i| w[i] / (self.loss[i] * self.loss[i])).collect();
+        let mut values = vec![f64::INFINITY; resolution * resolution];
+        let mut coefs = vec![[0.0; 3]; resolution * resolution];
+        for (ia, x) in xs.iter().enumerate() {
+            for (ib, y) in ys.iter().enumerate() {
+                let mut gram = Matrix3::zeros();
+                let mut rhs = Vector3::zeros();
+                let mut yy = 0.0;
+                for i in 0..m {
+                    let v = Vector3::new(1.0, x[i], y[i]);
+                    let o = omega[i];
+                    gram += o * v * v.transpose();
+                    rhs += o * self.loss[i] * v;
+                    yy += o * self.loss[i] * self.loss[i];
+                }
+                if let Some((c, sse)) = nonneg_lsq(&gram, &rhs, yy, self.has_e()) {
+                    values[ia * resolution + ib] = sse;
+                    coefs[ia * resolution + ib] = c;
+                }
+            }
+        }
+        let floor = 1e-6 * self.loss.iter().sum::<f64>() / m as f64;
+        grid_local_minima(&values, resolution, resolution, keep)
+            .into_iter()
+            .map(|idx| {
+                let c = coefs[idx];
+                let (alpha, beta) = (grid[idx / resolution], grid[idx % resolution]);
+                self.pack(
+                    c[0].max(floor).ln(),
+                    c[1].max(floor).ln(),
+                    alpha,
+                    c[2].max(floor).ln(),
+                    beta,
+                )
+            })
+            .collect()
+    }
+
+    fn natural(&self, theta: &[f64]) -> Vec<f64> {
+        let l = self.law(theta);
+        match self.form {
+            LossForm::Chinchilla => vec![l.e, l.a, l.b, l.alpha, l.beta],
+            LossForm::Paper => vec![l.a, l.alpha, l.b, l.beta],
+        }
+    }
+
+    fn response(&self) -> Vec<f64> {
+        self.ln_loss.clone()
+    }
+
+    fn groups(&self) -> Vec<usize> {
+        self.groups.clone()
+    }
+
+    fn largest(&self) -> Vec<bool> {
+        self.largest.clone()
+    }
+}
+
+/// Least squares `min ‖·‖` over coefficients `(E, a, b) ≥ 0` given the Gram
+/// matrix, by trying every subset of free terms (8 at most) and keeping the best
+/// feasible one. `with_e = false` pins E to 0. Returns the coefficients and SSE.
+fn nonneg_lsq(gram: &Matrix3<f64>, rhs: &Vector3<f64>, yy: f64, with_e: bool) -> Option<([f64; 3], f64)> {
+    let mut best: Option<([f64; 3], f64)> = None;
+    for mask in 1u8..8 {
+        if !with_e && mask & 1 != 0 {
+            continue;
+        }
+        let idx: Vec<usize> = (0..3).filter(|k| mask & (1 << k) != 0).collect();
+        let k = idx.len();
+        let g = nalgebra::DMatrix::from_fn(k, k, |r, c| gram[(idx[r], idx[c])]);
+        let b = nalgebra::DVector::from_fn(k, |r, _| rhs[idx[r]]);
+        let Some(sol) = g.lu().solve(&b) else { continue };
+        if sol.iter().any(|&v| v < 0.0 || !v.is_finite()) {
+            continue;
+        }
+        let mut c = [0.0; 3];
+        for (r, &i) in idx.iter().enumerate() {
+            c[i] = sol[r];
+        }
+        let cv = Vector3::from(c);
+        let sse = yy - 2.0 * cv.dot(rhs) + (cv.transpose() * gram * cv)[0];
+        if best.as_ref().is_none_or(|(_, s)| sse < *s) {
+            best = Some((c, sse));
+        }
+    }
+    best
+}

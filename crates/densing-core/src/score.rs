@@ -1,0 +1,201 @@
+//! The score-map fitting problem: least squares on S of
+//! `S = c / (1 + e^{-γ(L − l)}) + d`.
+//!
+//! The sigmoid has a sign symmetry (γ, c) ↔ (−γ, −c); we remove it by fitting
+//! in coordinates where the constraints hold by construction:
+//! `γ = e^g > 0`, upper asymptote `d = σ(s₁) ∈ (0, 1)`, lower asymptote
+//! `c + d = d·σ(s₂) ∈ (0, d)`, hence `c < 0` (score falls as loss rises).
+//! Internal order `[s₂, g, l, s₁]` mirrors the report order `[c, gamma, l, d]`.
+
+use crate::data::AnchorPoint;
+use crate::fit::{grid_local_minima, linspace, Problem};
+use crate::law::ScoreMap;
+use nalgebra::{Matrix2, Vector2};
+
+pub struct ScoreProblem {
+    loss: Vec<f64>,
+    score: Vec<f64>,
+    largest: Vec<bool>,
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn logit(p: f64) -> f64 {
+    (p / (1.0 - p)).ln()
+}
+
+impl ScoreProblem {
+    /// Anchors marked `heldout` are excluded; pass only the fitting set.
+    pub fn new(points: &[AnchorPoint]) -> Self {
+        let l_min = points.iter().map(|p| p.loss).fold(f64::INFINITY, f64::min);
+        ScoreProblem {
+            loss: points.iter().map(|p| p.loss).collect(),
+            score: points.iter().map(|p| p.score).collect(),
+            largest: points.iter().map(|p| p.loss <= l_min).collect(),
+        }
+    }
+
+    pub fn map(&self, t: &[f64]) -> ScoreMap {
+        let d = sigmoid(t[3]);
+        ScoreMap {
+            c: d * (sigmoid(t[0]) - 1.0),
+            gamma: t[1].exp(),
+            l: t[2],
+            d,
+        }
+    }
+
+    /// Internal coordinates of a map (asymptotes nudged into the open interval).
+    pub fn theta_of(&self, m: &ScoreMap) -> Vec<f64> {
+        let eps = 1e-6;
+        let d = m.d.clamp(eps, 1.0 - eps);
+        let ratio = ((m.c + m.d) / d).clamp(eps, 1.0 - eps);
+        vec![logit(ratio), m.gamma.ln(), m.l, logit(d)]
+    }
+
+    /// True when every fitted point lies on one side of the sigmoid's midpoint `l`:
+    /// then the data pin only one branch and the asymptote on the other side is
+    /// an extrapolation.
+    pub fn one_branch(&self, m: &ScoreMap) -> bool {
+        self.loss.iter().all(|&x| x < m.l) || self.loss.iter().all(|&x| x > m.l)
+    }
+}
+
+impl Problem for ScoreProblem {
+    fn names(&self) -> &'static [&'static str] {
+        &["c", "gamma", "l", "d"]
+    }
+
+    fn n_obs(&self) -> usize {
+        self.loss.len()
+    }
+
+    fn cost(&self, theta: &[f64], w: &[f64]) -> f64 {
+        let m = self.map(theta);
+        (0..self.n_obs())
+            .map(|i| 0.5 * w[i] * (m.score(self.loss[i]) - self.score[i]).powi(2))
+            .sum()
+    }
+
+    fn gradient(&self, theta: &[f64], w: &[f64]) -> Vec<f64> {
+        let m = self.map(theta);
+        let (s2, s1) = (sigmoid(theta[0]), sigmoid(theta[3]));
+        let mut g = vec![0.0; 4];
+        for i in 0..self.n_obs() {
+            let x = self.loss[i] - m.l;
+            let sg = sigmoid(m.gamma * x);
+            let r = w[i] * (m.score(self.loss[i]) - self.score[i]);
+            let ds_dc = sg;
+            let dsig = m.c * sg * (1.0 - sg);
+            // c = d(σ(s₂) − 1), d = σ(s₁)
+            g[0] += r * ds_dc * m.d * s2 * (1.0 - s2);
+            g[1] += r * dsig * x * m.gamma;
+            g[2] -= r * dsig * m.gamma;
+            g[3] += r * (1.0 + ds_dc * (s2 - 1.0)) * s1 * (1.0 - s1);
+        }
+        g
+    }
+
+    fn residuals(&self, theta: &[f64]) -> Vec<f64> {
+        let m = self.map(theta);
+        (0..self.n_obs())
+            .map(|i| m.score(self.loss[i]) - self.score[i])
+            .collect()
+    }
+
+    /// For fixed (γ, l) the map is linear in (c, d): closed-form 2×2 least
+    /// squares, with the constrained boundary solutions (d = 1, c + d = 0) tried
+    /// when the free solution breaks a constraint.
+    fn starts(&self, w: &[f64], resolution: usize, keep: usize) -> Vec<Vec<f64>> {
+        let lo = self.loss.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = self.loss.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let span = (hi - lo).max(1e-3);
+        let gammas: Vec<f64> = linspace((0.5 / span).ln(), (500.0 / span).ln(), resolution)
+            .into_iter()
+            .map(f64::exp)
+            .collect();
+        let mids = linspace(lo - span, hi + span, resolution);
+        let mut values = vec![f64::INFINITY; resolution * resolution];
+        let mut maps = vec![None; resolution * resolution];
+        for (ig, &gamma) in gammas.iter().enumerate() {
+            for (il, &l) in mids.iter().enumerate() {
+                let sig: Vec<f64> = self.loss.iter().map(|&x| sigmoid(gamma * (x - l))).collect();
+                if let Some((c, d)) = self.linear_cd(&sig, w) {
+                    let m = ScoreMap { c, gamma, l, d };
+                    let sse: f64 = (0..self.n_obs())
+                        .map(|i| w[i] * (m.score(self.loss[i]) - self.score[i]).powi(2))
+                        .sum();
+                    values[ig * resolution + il] = sse;
+                    maps[ig * resolution + il] = Some(m);
+                }
+            }
+        }
+        grid_local_minima(&values, resolution, resolution, keep)
+            .into_iter()
+            .filter_map(|idx| maps[idx].map(|m| self.theta_of(&m)))
+            .collect()
+    }
+
+    fn natural(&self, theta: &[f64]) -> Vec<f64> {
+        let m = self.map(theta);
+        vec![m.c, m.gamma, m.l, m.d]
+    }
+
+    fn response(&self) -> Vec<f64> {
+        self.score.clone()
+    }
+
+    fn groups(&self) -> Vec<usize> {
+        (0..self.n_obs()).collect()
+    }
+
+    fn largest(&self) -> Vec<bool> {
+        self.largest.clone()
+    }
+}
+
+impl ScoreProblem {
+    /// Best feasible (c, d) for fixed sigmoid values: free solution if it obeys
+    /// `c < 0, c + d ≥ 0, d ≤ 1`, else the best of the boundary solutions.
+    fn linear_cd(&self, sig: &[f64], w: &[f64]) -> Option<(f64, f64)> {
+        let s = &self.score;
+        let feasible = |c: f64, d: f64| c < 0.0 && c + d >= 0.0 && d <= 1.0;
+        let sse = |c: f64, d: f64| -> f64 {
+            (0..s.len()).map(|i| w[i] * (d + c * sig[i] - s[i]).powi(2)).sum()
+        };
+        let mut gram = Matrix2::zeros();
+        let mut rhs = Vector2::zeros();
+        for i in 0..s.len() {
+            let v = Vector2::new(sig[i], 1.0);
+            gram += w[i] * v * v.transpose();
+            rhs += w[i] * s[i] * v;
+        }
+        let mut cands: Vec<(f64, f64)> = Vec::new();
+        if let Some(sol) = gram.lu().solve(&rhs) {
+            cands.push((sol[0], sol[1]));
+        }
+        // d = 1: S − 1 = c·σ
+        let (num, den) = (0..s.len()).fold((0.0, 0.0), |(n, dd), i| {
+            (n + w[i] * sig[i] * (s[i] - 1.0), dd + w[i] * sig[i] * sig[i])
+        });
+        if den > 0.0 {
+            cands.push((num / den, 1.0));
+        }
+        // c + d = 0: S = d·(1 − σ)
+        let (num, den) = (0..s.len()).fold((0.0, 0.0), |(n, dd), i| {
+            let q = 1.0 - sig[i];
+            (n + w[i] * q * s[i], dd + w[i] * q * q)
+        });
+        if den > 0.0 {
+            let d = num / den;
+            cands.push((-d, d));
+        }
+        cands.push((-1.0, 1.0));
+        cands
+            .into_iter()
+            .filter(|&(c, d)| c.is_finite() && d.is_finite() && feasible(c, d))
+            .min_by(|a, b| sse(a.0, a.1).total_cmp(&sse(b.0, b.1)))
+    }
+}
