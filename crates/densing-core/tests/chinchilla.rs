@@ -49,7 +49,7 @@ fn reaches_the_grid_optimum_and_ranks_published_fits() {
     println!("bootstrap {:?} failed {} in {:?}", bs.ci95, bs.failed, t.elapsed());
     assert_eq!(bs.failed, 0);
     // Epoch AI's published 95% CIs, in report order E, A, B, α, β.
-    let epoch_ci = [[1.769, 1.871], [285.0, 744.0], [1042.0, 5810.0], [0.317, 0.373], [0.331, 0.415]];
+    let epoch_ci: [[f64; 2]; 5] = [[1.769, 1.871], [285.0, 744.0], [1042.0, 5810.0], [0.317, 0.373], [0.331, 0.415]];
     for ((got, want), name) in bs.ci95.iter().zip(epoch_ci).zip(["E", "A", "B", "alpha", "beta"]) {
         for k in 0..2 {
             // Endpoints agree to 10% of the interval's log-width-scaled value.
