@@ -5,5 +5,16 @@
 //! multiple choice, generic JSONL), into a resumable append-only results store.
 
 pub mod backend;
+pub mod engine;
+pub mod model;
+pub mod runner;
+pub mod store;
+pub mod tasks;
+pub mod tokenizer;
 
 pub use backend::{Backend, ModelIdentity, ScoreError, ScoreRequest, Scored};
+pub use engine::{Engine, EngineOptions, MatmulMode, SequenceScores};
+pub use runner::{run_task, Observer, RunOptions, RunOutcome};
+pub use store::{ItemRecord, ResultStore, Summary};
+pub use tasks::{Item, TaskKind, TaskSet};
+pub use tokenizer::TextTokenizer;

@@ -1,0 +1,363 @@
+//! The embedded engine: a model file loaded with candle, scoring continuations
+//! locally, with prefix KV-cache reuse between consecutive requests.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+use std::sync::Mutex;
+
+use anyhow::{bail, Context, Result};
+use candle_core::quantized::{gguf_file, QMatMul};
+pub use candle_core::Device;
+use candle_core::Tensor;
+use sha2::{Digest, Sha256};
+
+use crate::backend::{Backend, ModelIdentity, ScoreError, ScoreRequest, Scored};
+use crate::model::{KvCache, Llama, LlamaConfig, RopeStyle, WeightSource};
+use crate::tokenizer::TextTokenizer;
+
+/// How to run the weight matrices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatmulMode {
+    /// Dequantise every matrix to f32 at load time and use dense f32 GEMM. Costs
+    /// 4 bytes per parameter of memory; on the 2-core x86 CPUs we measured it
+    /// scores ~10x more tokens/s than quantised kernels (see BENCHMARKS.md).
+    Dequantized,
+    /// Keep GGUF block-quantised matrices and use candle's quantised matmul.
+    Quantized,
+}
+
+/// Engine options.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub matmul: MatmulMode,
+    /// Reuse the KV cache of the longest common token prefix with the previous
+    /// request (few-shot prompts are computed once per run instead of per item).
+    pub prefix_cache: bool,
+    /// Expected `sha256` (hex) of the model file; loading fails on a mismatch.
+    pub expected_sha256: Option<String>,
+    pub device: Device,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            matmul: MatmulMode::Dequantized,
+            prefix_cache: true,
+            expected_sha256: None,
+            device: Device::Cpu,
+        }
+    }
+}
+
+/// Log-probabilities of a token sequence under the model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SequenceScores {
+    /// `logprobs[i] = log p(tokens[first + i] | tokens[..first + i])`, nats.
+    pub logprobs: Vec<f32>,
+    /// `greedy[i]` = the model's argmax token after `tokens[..first + i]`.
+    pub greedy: Vec<u32>,
+}
+
+/// A loaded model plus tokenizer: the embedded scoring engine.
+pub struct Engine {
+    model: Llama,
+    tokenizer: TextTokenizer,
+    identity: ModelIdentity,
+    prefix_cache: Option<Mutex<Option<(Vec<u32>, KvCache)>>>,
+}
+
+struct GgufWeights<'a> {
+    content: &'a gguf_file::Content,
+    reader: BufReader<File>,
+    device: Device,
+    mode: MatmulMode,
+}
+
+impl WeightSource for GgufWeights<'_> {
+    fn matrix(&mut self, name: &str) -> Result<QMatMul> {
+        let q = self
+            .content
+            .tensor(&mut self.reader, name, &self.device)
+            .with_context(|| format!("tensor `{name}`"))?;
+        Ok(match self.mode {
+            MatmulMode::Dequantized => QMatMul::Tensor(q.dequantize(&self.device)?),
+            MatmulMode::Quantized => QMatMul::from_qtensor(q)?,
+        })
+    }
+
+    fn vector(&mut self, name: &str) -> Result<Tensor> {
+        let q = self
+            .content
+            .tensor(&mut self.reader, name, &self.device)
+            .with_context(|| format!("tensor `{name}`"))?;
+        Ok(q.dequantize(&self.device)?)
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.content.tensor_infos.contains_key(name)
+    }
+}
+
+/// CUDA device `ordinal` (an error unless built with the `cuda` feature).
+pub fn cuda_device(ordinal: usize) -> Result<Device> {
+    Ok(Device::new_cuda(ordinal)?)
+}
+
+/// Metal device `ordinal` (an error unless built with the `metal` feature).
+pub fn metal_device(ordinal: usize) -> Result<Device> {
+    Ok(Device::new_metal(ordinal)?)
+}
+
+/// `sha256:<hex>` of a file's bytes.
+pub fn file_sha256(path: &Path) -> Result<String> {
+    let mut f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(format!("sha256:{:x}", hasher.finalize()))
+}
+
+fn md_u32(content: &gguf_file::Content, key: &str) -> Result<u32> {
+    let v = content
+        .metadata
+        .get(key)
+        .with_context(|| format!("GGUF metadata lacks `{key}`"))?;
+    Ok(v.to_u32()?)
+}
+
+fn md_f32(content: &gguf_file::Content, key: &str) -> Result<f32> {
+    let v = content
+        .metadata
+        .get(key)
+        .with_context(|| format!("GGUF metadata lacks `{key}`"))?;
+    Ok(v.to_f32()?)
+}
+
+impl Engine {
+    /// Load a model file: `.gguf` (Llama-family architectures `llama`, `qwen2`).
+    pub fn load(path: &Path, opts: &EngineOptions) -> Result<Self> {
+        if !path.exists() {
+            bail!("model file {} does not exist", path.display());
+        }
+        let hash = file_sha256(path)?;
+        if let Some(want) = &opts.expected_sha256 {
+            let want = want.trim().to_ascii_lowercase();
+            let want = want.strip_prefix("sha256:").unwrap_or(&want);
+            if hash.strip_prefix("sha256:") != Some(want) {
+                bail!(
+                    "checksum mismatch for {}: expected sha256 {want}, file has {hash}",
+                    path.display()
+                );
+            }
+        }
+        let is_gguf = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("gguf"));
+        if !is_gguf {
+            bail!(
+                "unsupported model file {} (expected a .gguf file)",
+                path.display()
+            );
+        }
+        Self::load_gguf(path, hash, opts)
+    }
+
+    fn load_gguf(path: &Path, hash: String, opts: &EngineOptions) -> Result<Self> {
+        let mut reader = BufReader::new(File::open(path)?);
+        let content = gguf_file::Content::read(&mut reader)
+            .map_err(|e| anyhow::anyhow!("{}: not a readable GGUF file: {e}", path.display()))?;
+        let arch = content
+            .metadata
+            .get("general.architecture")
+            .context("GGUF metadata lacks `general.architecture`")?
+            .to_string()?
+            .clone();
+        let rope_style = match arch.as_str() {
+            "llama" => RopeStyle::Interleaved,
+            "qwen2" => RopeStyle::Half,
+            other => bail!(
+                "unsupported architecture `{other}` in {} (supported: llama, qwen2)",
+                path.display()
+            ),
+        };
+        let n_head = md_u32(&content, &format!("{arch}.attention.head_count"))? as usize;
+        let d_model = md_u32(&content, &format!("{arch}.embedding_length"))? as usize;
+        let cfg = LlamaConfig {
+            n_layer: md_u32(&content, &format!("{arch}.block_count"))? as usize,
+            n_head,
+            n_kv_head: md_u32(&content, &format!("{arch}.attention.head_count_kv"))? as usize,
+            d_model,
+            head_dim: d_model / n_head,
+            rope_base: md_f32(&content, &format!("{arch}.rope.freq_base")).unwrap_or(10_000.0),
+            rms_eps: md_f32(
+                &content,
+                &format!("{arch}.attention.layer_norm_rms_epsilon"),
+            )?,
+            context_len: md_u32(&content, &format!("{arch}.context_length"))? as usize,
+            rope_style,
+        };
+        let tokenizer = TextTokenizer::from_gguf(&content)?;
+        let mut weights = GgufWeights {
+            content: &content,
+            reader,
+            device: opts.device.clone(),
+            mode: opts.matmul,
+        };
+        let model = Llama::load(cfg, &mut weights, &opts.device)?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "model".into());
+        let identity = ModelIdentity {
+            model: hash,
+            tokenizer: tokenizer.hash().to_string(),
+            name,
+            context_window: Some(model.config().context_len),
+        };
+        Ok(Self {
+            model,
+            tokenizer,
+            identity,
+            prefix_cache: opts.prefix_cache.then(|| Mutex::new(None)),
+        })
+    }
+
+    /// The model's tokenizer (for clients that must tokenise exactly as the model).
+    pub fn tokenizer(&self) -> &TextTokenizer {
+        &self.tokenizer
+    }
+
+    /// The decoder.
+    pub fn model(&self) -> &Llama {
+        &self.model
+    }
+
+    /// Largest sequence length the model accepts.
+    pub fn context_window(&self) -> usize {
+        self.model.config().context_len
+    }
+
+    /// Score `tokens[first..]`, each given all tokens before it, in one forward
+    /// pass (with no cache). `first` must be ≥ 1.
+    pub fn score_tokens(&self, tokens: &[u32], first: usize) -> Result<SequenceScores> {
+        self.score_with_cache(tokens, first, &KvCache::empty())
+            .map(|(s, _)| s)
+    }
+
+    /// Like [`Engine::score_tokens`] but starting from `cache`, which must hold the
+    /// first `cache.len() < first` tokens. Returns the cache of all of `tokens`.
+    fn score_with_cache(
+        &self,
+        tokens: &[u32],
+        first: usize,
+        cache: &KvCache,
+    ) -> Result<(SequenceScores, KvCache)> {
+        if first == 0 || first >= tokens.len() || cache.len() >= first {
+            bail!(
+                "bad scoring range: first={first}, cached={}, tokens={}",
+                cache.len(),
+                tokens.len()
+            );
+        }
+        let start = cache.len();
+        let (hidden, cache) = self.model.forward(&tokens[start..], cache)?;
+        // Row r of `hidden` is position start+r; it predicts token start+r+1.
+        let rows = hidden.narrow(0, first - 1 - start, tokens.len() - first)?;
+        let pairs = self.model.next_token_logprobs(&rows, &tokens[first..])?;
+        let (logprobs, greedy) = pairs.into_iter().unzip();
+        Ok((SequenceScores { logprobs, greedy }, cache))
+    }
+
+    /// Context and continuation token ids for a request, BOS included when the model
+    /// wants it. The third value is true when the joint encoding had a token
+    /// spanning the join and the continuation was encoded on its own.
+    pub fn encode_request(
+        &self,
+        req: &ScoreRequest,
+    ) -> Result<(Vec<u32>, Vec<u32>, bool), ScoreError> {
+        let mut ctx = Vec::new();
+        if self.tokenizer.add_bos() {
+            ctx.extend(self.tokenizer.bos());
+        }
+        let ctx_only = self.tokenizer.encode(&req.context)?;
+        let joint = self
+            .tokenizer
+            .encode(&format!("{}{}", req.context, req.continuation))?;
+        let (cont, fallback) =
+            if joint.len() > ctx_only.len() && joint[..ctx_only.len()] == ctx_only[..] {
+                (joint[ctx_only.len()..].to_vec(), false)
+            } else {
+                (self.tokenizer.encode(&req.continuation)?, true)
+            };
+        ctx.extend(ctx_only);
+        if cont.is_empty() {
+            return Err(ScoreError::Item("empty continuation".into()));
+        }
+        if ctx.is_empty() {
+            return Err(ScoreError::Item(
+                "empty context and the model adds no BOS to condition on".into(),
+            ));
+        }
+        let total = ctx.len() + cont.len();
+        if total > self.context_window() {
+            return Err(ScoreError::Item(format!(
+                "{total} tokens ({} context + {} continuation) exceed the model's context window of {}",
+                ctx.len(),
+                cont.len(),
+                self.context_window()
+            )));
+        }
+        Ok((ctx, cont, fallback))
+    }
+
+    fn score_one(&self, req: &ScoreRequest) -> Result<Scored, ScoreError> {
+        let (ctx, cont, join_fallback) = self.encode_request(req)?;
+        let first = ctx.len();
+        let mut tokens = ctx;
+        tokens.extend_from_slice(&cont);
+        let scores = match &self.prefix_cache {
+            None => self.score_tokens(&tokens, first)?,
+            Some(slot) => {
+                let mut slot = slot
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("prefix cache poisoned"))?;
+                let cache = match slot.as_ref() {
+                    Some((prev, cache)) => {
+                        let common = prev.iter().zip(&tokens).take_while(|(a, b)| a == b).count();
+                        cache.truncated(common.min(first - 1).min(cache.len()))?
+                    }
+                    None => KvCache::empty(),
+                };
+                let (scores, full) = self.score_with_cache(&tokens, first, &cache)?;
+                *slot = Some((tokens, full));
+                scores
+            }
+        };
+        let greedy_match = scores.greedy == cont;
+        Ok(Scored {
+            token_ids: cont,
+            token_logprobs: scores.logprobs,
+            bytes: req.continuation.len(),
+            greedy_match,
+            join_fallback,
+        })
+    }
+}
+
+impl Backend for Engine {
+    fn model_id(&self) -> ModelIdentity {
+        self.identity.clone()
+    }
+
+    fn score(&self, requests: &[ScoreRequest]) -> Vec<Result<Scored, ScoreError>> {
+        requests.iter().map(|r| self.score_one(r)).collect()
+    }
+}

@@ -1,0 +1,315 @@
+//! A Llama-family decoder (Llama, Mistral, SmolLM2; Qwen2's q/k/v biases) that
+//! returns hidden states for *every* position, with a KV cache that can be cut to
+//! any prefix length and extended — the two things conditional scoring needs and
+//! candle-transformers' `quantized_llama` (last-position logits only) lacks.
+//!
+//! Per layer, for hidden states `x` (one row per position):
+//! `h = x + W_o · attn(rope(W_q·n(x)), rope(W_k·n(x)), W_v·n(x))`,
+//! `x' = h + W_down · (silu(W_gate·n(h)) ⊙ W_up·n(h))`, with `n` = RMSNorm
+//! (`x / sqrt(mean(x²) + ε) · g`) and causal softmax attention scaled by `1/√d_head`.
+
+use anyhow::{bail, Context, Result};
+use candle_core::quantized::QMatMul;
+use candle_core::{DType, Device, Module, Tensor, D};
+
+/// How rotary embeddings pair up the dimensions of a head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RopeStyle {
+    /// Pairs `(2i, 2i+1)`: GGUF Llama checkpoints (llama.cpp permutes W_q/W_k so).
+    Interleaved,
+    /// Pairs `(i, i + d/2)`: Hugging Face checkpoints and GGUF Qwen2 ("neox").
+    Half,
+}
+
+/// Shape hyper-parameters of the decoder.
+#[derive(Debug, Clone)]
+pub struct LlamaConfig {
+    pub n_layer: usize,
+    pub n_head: usize,
+    pub n_kv_head: usize,
+    pub d_model: usize,
+    pub head_dim: usize,
+    pub rope_base: f32,
+    pub rms_eps: f32,
+    pub context_len: usize,
+    pub rope_style: RopeStyle,
+}
+
+/// Where weights come from. Names follow GGUF's (`blk.{i}.attn_q.weight`, …);
+/// other formats translate.
+pub trait WeightSource {
+    /// A weight matrix `[out, in]`, ready for `y = x·Wᵀ`.
+    fn matrix(&mut self, name: &str) -> Result<QMatMul>;
+    /// A vector (norm gains, biases) as an f32 tensor.
+    fn vector(&mut self, name: &str) -> Result<Tensor>;
+    /// Whether a tensor is present (optional biases, untied output head).
+    fn has(&self, name: &str) -> bool;
+}
+
+struct Layer {
+    attn_norm: Tensor,
+    wq: QMatMul,
+    wk: QMatMul,
+    wv: QMatMul,
+    wo: QMatMul,
+    bq: Option<Tensor>,
+    bk: Option<Tensor>,
+    bv: Option<Tensor>,
+    ffn_norm: Tensor,
+    w_gate: QMatMul,
+    w_up: QMatMul,
+    w_down: QMatMul,
+}
+
+/// Keys and values of every layer for the first `len` positions of a sequence.
+#[derive(Clone)]
+pub struct KvCache {
+    /// Per layer: `(k, v)`, each `[1, n_kv_head, len, head_dim]`; empty when `len = 0`.
+    layers: Vec<(Tensor, Tensor)>,
+    len: usize,
+}
+
+impl KvCache {
+    /// A cache holding no positions.
+    pub fn empty() -> KvCache {
+        KvCache {
+            layers: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// Number of cached positions.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The cache of the first `n` positions. Valid because attention is causal: the
+    /// keys/values of position `p` depend only on tokens `0..=p`.
+    pub fn truncated(&self, n: usize) -> Result<KvCache> {
+        if n > self.len {
+            bail!(
+                "cannot truncate a KV cache of {} positions to {n}",
+                self.len
+            );
+        }
+        if n == 0 {
+            return Ok(KvCache::empty());
+        }
+        let layers = self
+            .layers
+            .iter()
+            .map(|(k, v)| Ok((k.narrow(2, 0, n)?, v.narrow(2, 0, n)?)))
+            .collect::<Result<_>>()?;
+        Ok(KvCache { layers, len: n })
+    }
+}
+
+/// The decoder with its weights.
+pub struct Llama {
+    cfg: LlamaConfig,
+    embed: Tensor,
+    layers: Vec<Layer>,
+    norm: Tensor,
+    lm_head: QMatMul,
+    cos: Tensor,
+    sin: Tensor,
+    device: Device,
+}
+
+fn add_bias(x: Tensor, b: &Option<Tensor>) -> Result<Tensor> {
+    Ok(match b {
+        Some(b) => x.broadcast_add(b)?,
+        None => x,
+    })
+}
+
+impl Llama {
+    /// Build from a weight source. The embedding is dequantised to f32 (it is
+    /// gathered by row); the output head falls back to the tied embedding.
+    pub fn load(cfg: LlamaConfig, w: &mut dyn WeightSource, device: &Device) -> Result<Self> {
+        if cfg.n_head % cfg.n_kv_head != 0 {
+            bail!(
+                "{} heads are not a multiple of {} KV heads",
+                cfg.n_head,
+                cfg.n_kv_head
+            );
+        }
+        let embed_mm = w.matrix("token_embd.weight")?;
+        let embed = match &embed_mm {
+            QMatMul::QTensor(q) => q.dequantize(device)?,
+            QMatMul::Tensor(t) => t.clone(),
+            QMatMul::TensorF16(t) => t.to_dtype(DType::F32)?,
+        };
+        let lm_head = if w.has("output.weight") {
+            w.matrix("output.weight")?
+        } else {
+            embed_mm
+        };
+        let mut layers = Vec::with_capacity(cfg.n_layer);
+        for i in 0..cfg.n_layer {
+            let p = |s: &str| format!("blk.{i}.{s}");
+            let opt = |w: &mut dyn WeightSource, s: &str| -> Result<Option<Tensor>> {
+                let n = p(s);
+                if w.has(&n) {
+                    Ok(Some(w.vector(&n)?))
+                } else {
+                    Ok(None)
+                }
+            };
+            layers.push(Layer {
+                attn_norm: w.vector(&p("attn_norm.weight"))?,
+                wq: w.matrix(&p("attn_q.weight"))?,
+                wk: w.matrix(&p("attn_k.weight"))?,
+                wv: w.matrix(&p("attn_v.weight"))?,
+                wo: w.matrix(&p("attn_output.weight"))?,
+                bq: opt(w, "attn_q.bias")?,
+                bk: opt(w, "attn_k.bias")?,
+                bv: opt(w, "attn_v.bias")?,
+                ffn_norm: w.vector(&p("ffn_norm.weight"))?,
+                w_gate: w.matrix(&p("ffn_gate.weight"))?,
+                w_up: w.matrix(&p("ffn_up.weight"))?,
+                w_down: w.matrix(&p("ffn_down.weight"))?,
+            });
+        }
+        let norm = w.vector("output_norm.weight")?;
+        // Rotary tables: angle(p, i) = p · base^(-2i/d_head), i < d_head/2.
+        let half = cfg.head_dim / 2;
+        let inv_freq: Vec<f32> = (0..half)
+            .map(|i| 1.0 / cfg.rope_base.powf(2.0 * i as f32 / cfg.head_dim as f32))
+            .collect();
+        let inv_freq = Tensor::from_vec(inv_freq, (1, half), device)?;
+        let pos = Tensor::arange(0u32, cfg.context_len as u32, device)?
+            .to_dtype(DType::F32)?
+            .reshape((cfg.context_len, 1))?;
+        let angles = pos.broadcast_mul(&inv_freq)?;
+        Ok(Self {
+            cos: angles.cos()?,
+            sin: angles.sin()?,
+            cfg,
+            embed,
+            layers,
+            norm,
+            lm_head,
+            device: device.clone(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LlamaConfig {
+        &self.cfg
+    }
+
+    fn rope(&self, x: &Tensor, offset: usize, t: usize) -> Result<Tensor> {
+        let cos = self.cos.narrow(0, offset, t)?;
+        let sin = self.sin.narrow(0, offset, t)?;
+        Ok(match self.cfg.rope_style {
+            RopeStyle::Interleaved => candle_nn::rotary_emb::rope_i(x, &cos, &sin)?,
+            RopeStyle::Half => candle_nn::rotary_emb::rope(x, &cos, &sin)?,
+        })
+    }
+
+    /// Run `tokens` after the positions held in `cache`. Returns the final-normed
+    /// hidden states `[tokens.len(), d_model]` and the cache extended by `tokens`.
+    pub fn forward(&self, tokens: &[u32], cache: &KvCache) -> Result<(Tensor, KvCache)> {
+        let t = tokens.len();
+        let past = cache.len;
+        if t == 0 {
+            bail!("forward called with no tokens");
+        }
+        if past + t > self.cfg.context_len {
+            bail!(
+                "{} positions exceed the context window of {}",
+                past + t,
+                self.cfg.context_len
+            );
+        }
+        let (nh, nkv, hd) = (self.cfg.n_head, self.cfg.n_kv_head, self.cfg.head_dim);
+        let rep = nh / nkv;
+        let total = past + t;
+        let ids = Tensor::new(tokens, &self.device)?;
+        let mut x = self.embed.index_select(&ids, 0)?;
+        // Causal mask over [t, total]: query i (absolute past+i) sees keys j ≤ past+i.
+        let mask: Vec<f32> = (0..t)
+            .flat_map(|i| {
+                (0..total).map(move |j| if j > past + i { f32::NEG_INFINITY } else { 0.0 })
+            })
+            .collect();
+        let mask = Tensor::from_vec(mask, (t, total), &self.device)?;
+        let scale = 1.0 / (hd as f64).sqrt();
+        let mut new_layers = Vec::with_capacity(self.layers.len());
+        for (li, layer) in self.layers.iter().enumerate() {
+            let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, self.cfg.rms_eps)?;
+            let q = add_bias(layer.wq.forward(&h)?, &layer.bq)?;
+            let k = add_bias(layer.wk.forward(&h)?, &layer.bk)?;
+            let v = add_bias(layer.wv.forward(&h)?, &layer.bv)?;
+            let heads = |y: Tensor, n: usize| -> Result<Tensor> {
+                Ok(y.reshape((1, t, n, hd))?.transpose(1, 2)?.contiguous()?)
+            };
+            let q = self.rope(&heads(q, nh)?, past, t)?;
+            let k = self.rope(&heads(k, nkv)?, past, t)?;
+            let v = heads(v, nkv)?;
+            let (k_all, v_all) = match cache.layers.get(li) {
+                Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2)?, Tensor::cat(&[pv, &v], 2)?),
+                None => (k, v),
+            };
+            // Grouped-query attention without copying K/V: the `rep` query heads
+            // sharing KV head g are stacked along the row axis.
+            let qg = q.reshape((1, nkv, rep * t, hd))?;
+            let att = (qg.matmul(&k_all.t()?)? * scale)?;
+            let att = att.reshape((1, nkv, rep, t, total))?.broadcast_add(&mask)?;
+            let att = candle_nn::ops::softmax_last_dim(&att)?.reshape((1, nkv, rep * t, total))?;
+            let y = att.matmul(&v_all)?.reshape((1, nh, t, hd))?;
+            let y = y.transpose(1, 2)?.reshape((t, nh * hd))?;
+            x = (x + layer.wo.forward(&y)?)?;
+            let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, self.cfg.rms_eps)?;
+            let ff =
+                (candle_nn::ops::silu(&layer.w_gate.forward(&h)?)? * layer.w_up.forward(&h)?)?;
+            x = (x + layer.w_down.forward(&ff)?)?;
+            new_layers.push((k_all, v_all));
+        }
+        let x = candle_nn::ops::rms_norm(&x, &self.norm, self.cfg.rms_eps)?;
+        Ok((
+            x,
+            KvCache {
+                layers: new_layers,
+                len: total,
+            },
+        ))
+    }
+
+    /// For each row of `hidden` (one position each) and the token that follows it
+    /// in `next`, return `log softmax(W_out · h)[next]` and the argmax token.
+    pub fn next_token_logprobs(&self, hidden: &Tensor, next: &[u32]) -> Result<Vec<(f32, u32)>> {
+        let logits = self.lm_head.forward(hidden)?;
+        let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+        let rows: Vec<Vec<f32>> = logp.to_vec2()?;
+        if rows.len() != next.len() {
+            bail!("{} positions but {} next tokens", rows.len(), next.len());
+        }
+        rows.iter()
+            .zip(next)
+            .map(|(row, &tok)| {
+                let lp = *row
+                    .get(tok as usize)
+                    .with_context(|| format!("token id {tok} outside the vocabulary"))?;
+                let argmax = row
+                    .iter()
+                    .enumerate()
+                    .fold((0usize, f32::NEG_INFINITY), |best, (i, &v)| {
+                        if v > best.1 {
+                            (i, v)
+                        } else {
+                            best
+                        }
+                    })
+                    .0 as u32;
+                Ok((lp, argmax))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,402 @@
+//! The embedded engine on the real SmolLM2-135M GGUF (fetched by
+//! `scripts/fetch-assets.sh`): tokenizer, all-position scoring, KV-cache reuse,
+//! continuation joins, task formats and the store, end to end.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use densing_eval::engine::{Engine, EngineOptions, MatmulMode};
+use densing_eval::runner::{run_task, RunOptions, Silent};
+use densing_eval::tasks::{self, TaskKind};
+use densing_eval::{Backend, ScoreRequest};
+
+fn assets() -> PathBuf {
+    let dir = std::env::var_os("DENSING_ASSETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets"));
+    let model = dir.join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(
+        model.exists(),
+        "test model {} is missing: run scripts/fetch-assets.sh (or set DENSING_ASSETS)",
+        model.display()
+    );
+    dir
+}
+
+fn model_path() -> PathBuf {
+    assets().join("SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        Engine::load(&model_path(), &EngineOptions::default()).expect("load SmolLM2")
+    })
+}
+
+fn bbh_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/bbh")
+}
+
+#[test]
+fn tokenizer_from_gguf_matches_smollm_pretokenizer() {
+    let tok = engine().tokenizer();
+    let inner = tok.inner();
+    // No prefix space: "The" at the start is the bare token, not "ĠThe".
+    let the = inner.token_to_id("The").unwrap();
+    assert_eq!(tok.encode("The").unwrap(), vec![the]);
+    assert_ne!(Some(the), inner.token_to_id("ĠThe"));
+    // Digits are split one by one.
+    let ids = tok.encode("2024").unwrap();
+    assert_eq!(ids.len(), 4, "{ids:?}");
+    assert_eq!(ids[0], inner.token_to_id("2").unwrap());
+    // Spaces attach to the following word (byte-level "Ġ").
+    assert_eq!(
+        tok.encode(" hello").unwrap(),
+        vec![inner.token_to_id("Ġhello").unwrap()]
+    );
+    // Special tokens are matched whole; text round-trips.
+    assert_eq!(tok.encode("<|im_start|>").unwrap().len(), 1);
+    let text = "def f(x):\n    return x ** 2  # ünïcode\n";
+    assert_eq!(tok.decode(&tok.encode(text).unwrap()).unwrap(), text);
+    assert!(!tok.add_bos(), "SmolLM2's GGUF says add_bos_token=false");
+    assert_eq!(tok.bos(), Some(1));
+}
+
+#[test]
+fn identity_keys_model_file_and_tokenizer() {
+    let id = engine().model_id();
+    assert_eq!(
+        id.model,
+        "sha256:b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+    );
+    assert!(id.tokenizer.starts_with("sha256:") && id.tokenizer.len() == 71);
+    assert_eq!(id.context_window, Some(8192));
+    assert!(id
+        .slug()
+        .starts_with("SmolLM2-135M-Instruct.Q4_1-b179c9523d0e"));
+}
+
+#[test]
+fn cached_prefix_scoring_equals_full_recompute() {
+    let e = engine();
+    let tok = e.tokenizer();
+    let ctx = "The capital of France is Paris. The capital of Germany is";
+    let ids = tok
+        .encode(&format!("{ctx} Berlin. The capital of Italy is Rome."))
+        .unwrap();
+    let first = tok.encode(ctx).unwrap().len();
+    let full = e.score_tokens(&ids, first).unwrap();
+    assert_eq!(full.logprobs.len(), ids.len() - first);
+    assert!(full.logprobs.iter().all(|&l| l <= 0.0 && l.is_finite()));
+    // Step one token at a time through the KV cache: same numbers.
+    let mut cache = densing_eval::model::KvCache::empty();
+    let mut stepped = Vec::new();
+    for (p, &t) in ids.iter().enumerate() {
+        let (h, c) = e.model().forward(&[t], &cache).unwrap();
+        cache = c;
+        if p + 1 >= first && p + 1 < ids.len() {
+            stepped.push(e.model().next_token_logprobs(&h, &[ids[p + 1]]).unwrap()[0].0);
+        }
+    }
+    for (a, b) in full.logprobs.iter().zip(&stepped) {
+        assert!((a - b).abs() < 1e-3, "full {a} vs stepped {b}");
+    }
+    // A factual continuation is far likelier than a wrong one.
+    let right = e.score(&[ScoreRequest {
+        context: ctx.into(),
+        continuation: " Berlin".into(),
+    }]);
+    let wrong = e.score(&[ScoreRequest {
+        context: ctx.into(),
+        continuation: " banana".into(),
+    }]);
+    let (right, wrong) = (right[0].as_ref().unwrap(), wrong[0].as_ref().unwrap());
+    assert!(
+        right.logprob_sum() > wrong.logprob_sum() + 3.0,
+        "{} vs {}",
+        right.logprob_sum(),
+        wrong.logprob_sum()
+    );
+    assert!(right.greedy_match, "the model should predict ' Berlin'");
+}
+
+#[test]
+fn prefix_cache_gives_same_scores_as_no_cache() {
+    let cached = engine();
+    let plain = Engine::load(
+        &model_path(),
+        &EngineOptions {
+            prefix_cache: false,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let set = &tasks::load(
+        &TaskKind::Bbh(Some("date_understanding".into())),
+        &bbh_dir(),
+        3,
+        Some(3),
+    )
+    .unwrap()[0];
+    let reqs: Vec<ScoreRequest> = set.items.iter().map(|i| i.requests[0].clone()).collect();
+    let a = cached.score(&reqs);
+    let b = plain.score(&reqs);
+    for (x, y) in a.iter().zip(&b) {
+        let (x, y) = (x.as_ref().unwrap(), y.as_ref().unwrap());
+        assert_eq!(x.token_ids, y.token_ids);
+        assert!((x.logprob_sum() - y.logprob_sum()).abs() < 1e-2 * x.tokens() as f64 / 10.0 + 1e-3);
+    }
+}
+
+#[test]
+fn join_is_checked_and_fallback_flagged() {
+    let e = engine();
+    let ok = e
+        .encode_request(&ScoreRequest {
+            context: "Q: 2+2?\nA:".into(),
+            continuation: " 4".into(),
+        })
+        .unwrap();
+    assert!(!ok.2);
+    // "hello" + "world" merges into tokens spanning the join unless split at a word.
+    let (ctx, cont, fallback) = e
+        .encode_request(&ScoreRequest {
+            context: "Say hel".into(),
+            continuation: "lo".into(),
+        })
+        .unwrap();
+    let joint = e.tokenizer().encode("Say hello").unwrap();
+    if joint.starts_with(&ctx) {
+        assert!(!fallback);
+    } else {
+        assert!(fallback);
+        assert_eq!(cont, e.tokenizer().encode("lo").unwrap());
+    }
+    // Too long for the window: an item error, not a crash.
+    let long = "word ".repeat(9000);
+    let r = e.score(&[ScoreRequest {
+        context: long,
+        continuation: " end".into(),
+    }]);
+    let err = r[0].as_ref().unwrap_err().to_string();
+    assert!(err.contains("context window of 8192"), "{err}");
+}
+
+#[test]
+fn quantized_matmul_agrees_with_dequantized() {
+    let q = Engine::load(
+        &model_path(),
+        &EngineOptions {
+            matmul: MatmulMode::Quantized,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let e = engine();
+    let ids = e
+        .tokenizer()
+        .encode("def add(a, b):\n    return a + b\n")
+        .unwrap();
+    let a = e.score_tokens(&ids, 1).unwrap();
+    let b = q.score_tokens(&ids, 1).unwrap();
+    let max = a
+        .logprobs
+        .iter()
+        .zip(&b.logprobs)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    // Quantised kernels quantise activations to Q8 too, so small differences remain.
+    assert!(max < 0.15, "max |Δ| {max}");
+}
+
+#[test]
+fn humaneval_run_resumes_and_never_mixes_models() {
+    let data = assets().join("HumanEval.jsonl.gz");
+    let set = &tasks::load(&TaskKind::HumanEval, &data, 0, Some(4)).unwrap()[0];
+    assert_eq!(set.items.len(), 4);
+    assert_eq!(set.items[0].id, "HumanEval/0");
+    let out = tempfile::tempdir().unwrap();
+    let opts = RunOptions {
+        out: out.path().to_path_buf(),
+        skip_bad: false,
+        batch: 2,
+    };
+    let two = tasks::TaskSet {
+        items: set.items[..2].to_vec(),
+        ..set.clone()
+    };
+    let first = run_task(engine(), &two, &opts, &mut Silent).unwrap();
+    assert_eq!(first.scored_now, 2);
+    let all = run_task(engine(), set, &opts, &mut Silent).unwrap();
+    assert_eq!(all.scored_now, 2, "the first two items come from the store");
+    let s = &all.summary;
+    assert_eq!(s.items, 4);
+    let lines = std::fs::read_to_string(&all.store_path).unwrap();
+    assert_eq!(lines.lines().count(), 4);
+    // Per-token loss of a 135M model on canonical solutions: well below uniform
+    // (ln 49152 ≈ 10.8) and above zero.
+    let lpt = s.loss_per_token.unwrap();
+    assert!(lpt > 0.05 && lpt < 3.0, "loss/token {lpt}");
+    let bpb = s.bits_per_byte.unwrap();
+    assert!((bpb - s.loss_sum / (s.bytes as f64 * std::f64::consts::LN_2)).abs() < 1e-12);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&all.summary_path).unwrap()).unwrap();
+    assert_eq!(summary["items"], 4);
+    // Another model identity (as a different file would have) reuses nothing.
+    struct Other<'a>(&'a Engine);
+    impl Backend for Other<'_> {
+        fn model_id(&self) -> densing_eval::ModelIdentity {
+            densing_eval::ModelIdentity {
+                model: "sha256:00".into(),
+                ..self.0.model_id()
+            }
+        }
+        fn score(
+            &self,
+            r: &[ScoreRequest],
+        ) -> Vec<Result<densing_eval::Scored, densing_eval::ScoreError>> {
+            self.0.score(r)
+        }
+    }
+    let other = run_task(&Other(engine()), &two, &opts, &mut Silent).unwrap();
+    assert_eq!(other.scored_now, 2);
+}
+
+#[test]
+fn bbh_prompt_is_three_shot_cot() {
+    let set = &tasks::load(
+        &TaskKind::Bbh(Some("date_understanding".into())),
+        &bbh_dir(),
+        3,
+        None,
+    )
+    .unwrap()[0];
+    assert_eq!(set.template, "bbh-cot/v1/shots=3");
+    assert_eq!(set.items.len() + set.no_reference, 250);
+    let r = &set.items[0].requests[0];
+    assert!(r.context.starts_with("Infer the date from context.\n\nQ: "));
+    assert_eq!(r.context.matches("A: Let's think step by step.").count(), 4);
+    assert!(r.context.ends_with("\nA: Let's think step by step."));
+    assert!(r.continuation.starts_with(' ') && r.continuation.ends_with("So the answer is (B)."));
+    let zero = &tasks::load(
+        &TaskKind::Bbh(Some("date_understanding".into())),
+        &bbh_dir(),
+        0,
+        Some(1),
+    )
+    .unwrap()[0];
+    assert_eq!(zero.items[0].requests[0].context.matches("Q: ").count(), 1);
+    assert!(tasks::load(
+        &TaskKind::Bbh(Some("date_understanding".into())),
+        &bbh_dir(),
+        4,
+        None
+    )
+    .is_err());
+}
+
+#[test]
+fn multiple_choice_scores_options_and_accuracy() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("capitals.csv");
+    std::fs::write(
+        &csv,
+        "question,A,B,C,D,answer\n\
+         What is the capital of France?,Berlin,Paris,Rome,Madrid,B\n\
+         What is the capital of Italy?,Rome,Paris,Berlin,Madrid,A\n\
+         What is the capital of Germany?,Paris,Madrid,Rome,Berlin,D\n\
+         What is the capital of Spain?,Rome,Berlin,Madrid,Paris,C\n",
+    )
+    .unwrap();
+    let set = &tasks::load(&TaskKind::Mc, &csv, 1, None).unwrap()[0];
+    assert_eq!(set.items.len(), 3);
+    assert_eq!(set.items[0].requests.len(), 4);
+    assert!(set.items[0].requests[0]
+        .context
+        .contains("Answer: B\n\nWhat is the capital of Italy?\nA. Rome"));
+    let out = RunOptions {
+        out: dir.path().join("out"),
+        skip_bad: false,
+        batch: 1,
+    };
+    let o = run_task(engine(), set, &out, &mut Silent).unwrap();
+    let s = &o.summary;
+    assert_eq!(s.answered, 3);
+    assert!(s.accuracy.is_some());
+    let lines = std::fs::read_to_string(&o.store_path).unwrap();
+    let rec: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    assert_eq!(rec["option_losses"].as_array().unwrap().len(), 4);
+    let losses: Vec<f64> = rec["option_losses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let best = losses
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.total_cmp(b.1))
+        .unwrap()
+        .0;
+    assert_eq!(rec["correct"].as_bool().unwrap(), best == 0);
+    assert_eq!(rec["loss_sum"].as_f64().unwrap(), losses[0]);
+
+    // JSONL with `choices` and an index answer reads the same way.
+    let jl = dir.path().join("mc.jsonl");
+    std::fs::write(
+        &jl,
+        "{\"question\": \"2+2=?\", \"choices\": [\"3\", \"4\"], \"answer\": 1}\n",
+    )
+    .unwrap();
+    let set = &tasks::load(&TaskKind::Mc, &jl, 0, None).unwrap()[0];
+    assert_eq!(set.items[0].answer, Some(1));
+    assert_eq!(set.items[0].requests[1].continuation, " B");
+}
+
+#[test]
+fn malformed_lines_are_reported_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("items.jsonl");
+    std::fs::write(
+        &p,
+        "{\"id\": 1, \"context\": \"a\", \"continuation\": \"b\"}\n{not json\n{\"id\": 3, \"context\": \"a\"}\n",
+    )
+    .unwrap();
+    let set = &tasks::load(&TaskKind::Jsonl, &p, 0, None).unwrap()[0];
+    assert_eq!(set.items.len(), 1);
+    assert_eq!(set.bad.len(), 2);
+    assert!(
+        set.bad[0].contains("items.jsonl:2: invalid JSON"),
+        "{}",
+        set.bad[0]
+    );
+    assert!(
+        set.bad[1].contains("items.jsonl:3: missing field `continuation`"),
+        "{}",
+        set.bad[1]
+    );
+    let opts = RunOptions {
+        out: dir.path().join("out"),
+        skip_bad: false,
+        batch: 1,
+    };
+    let err = run_task(engine(), set, &opts, &mut Silent)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("2 malformed") && err.contains("--skip-bad"),
+        "{err}"
+    );
+    let o = run_task(
+        engine(),
+        set,
+        &RunOptions {
+            skip_bad: true,
+            ..opts
+        },
+        &mut Silent,
+    )
+    .unwrap();
+    assert_eq!((o.summary.items, o.summary.bad_items.len()), (1, 2));
+}
