@@ -793,27 +793,44 @@ fn draw_density<DB: DrawingBackend>(
         let rank = |p: &DatedPoint| (!p.model.on_envelope, p.censor.is_none());
         rank(a).cmp(&rank(b)).then(b.value.total_cmp(&a.value))
     });
+    let labels: Vec<(String, (i32, i32), RGBColor)> = order
+        .into_iter()
+        .map(|p| {
+            let color = if p.model.on_envelope { ENVELOPE } else { INK };
+            (p.model.name.clone(), pix(p), color)
+        })
+        .collect();
+    draw_labels(fig, &plot, &mut placer, labels)?;
+    Ok(())
+}
+
+/// Places and draws point labels in the given order (most important first);
+/// anchors are backend pixels. Labels set apart from their point get a leader line.
+fn draw_labels<DB: DrawingBackend>(
+    fig: &Figure,
+    plot: &DrawingArea<DB, Shift>,
+    placer: &mut Placer,
+    labels: Vec<(String, (i32, i32), RGBColor)>,
+) -> Result<()> {
     let base = plot.get_base_pixel();
-    for p in order {
-        let color = if p.model.on_envelope { ENVELOPE } else { INK };
+    for (name, anchor, color) in labels {
         let style = text_style(LABEL_PX, color);
-        let size = plot.estimate_text_size(&p.model.name, &style).plot(fig)?;
-        let anchor = pix(p);
-        if let Some(spot) = placer.place(anchor, size) {
-            let (x, y) = (spot.top_left.0 - base.0, spot.top_left.1 - base.1);
-            if spot.leader {
-                let (ax, ay) = (anchor.0 - base.0, anchor.1 - base.1);
-                let tx = (ax).clamp(x, x + size.0 as i32);
-                let ty = (ay).clamp(y, y + size.1 as i32);
-                plot.draw(&PathElement::new(
-                    vec![(ax, ay), (tx, ty)],
-                    FAINT.stroke_width(1),
-                ))
-                .plot(fig)?;
-            }
-            plot.draw(&Text::new(p.model.name.clone(), (x, y), style))
-                .plot(fig)?;
+        let size = plot.estimate_text_size(&name, &style).plot(fig)?;
+        let Some(spot) = placer.place(anchor, size) else {
+            continue;
+        };
+        let (x, y) = (spot.top_left.0 - base.0, spot.top_left.1 - base.1);
+        if spot.leader {
+            let (ax, ay) = (anchor.0 - base.0, anchor.1 - base.1);
+            let tx = ax.clamp(x, x + size.0 as i32);
+            let ty = ay.clamp(y, y + size.1 as i32);
+            plot.draw(&PathElement::new(
+                vec![(ax, ay), (tx, ty)],
+                FAINT.stroke_width(1),
+            ))
+            .plot(fig)?;
         }
+        plot.draw(&Text::new(name, (x, y), style)).plot(fig)?;
     }
     Ok(())
 }
@@ -1013,20 +1030,20 @@ fn draw_score_map<DB: DrawingBackend>(
     for p in &map.points {
         placer.block(Rect::around(chart.backend_coord(&(p.loss, p.score)), 7));
     }
-    let base = plot.get_base_pixel();
     let mut order: Vec<_> = map.points.iter().collect();
     order.sort_by_key(|p| !p.heldout);
-    for p in order {
-        let color = if p.heldout { AFTER } else { INK };
-        let style = text_style(LABEL_PX, color);
-        let size = plot.estimate_text_size(&p.name, &style).plot(fig)?;
-        if let Some(spot) = placer.place(chart.backend_coord(&(p.loss, p.score)), size) {
-            if !spot.leader {
-                let at = (spot.top_left.0 - base.0, spot.top_left.1 - base.1);
-                plot.draw(&Text::new(p.name.clone(), at, style)).plot(fig)?;
-            }
-        }
-    }
+    let labels = order
+        .into_iter()
+        .map(|p| {
+            let color = if p.heldout { AFTER } else { INK };
+            (
+                p.name.clone(),
+                chart.backend_coord(&(p.loss, p.score)),
+                color,
+            )
+        })
+        .collect();
+    draw_labels(fig, &plot, &mut placer, labels)?;
     Ok(())
 }
 

@@ -36,6 +36,7 @@ h2 { font-size: 1.25em; margin: 34px 0 10px; border-bottom: 1px solid var(--line
 .card { border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px; }
 .card .k { color: var(--muted); font-size: .85em; }
 .card .v { font-size: 1.25em; font-weight: 600; }
+.card .v.long { font-size: 1em; }
 .card .n { font-size: .85em; color: var(--muted); }
 nav ul { padding-left: 20px; columns: 2; }
 figure { margin: 18px 0 28px; }
@@ -52,7 +53,7 @@ tr.env td:first-child { border-left: 3px solid var(--accent); }
 .cens { color: #b86b00; font-weight: 600; }
 .ci { color: var(--muted); font-size: .9em; }
 .flag { display: inline-block; background: #eef; border-radius: 3px; padding: 0 4px; margin-right: 3px; }
-td.src { white-space: normal; min-width: 180px; max-width: 320px; overflow-wrap: anywhere; }
+
 "#;
 
 /// Sorts the models table by the clicked column, using each cell's `data-sort`
@@ -188,8 +189,9 @@ fn inline_svg(svg: &str) -> String {
 fn card(h: &mut String, key: &str, value: &str, note: &str) {
     let _ = writeln!(
         h,
-        "<div class=\"card\"><div class=\"k\">{}</div><div class=\"v\">{}</div><div class=\"n\">{}</div></div>",
+        "<div class=\"card\"><div class=\"k\">{}</div><div class=\"v{}\">{}</div><div class=\"n\">{}</div></div>",
         escape(key),
+        if value.chars().count() > 24 { " long" } else { "" },
         escape(value),
         escape(note)
     );
@@ -416,17 +418,36 @@ fn model_density_cells(h: &mut String, m: &ModelRow) {
     );
 }
 
-/// Links only http(s) sources, so a source text can never become a script URL.
+/// Links only http(s) sources, so a source text can never become a script URL. Long
+/// sources are shortened in the cell (the full text is the tooltip) to keep rows
+/// one line high.
 fn source_cell(h: &mut String, source: &str) {
     let s = source.trim();
-    if s.starts_with("https://") || s.starts_with("http://") {
+    let is_url = s.starts_with("https://") || s.starts_with("http://");
+    let shown = if is_url {
+        s.split_once("://").map_or(s, |(_, rest)| rest)
+    } else {
+        s
+    };
+    let short: String = if shown.chars().count() > 48 {
+        shown.chars().take(47).chain(std::iter::once('…')).collect()
+    } else {
+        shown.to_string()
+    };
+    if is_url {
         let _ = write!(
             h,
-            "<td class=\"src\" data-sort=\"{0}\"><a href=\"{0}\" rel=\"noreferrer noopener\">{0}</a></td>",
-            escape(s)
+            "<td class=\"src\" data-sort=\"{0}\" title=\"{0}\"><a href=\"{0}\" rel=\"noreferrer noopener\">{1}</a></td>",
+            escape(s),
+            escape(&short)
         );
     } else {
-        let _ = write!(h, "<td class=\"src\" data-sort=\"{0}\">{0}</td>", escape(s));
+        let _ = write!(
+            h,
+            "<td class=\"src\" data-sort=\"{0}\" title=\"{0}\">{1}</td>",
+            escape(s),
+            escape(&short)
+        );
     }
 }
 

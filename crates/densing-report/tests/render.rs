@@ -19,19 +19,40 @@ fn out_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn count(hay: &str, needle: &str) -> usize {
-    hay.matches(needle).count()
+/// The text content of every `<text>` element.
+fn texts(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|t| {
+            let start = t.find('>')? + 1;
+            let end = t.find("</text>")?;
+            Some(t[start..end].trim().to_string())
+        })
+        .collect()
 }
 
-/// Circles drawn with `color` (plotters writes `fill="#RRGGBB"` on filled shapes).
-fn filled_circles(svg: &str, color: &str) -> usize {
-    svg.split("<circle")
+fn has_text(svg: &str, needle: &str) -> bool {
+    texts(svg).iter().any(|t| t.contains(needle))
+}
+
+/// `<tag ...>` elements whose attributes contain `attr` (e.g. `fill="#C81E2D"`).
+fn shapes(svg: &str, tag: &str, attr: &str) -> usize {
+    svg.split(&format!("<{tag} "))
         .skip(1)
-        .filter(|c| {
-            let tag = &c[..c.find('>').unwrap_or(c.len())];
-            tag.contains(&format!("fill=\"{color}\""))
-        })
+        .filter(|c| c[..c.find('>').unwrap_or(c.len())].contains(attr))
         .count()
+}
+
+// The figures' colours, as plotters writes them.
+const ENVELOPE: &str = "fill=\"#C81E2D\"";
+const OTHER: &str = "fill=\"#466EAA\"";
+const CENSORED: &str = "stroke=\"#DC7D00\"";
+const HELD_OUT: &str = "fill=\"#C83C1E\"";
+
+fn svg_of(input: &ReportInput, kind: FigureKind) -> String {
+    render_figure_svg(input, kind)
+        .expect("renders")
+        .unwrap_or_else(|| panic!("{kind:?} has no figure"))
 }
 
 fn model(name: &str, date: &str, rho: Option<f64>) -> ModelRow {
@@ -102,11 +123,242 @@ fn writes_every_figure_and_the_page() {
     }
     let png = std::fs::read(dir.join("fig1_density.png")).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    // No temporary file is left behind.
     let leftovers: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok())
         .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
         .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn svg_only_writes_no_png() {
+    let dir = out_dir("report-svg-only");
+    let written = write_report(&fixture(), &dir, Format::Svg).unwrap();
+    assert!(written.iter().all(|p| p.extension().unwrap() != "png"));
+}
+
+#[test]
+fn density_figure_has_every_series_axis_and_legend() {
+    let input = fixture();
+    let svg = svg_of(&input, FigureKind::Density);
+    let envelope = input
+        .models
+        .iter()
+        .filter(|m| m.on_envelope && m.censor.is_none())
+        .count();
+    let censored = input.models.iter().filter(|m| m.censor.is_some()).count();
+    let other = input.models.len() - envelope - censored;
+    // One marker per model plus the legend's sample.
+    assert_eq!(shapes(&svg, "circle", ENVELOPE), envelope + 1);
+    assert_eq!(shapes(&svg, "circle", OTHER), other + 1);
+    assert_eq!(shapes(&svg, "circle", CENSORED), censored + 1);
+    assert!(has_text(&svg, "release date"));
+    assert!(has_text(&svg, "capability density ρ"));
+    assert!(has_text(&svg, "2024-"), "date ticks missing");
+    assert!(has_text(&svg, "trend: A = 0.00778/day, doubling 89"));
+    assert!(has_text(&svg, "R² = 0.671, n = 8"));
+    assert!(has_text(&svg, "trend: 95% band"));
+    assert!(has_text(&svg, "censored"));
+    assert!(has_text(&svg, "reference family Qwen2.5"));
+    // Every envelope model is named on the plot.
+    let labels = texts(&svg);
+    for m in input.models.iter().filter(|m| m.on_envelope) {
+        assert!(labels.contains(&m.name), "{} not labelled", m.name);
+    }
+}
+
+#[test]
+fn ladder_score_map_split_parent_sweep_and_residual_figures() {
+    let input = fixture();
+    let ladder = input.ladder.as_ref().unwrap();
+    let svg = svg_of(&input, FigureKind::LossLaw);
+    for n in ["N = 5M", "N = 20M", "N = 800M", "fitted loss law"] {
+        assert!(has_text(&svg, n), "{n} missing");
+    }
+    assert!(has_text(&svg, "training compute 6·N·D"));
+    assert!(shapes(&svg, "polyline", "stroke") >= ladder.curves.len());
+    assert!(svg.matches("<circle").count() >= ladder.points.len());
+
+    let map = input.score_map.as_ref().unwrap();
+    let held = map.points.iter().filter(|p| p.heldout).count();
+    let svg = svg_of(&input, FigureKind::ScoreMap);
+    assert_eq!(shapes(&svg, "polygon", HELD_OUT), held + 1);
+    assert_eq!(shapes(&svg, "circle", OTHER), map.points.len() - held + 1);
+    assert!(has_text(&svg, "fitted sigmoid"));
+    assert!(has_text(&svg, "conditional loss"));
+    for p in map.points.iter().filter(|p| p.heldout) {
+        assert!(
+            texts(&svg).contains(&p.name),
+            "held-out {} unlabelled",
+            p.name
+        );
+    }
+
+    let svg = svg_of(&input, FigureKind::SplitTrend);
+    assert!(has_text(&svg, "before 2023-11-30: A = 0.00544/day"));
+    assert!(has_text(&svg, "after 2023-11-30: A = 0.00855/day"));
+    assert!(has_text(&svg, "split at 2023-11-30"));
+
+    let svg = svg_of(&input, FigureKind::ParentChild);
+    let pairs = texts(&svg).iter().filter(|t| t.contains(" ← ")).count();
+    assert_eq!(pairs, 5);
+    assert!(has_text(&svg, "Llama-3.2-1B ← Llama-3.1-8B"));
+
+    let svg = svg_of(&input, FigureKind::Sweep);
+    assert!(has_text(&svg, "MMLU only (n=7)"));
+    assert!(has_text(&svg, "main result: 89"));
+    assert!(has_text(&svg, "doubling time of density (days)"));
+
+    for (i, set) in input.residuals.iter().enumerate() {
+        let svg = svg_of(&input, FigureKind::Residuals(i));
+        assert_eq!(shapes(&svg, "circle", OTHER), set.points.len() + 1);
+        assert!(has_text(&svg, "observed − fitted"));
+        assert!(has_text(&svg, &set.x_label));
+    }
+}
+
+#[test]
+fn one_model_without_a_trend() {
+    let mut m = model("Solo-1B", "2024-05-01", Some(1.5));
+    m.on_envelope = true;
+    let input = bare(vec![m]);
+    let svg = svg_of(&input, FigureKind::Density);
+    assert_eq!(shapes(&svg, "circle", ENVELOPE), 2);
+    assert!(texts(&svg).contains(&"Solo-1B".to_string()));
+    let html = render_html(&input).unwrap();
+    assert!(html.contains("no trend fitted"));
+    assert_eq!(html.matches("<tr").count(), 2, "header and one row");
+    assert_eq!(html.matches("<figure").count(), 1);
+}
+
+#[test]
+fn no_models_still_renders() {
+    let html = render_html(&bare(vec![])).unwrap();
+    assert!(html.contains("<svg"));
+}
+
+#[test]
+fn censored_models_show_bounds() {
+    let mut hi = model("Top-7B", "2024-01-01", None);
+    hi.censor = Some(Censor {
+        kind: CensorKind::Lower,
+        bound: 4.0,
+    });
+    let mut lo = model("Floor-7B", "2024-03-01", None);
+    lo.censor = Some(Censor {
+        kind: CensorKind::Upper,
+        bound: 0.05,
+    });
+    let input = bare(vec![hi, lo]);
+    let svg = svg_of(&input, FigureKind::Density);
+    assert_eq!(shapes(&svg, "circle", CENSORED), 3);
+    // Each censored marker carries an arrow head.
+    assert_eq!(shapes(&svg, "polygon", "fill=\"#DC7D00\""), 2);
+    let html = render_html(&input).unwrap();
+    assert!(html.contains("ρ &gt; 4</td>"), "lower bound shown as ρ > x");
+    assert!(
+        html.contains("ρ &lt; 0.05</td>"),
+        "upper bound shown as ρ < x"
+    );
+    assert!(!html.contains("NaN") && !html.contains("inf"));
+}
+
+#[test]
+fn five_hundred_models() {
+    let input: ReportInput = generated(500);
+    let start = std::time::Instant::now();
+    let dir = out_dir("report-500");
+    write_report(&input, &dir, Format::Both).unwrap();
+    assert!(start.elapsed().as_secs() < 20, "took {:?}", start.elapsed());
+    let svg = std::fs::read_to_string(dir.join("fig1_density.svg")).unwrap();
+    let markers = shapes(&svg, "circle", ENVELOPE)
+        + shapes(&svg, "circle", OTHER)
+        + shapes(&svg, "circle", CENSORED);
+    assert_eq!(markers, 500 + 3);
+    let labels = texts(&svg).iter().filter(|t| t.starts_with("gen-")).count();
+    assert!(labels > 10 && labels < 500, "{labels} labels");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert_eq!(html.matches("<tr").count(), 501);
+}
+
+#[test]
+fn text_is_escaped_and_only_web_links_are_links() {
+    let mut m = model("<img src=x onerror=alert(1)>", "2024-01-01", Some(1.0));
+    m.source = "javascript:alert(1)".into();
+    m.flags = vec!["<b>".into()];
+    let mut input = bare(vec![m]);
+    input.reference = "ref & <co>".into();
+    input.caveats = vec!["</p><script>bad()</script>".into()];
+    let html = render_html(&input).unwrap();
+    assert!(!html.contains("<img src=x"));
+    assert!(!html.contains("<script>bad"));
+    assert!(!html.contains("href=\"javascript"));
+    assert!(html.contains("ref &amp; &lt;co&gt;"));
+    let svg = svg_of(&input, FigureKind::Density);
+    assert!(!svg.contains("<img"));
+}
+
+#[test]
+fn fixture_round_trips_through_json() {
+    let input = fixture();
+    let text = serde_json::to_string(&input).unwrap();
+    let back: ReportInput = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, input);
+}
+
+/// `n` models over two years with a rising trend, every 25th censored.
+fn generated(n: usize) -> ReportInput {
+    let origin = 19_412; // 2023-02-24 as days since 1970
+    let mut best = 0.0;
+    let models = (0..n)
+        .map(|i| {
+            let t = (i * 731 / n) as i64;
+            let noise = ((i * 7919) % 100) as f64 / 100.0;
+            let rho = (0.007 * t as f64 - 2.0 + 2.0 * noise).exp();
+            let date = day_string(origin + t);
+            let mut m = model(&format!("gen-{i}"), &date, Some(rho));
+            m.rho_ci95 = Some([rho * 0.8, rho * 1.2]);
+            if i % 25 == 7 {
+                m.rho = None;
+                m.censor = Some(Censor {
+                    kind: if i % 2 == 0 {
+                        CensorKind::Lower
+                    } else {
+                        CensorKind::Upper
+                    },
+                    bound: rho,
+                });
+            } else if rho > best {
+                best = rho;
+                m.on_envelope = true;
+            }
+            m
+        })
+        .collect();
+    let mut input = bare(models);
+    input.trend = serde_json::from_str(
+        r#"{"a":0.007,"b":-1.0,"r2":0.9,"doubling_days":99.0,"origin_date":"2023-02-24",
+            "band":[{"t_days":0,"lo":-1.5,"hi":-0.5},{"t_days":730,"lo":3.5,"hi":4.8}],"n_points":20}"#,
+    )
+    .unwrap();
+    input
+}
+
+/// `YYYY-MM-DD` of a day number (test-only copy of the civil calendar).
+fn day_string(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 {
+        yoe + era * 400 + 1
+    } else {
+        yoe + era * 400
+    };
+    format!("{y}-{m:02}-{d:02}")
 }
