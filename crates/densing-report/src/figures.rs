@@ -174,6 +174,8 @@ fn draw<DB: DrawingBackend>(
                     trend: t,
                     color: TREND,
                     name: "trend".into(),
+                    from: None,
+                    to: None,
                 })
                 .collect();
             draw_density(fig, root, input, &trends, None, true)
@@ -182,19 +184,23 @@ fn draw<DB: DrawingBackend>(
             let Some(split) = &input.split else {
                 return Ok(());
             };
+            let split_day = parse_days(&split.date).map(|d| d as f64);
             let trends = [
                 TrendLine {
                     trend: &split.before,
                     color: BEFORE,
                     name: format!("before {}", split.date),
+                    from: None,
+                    to: split_day,
                 },
                 TrendLine {
                     trend: &split.after,
                     color: AFTER,
                     name: format!("after {}", split.date),
+                    from: split_day,
+                    to: None,
                 },
             ];
-            let split_day = parse_days(&split.date).map(|d| d as f64);
             draw_density(fig, root, input, &trends, split_day, false)
         }
         FigureKind::LossLaw => draw_loss_law(fig, root, input),
@@ -467,11 +473,16 @@ fn draw_legend<DB: DrawingBackend>(
                 ))
                 .plot(fig)?,
             Mark::Censored(color) => {
-                area.draw(&Circle::new(c, 5, color.stroke_width(2)))
+                area.draw(&Circle::new((c.0, c.1 + 4), 4, color.stroke_width(2)))
                     .plot(fig)?;
                 area.draw(&PathElement::new(
-                    vec![(c.0 + 10, c.1 + 6), (c.0 + 10, c.1 - 6)],
+                    vec![(c.0, c.1), (c.0, c.1 - 6)],
                     color.stroke_width(2),
+                ))
+                .plot(fig)?;
+                area.draw(&Polygon::new(
+                    vec![(c.0 - 4, c.1 - 5), (c.0 + 4, c.1 - 5), (c.0, c.1 - 10)],
+                    color.filled(),
                 ))
                 .plot(fig)?;
             }
@@ -537,6 +548,10 @@ struct TrendLine<'a> {
     trend: &'a Trend,
     color: RGBColor,
     name: String,
+    /// Days (since 1970) the line is drawn over; `None` ends at the plot's edge.
+    /// A split trend only describes its own side of the split date.
+    from: Option<f64>,
+    to: Option<f64>,
 }
 
 impl TrendLine<'_> {
@@ -546,12 +561,23 @@ impl TrendLine<'_> {
     fn at(&self, day: f64) -> f64 {
         (self.trend.a * (day - self.origin()) + self.trend.b).exp()
     }
+    /// The part of `[d0, d1]` this line covers.
+    fn span(&self, d0: f64, d1: f64) -> (f64, f64) {
+        (
+            self.from.map_or(d0, |f| f.max(d0)),
+            self.to.map_or(d1, |t| t.min(d1)),
+        )
+    }
+    fn covers(&self, day: f64) -> bool {
+        self.from.is_none_or(|f| day >= f) && self.to.is_none_or(|t| day <= t)
+    }
     fn band(&self) -> Vec<(f64, f64, f64)> {
         let o = self.origin();
         self.trend
             .band
             .iter()
             .filter(|p| p.t_days.is_finite() && p.lo.is_finite() && p.hi.is_finite())
+            .filter(|p| self.covers(p.t_days + o))
             .map(|p| (p.t_days + o, p.lo.exp(), p.hi.exp()))
             .collect()
     }
@@ -660,7 +686,10 @@ fn draw_density<DB: DrawingBackend>(
                 .flat_map(|ci| ci.into_iter()),
         )
         .chain(bands.iter().flatten().flat_map(|b| [b.1, b.2]))
-        .chain(trends.iter().flat_map(|t| [t.at(d0), t.at(d1)]))
+        .chain(trends.iter().flat_map(|t| {
+            let (a, b) = t.span(d0, d1);
+            [t.at(a), t.at(b)]
+        }))
         .collect::<Vec<_>>();
     let (y0, y1) = log_range(values, 1.6);
 
@@ -698,8 +727,9 @@ fn draw_density<DB: DrawingBackend>(
         }
     }
     for t in trends {
+        let (a, b) = t.span(d0, d1);
         let line = (0..=80).map(|i| {
-            let d = d0 + (d1 - d0) * i as f64 / 80.0;
+            let d = a + (b - a) * i as f64 / 80.0;
             (d, t.at(d))
         });
         chart

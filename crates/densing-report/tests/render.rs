@@ -253,8 +253,8 @@ fn censored_models_show_bounds() {
     let input = bare(vec![hi, lo]);
     let svg = svg_of(&input, FigureKind::Density);
     assert_eq!(shapes(&svg, "circle", CENSORED), 3);
-    // Each censored marker carries an arrow head.
-    assert_eq!(shapes(&svg, "polygon", "fill=\"#DC7D00\""), 2);
+    // Each censored marker carries an arrow head, and so does the legend's sample.
+    assert_eq!(shapes(&svg, "polygon", "fill=\"#DC7D00\""), 3);
     let html = render_html(&input).unwrap();
     assert!(html.contains("ρ &gt; 4</td>"), "lower bound shown as ρ > x");
     assert!(
