@@ -272,7 +272,10 @@ pub(crate) fn fmt_sig(v: f64) -> String {
     }
     let a = v.abs();
     if a != 0.0 && !(1e-3..1e5).contains(&a) {
-        return format!("{v:.2e}");
+        let s = format!("{v:.2e}");
+        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        return format!("{mantissa}e{exp}");
     }
     let decimals = if a == 0.0 {
         0
@@ -1402,6 +1405,8 @@ mod tests {
         assert_eq!(fmt_sig(0.0073), "0.0073");
         assert_eq!(fmt_sig(94.95), "95");
         assert_eq!(fmt_sig(1.0), "1");
+        assert_eq!(fmt_sig(1e15), "1e15");
+        assert_eq!(fmt_sig(3.16e18), "3.16e18");
         assert_eq!(fmt_sig(0.912), "0.912");
         assert_eq!(fmt_count(45e6), "45M");
         assert_eq!(fmt_count(1.2e9), "1.2B");
