@@ -7,12 +7,17 @@
 
 pub mod bootstrap;
 pub mod data;
+pub mod density;
+pub mod calibration;
 pub mod error;
+pub mod family;
 pub mod fit;
 pub mod law;
 pub mod loss;
 pub mod score;
+pub mod study;
 pub mod registry;
 pub mod table;
+pub mod trend;
 
 pub use error::{Error, Result};

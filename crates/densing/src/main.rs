@@ -3,6 +3,7 @@
 //! errors into one clear message and a non-zero exit code.
 
 mod cmd;
+mod progress;
 
 use clap::{Parser, Subcommand};
 
@@ -15,14 +16,26 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The main job: densities of the registry's models and the Densing-Law trend.
+    Run(cmd::run::RunArgs),
+    /// List and validate the model registry.
+    Models(cmd::models::ModelsArgs),
     /// Fit a loss law on a reference ladder or a score map on anchor models.
     Fit(cmd::fit::FitArgs),
+    /// Score a model's conditional loss on a benchmark (resumable results store).
+    Eval(cmd::eval::EvalArgs),
+    /// Draw the figures and the HTML report again from a run folder's report.json.
+    Report(cmd::report::ReportArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) => cmd::run::run(args),
+        Command::Models(args) => cmd::models::run(args),
         Command::Fit(args) => cmd::fit::run(args),
+        Command::Eval(args) => cmd::eval::run(args),
+        Command::Report(args) => cmd::report::run(args),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

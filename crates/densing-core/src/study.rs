@@ -1,0 +1,159 @@
+//! One full analysis: densities of every registry model against a calibration,
+//! the trend on those that qualify, and the paper's corollaries. The sweep and
+//! the backtest rerun it under other choices.
+
+use crate::calibration::Calibration;
+use crate::density::{model_density, Bounded, DensityOptions, ModelDensity};
+use crate::error::Result;
+use crate::registry::Registry;
+use crate::trend::{days_since_origin, fit_trend, TrendFit, TrendPoint};
+use chrono::NaiveDate;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ParentPair {
+    pub child: String,
+    pub parent: String,
+    pub child_rho: Bounded,
+    pub parent_rho: Bounded,
+    /// ρ_child / ρ_parent where both are numbers.
+    pub ratio: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SplitTrend {
+    pub date: NaiveDate,
+    pub before: Option<TrendFit>,
+    pub after: Option<TrendFit>,
+    /// Why a side could not be fitted.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Study {
+    pub reference: String,
+    pub densities: Vec<ModelDensity>,
+    pub trend: TrendFit,
+    pub parents: Vec<ParentPair>,
+}
+
+/// Trend points of the models that qualify.
+pub fn trend_points(densities: &[ModelDensity], filter: impl Fn(&ModelDensity) -> bool) -> Vec<TrendPoint> {
+    densities
+        .iter()
+        .filter(|d| d.in_trend && filter(d))
+        .filter_map(|d| {
+            d.rho.value().map(|r| TrendPoint {
+                name: d.name.clone(),
+                t: days_since_origin(d.release),
+                ln_rho: r.ln(),
+                ln_rho_replicates: d.ln_rho_replicates.clone(),
+            })
+        })
+        .collect()
+}
+
+pub fn densities(reg: &Registry, cal: &Calibration, opts: &DensityOptions) -> Vec<ModelDensity> {
+    reg.models.iter().map(|m| model_density(m, cal, opts)).collect()
+}
+
+pub fn study(reg: &Registry, cal: &Calibration, opts: &DensityOptions, replicates: usize, seed: u64) -> Result<Study> {
+    let densities = densities(reg, cal, opts);
+    let trend = fit_trend(&trend_points(&densities, |_| true), replicates, seed)?;
+    let parents = densities
+        .iter()
+        .filter_map(|child| {
+            let parent = densities.iter().find(|p| Some(&p.name) == child.parent.as_ref())?;
+            Some(ParentPair {
+                child: child.name.clone(),
+                parent: parent.name.clone(),
+                child_rho: child.rho,
+                parent_rho: parent.rho,
+                ratio: child.rho.value().zip(parent.rho.value()).map(|(c, p)| c / p),
+            })
+        })
+        .collect();
+    Ok(Study {
+        reference: cal.description.clone(),
+        densities,
+        trend,
+        parents,
+    })
+}
+
+/// Fit the trend separately before and after `date` (each side its own envelope).
+pub fn split_trend(densities: &[ModelDensity], date: NaiveDate, replicates: usize, seed: u64) -> SplitTrend {
+    let mut notes = Vec::new();
+    let mut side = |name: &str, pts: Vec<TrendPoint>| match fit_trend(&pts, replicates, seed) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            notes.push(format!("{name}: {e}"));
+            None
+        }
+    };
+    let before = side("before", trend_points(densities, |d| d.release < date));
+    let after = side("after", trend_points(densities, |d| d.release >= date));
+    SplitTrend {
+        date,
+        before,
+        after,
+        notes,
+    }
+}
+
+/// One row of the rolling-origin backtest.
+#[derive(Debug, Clone, Serialize)]
+pub struct BacktestRow {
+    pub cutoff: NaiveDate,
+    pub horizon_days: i64,
+    pub n_fit: usize,
+    /// The law's forecast of ρ_max at cutoff + horizon.
+    pub predicted_rho_max: f64,
+    /// The best density actually reached by then.
+    pub observed_rho_max: f64,
+    /// Best density known at the cutoff (the no-growth baseline's forecast).
+    pub baseline_rho_max: f64,
+    /// |ln(predicted/observed)|, and the same for the baseline.
+    pub law_log_error: f64,
+    pub baseline_log_error: f64,
+}
+
+/// Fit the trend on models released before each cutoff and compare its forecast
+/// of the best density `horizon_days` later with what was reached, next to the
+/// naive forecast "no further growth". Cutoffs step by `step_days`.
+pub fn backtest(densities: &[ModelDensity], horizon_days: i64, step_days: i64) -> Vec<BacktestRow> {
+    let all = trend_points(densities, |_| true);
+    let dates: Vec<NaiveDate> = densities.iter().filter(|d| d.in_trend).map(|d| d.release).collect();
+    let (Some(first), Some(last)) = (dates.iter().min(), dates.iter().max()) else {
+        return Vec::new();
+    };
+    let mut rows = Vec::new();
+    let mut cutoff = *first + chrono::Duration::days(365);
+    while cutoff + chrono::Duration::days(horizon_days) <= *last {
+        let t_cut = days_since_origin(cutoff);
+        let t_end = t_cut + horizon_days as f64;
+        let before: Vec<TrendPoint> = all.iter().filter(|p| p.t < t_cut).cloned().collect();
+        if let Ok(fit) = fit_trend(&before, 0, 0) {
+            let best = |t_max: f64| {
+                all.iter()
+                    .filter(|p| p.t <= t_max)
+                    .map(|p| p.ln_rho)
+                    .fold(f64::NEG_INFINITY, f64::max)
+            };
+            let (observed, baseline) = (best(t_end), best(t_cut - 1.0));
+            let predicted = fit.a * t_end + fit.b;
+            rows.push(BacktestRow {
+                cutoff,
+                horizon_days,
+                n_fit: before.len(),
+                predicted_rho_max: predicted.exp(),
+                observed_rho_max: observed.exp(),
+                baseline_rho_max: baseline.exp(),
+                law_log_error: (predicted - observed).abs(),
+                baseline_log_error: (baseline - observed).abs(),
+            });
+        }
+        cutoff += chrono::Duration::days(step_days);
+    }
+    rows
+}

@@ -1,0 +1,154 @@
+//! Options shared by `run`, `density` and `models`: where the registry comes
+//! from, which calibration to build, and how outputs are written.
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use densing_core::calibration::{Calibration, Uncertainty};
+use densing_core::data::{read_anchors, read_ladder};
+use densing_core::density::DensityOptions;
+use densing_core::law::LossForm;
+use densing_core::registry::{Benchmark, ParamsBasis, Registry};
+use std::path::{Path, PathBuf};
+
+#[derive(Args, Clone)]
+pub struct RegistryArgs {
+    /// Registry CSV with the bundled file's columns (default: the bundled registry).
+    #[arg(long)]
+    pub registry: Option<PathBuf>,
+}
+
+impl RegistryArgs {
+    pub fn load(&self) -> Result<Registry> {
+        Ok(match &self.registry {
+            Some(p) => Registry::read(p)?,
+            None => Registry::bundled()?,
+        })
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Basis {
+    Total,
+    Nonemb,
+    Active,
+}
+
+impl From<Basis> for ParamsBasis {
+    fn from(b: Basis) -> Self {
+        match b {
+            Basis::Total => ParamsBasis::Total,
+            Basis::Nonemb => ParamsBasis::Nonemb,
+            Basis::Active => ParamsBasis::Active,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Form {
+    Paper,
+    Chinchilla,
+}
+
+#[derive(Args, Clone)]
+pub struct CalibrationArgs {
+    /// Reference family in the registry (reference-family calibration).
+    #[arg(long, default_value = "Qwen2.5")]
+    pub reference: String,
+    /// Ladder CSV for a two-step calibration (with --anchors; overrides --reference).
+    #[arg(long, requires = "anchors")]
+    pub ladder: Option<PathBuf>,
+    /// Anchors CSV for a two-step calibration (column `task` names the benchmark).
+    #[arg(long, requires = "ladder")]
+    pub anchors: Option<PathBuf>,
+    /// Loss-law form of a two-step calibration.
+    #[arg(long, value_enum, default_value = "paper")]
+    pub form: Form,
+    /// Training tokens at which a two-step calibration reads off N̂.
+    #[arg(long, default_value_t = 1e12)]
+    pub d0: f64,
+    /// Benchmark of anchors that have no `task` column.
+    #[arg(long)]
+    pub benchmark: Option<String>,
+    /// Parameter count densities are computed against.
+    #[arg(long = "params", value_enum, default_value = "nonemb")]
+    pub basis: Basis,
+    /// Benchmarks used (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "mmlu,bbh,math,humaneval,mbpp")]
+    pub benchmarks: Vec<String>,
+    /// Models with fewer benchmarks are reported but kept out of the trend.
+    #[arg(long, default_value_t = 4)]
+    pub min_benchmarks: usize,
+    /// Let chat-tuned releases into the trend (default: base models only).
+    #[arg(long)]
+    pub include_chat: bool,
+    /// Bootstrap replicates carried from the calibration to ρ and the trend.
+    #[arg(long, default_value_t = 1000)]
+    pub bootstrap: usize,
+    #[arg(long, default_value_t = 20241205)]
+    pub seed: u64,
+}
+
+impl CalibrationArgs {
+    pub fn uncertainty(&self) -> Uncertainty {
+        Uncertainty {
+            replicates: self.bootstrap,
+            seed: self.seed,
+        }
+    }
+
+    pub fn options(&self) -> Result<DensityOptions> {
+        let benchmarks = self
+            .benchmarks
+            .iter()
+            .map(|b| Benchmark::parse(b))
+            .collect::<densing_core::Result<Vec<_>>>()?;
+        Ok(DensityOptions {
+            basis: self.basis.into(),
+            benchmarks,
+            min_benchmarks: self.min_benchmarks,
+            include_chat: self.include_chat,
+            fig1_only: false,
+        })
+    }
+
+    /// Build the calibration these options ask for.
+    pub fn build(&self, reg: &Registry, basis: ParamsBasis, d0: f64) -> Result<Calibration> {
+        match (&self.ladder, &self.anchors) {
+            (Some(l), Some(a)) => {
+                let default_benchmark = self.benchmark.as_deref().map(Benchmark::parse).transpose()?;
+                let form = match self.form {
+                    Form::Paper => LossForm::Paper,
+                    Form::Chinchilla => LossForm::Chinchilla,
+                };
+                Ok(Calibration::two_step(
+                    &read_ladder(l)?,
+                    &read_anchors(a)?,
+                    form,
+                    d0,
+                    default_benchmark,
+                    self.uncertainty(),
+                )?)
+            }
+            _ => Ok(Calibration::family(reg, &self.reference, basis, self.uncertainty())?),
+        }
+    }
+
+    pub fn is_two_step(&self) -> bool {
+        self.ladder.is_some()
+    }
+}
+
+/// Write `bytes` to `path` atomically: a temporary file in the same folder,
+/// then a rename, so readers never see half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))?;
+    Ok(())
+}

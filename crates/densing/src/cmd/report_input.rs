@@ -1,0 +1,155 @@
+//! Fill the report crate's plain-data input from a study. Curves are sampled
+//! here so the report never needs the fitting code.
+
+use super::run::Summary;
+use densing_core::calibration::{Calibration, Curve};
+use densing_core::density::Bounded;
+use densing_core::study::Study;
+use densing_core::trend::{days_since_origin, origin, TrendFit};
+use densing_report as rep;
+
+fn trend(t: &TrendFit) -> rep::Trend {
+    rep::Trend {
+        a: t.a,
+        b: t.b,
+        r2: t.r2,
+        doubling_days: t.doubling_days,
+        doubling_ci95: t.doubling_ci95.and_then(|[lo, hi]| Some([lo?, hi?])),
+        origin_date: origin().to_string(),
+        band: t
+            .band
+            .iter()
+            .map(|b| rep::BandPoint {
+                t_days: b.t_days,
+                lo: b.lo,
+                hi: b.hi,
+            })
+            .collect(),
+        n_points: t.n_points,
+    }
+}
+
+pub fn report_input(s: &Study, summary: &Summary, cal: &Calibration) -> rep::ReportInput {
+    let models = s
+        .densities
+        .iter()
+        .map(|d| rep::ModelRow {
+            name: d.name.clone(),
+            family: d.family.clone(),
+            release_date: d.release.to_string(),
+            params: d.params_b,
+            n_hat: d.n_hat.value(),
+            n_hat_ci95: d.n_hat_ci95,
+            rho: d.rho.value(),
+            rho_ci95: d.rho_ci95,
+            censor: match d.rho {
+                Bounded::AtLeast(b) => Some(rep::Censor { kind: rep::CensorKind::Lower, bound: b }),
+                Bounded::AtMost(b) => Some(rep::Censor { kind: rep::CensorKind::Upper, bound: b }),
+                _ => None,
+            },
+            on_envelope: s.trend.envelope.contains(&d.name),
+            in_trend: d.in_trend,
+            flags: d.flags.clone(),
+            parent: d.parent.clone(),
+            source: d.source.clone(),
+            scores: d
+                .per_benchmark
+                .iter()
+                .map(|e| (e.benchmark.key().to_string(), e.score * 100.0))
+                .collect(),
+        })
+        .collect();
+    let mut residuals: Vec<rep::ResidualSet> = cal
+        .curves
+        .values()
+        .flat_map(|c| {
+            c.fits.iter().map(move |(name, f)| rep::ResidualSet {
+                fit_name: format!("{name} (fitted − observed)"),
+                x_label: if matches!(c.curve, Curve::Family(_)) {
+                    "reference parameters N (billions)".into()
+                } else {
+                    "observation".into()
+                },
+                points: f
+                    .residuals
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| [c.points.get(i).and_then(|p| p.n).unwrap_or(i as f64), *r])
+                    .collect(),
+            })
+        })
+        .collect();
+    residuals.push(rep::ResidualSet {
+        fit_name: "trend on the envelope (observed − fitted ln ρ)".into(),
+        x_label: format!("days since {}", origin()),
+        points: s
+            .densities
+            .iter()
+            .filter(|d| s.trend.envelope.contains(&d.name))
+            .filter_map(|d| {
+                let t = days_since_origin(d.release);
+                d.rho.value().map(|r| [t, r.ln() - (s.trend.a * t + s.trend.b)])
+            })
+            .collect(),
+    });
+    let split = summary.split.as_ref().and_then(|sp| {
+        Some(rep::SplitTrend {
+            date: sp.date.to_string(),
+            before: trend(sp.before.as_ref()?),
+            after: trend(sp.after.as_ref()?),
+        })
+    });
+    let sweep = summary.sweep.as_ref().map(|rows| {
+        rows.iter()
+            .filter_map(|r| {
+                Some(rep::SweepRow {
+                    label: format!("{}: {}", r.dimension, r.choice),
+                    doubling_days: r.doubling_days?,
+                    ci95: r.doubling_ci95.and_then(|[lo, hi]| Some([lo?, hi?])),
+                    n: r.n_models,
+                })
+            })
+            .collect()
+    });
+    rep::ReportInput {
+        reference: cal.description.clone(),
+        generated_by: format!("densing {}", env!("CARGO_PKG_VERSION")),
+        params_basis: summary.params_basis.clone(),
+        models,
+        trend: Some(trend(&s.trend)),
+        split,
+        ladder: None,
+        score_map: None,
+        residuals,
+        sweep,
+        methods: methods(cal, summary),
+        caveats: caveats(summary),
+    }
+}
+
+fn methods(cal: &Calibration, s: &Summary) -> Vec<String> {
+    vec![
+        format!(
+            "Calibration: {}. For each benchmark a curve S(N) maps parameters to score; a model's effective size N̂ is the N at which the reference curve reaches the model's score, and its density is ρ = N̂ / N.",
+            cal.description
+        ),
+        "Benchmarks are combined by the geometric mean of their N̂. Scores beyond a curve's ceiling or at/below its floor give only a bound (ρ > x or ρ < x), never a number.".into(),
+        format!(
+            "Trend: ln ρ_max = A·t + B by least squares on the envelope (models denser than everything released before them), t in days since {}. Doubling time = ln 2 / A. The 95% intervals come from {} bootstrap replicates that resample models and carry the calibration's own bootstrap through.",
+            origin(),
+            s.trend.replicates_used
+        ),
+    ]
+}
+
+fn caveats(s: &Summary) -> Vec<String> {
+    let mut c = vec![
+        "Densities are relative to the reference: a different reference family moves every ρ, and mostly leaves the doubling time alone (see the sweep).".into(),
+        "Scores come from each model's report or card with differing prompts and shot counts; the registry records the source of every number.".into(),
+    ];
+    if s.doubling_ci95.is_some_and(|ci| ci[1].is_none()) {
+        c.push("The slope's 95% interval reaches zero, so the doubling time has no finite upper bound.".into());
+    }
+    c.extend(s.warnings.iter().cloned());
+    c
+}
