@@ -1,0 +1,286 @@
+//! `densing eval`: conditional loss of a model on a benchmark, resumable.
+//!
+//! ```text
+//! densing eval --model M.gguf --task humaneval --data HumanEval.jsonl.gz
+//! densing eval --model M.gguf --task bbh:date_understanding --data ../shared/data/bbh --shots 3
+//! ```
+//! Results go to `<out>/<model>-<hash>/<task>.jsonl` (one line per item) and
+//! `<task>.summary.json`; rerunning resumes. `--ladder`/`--anchors` append the
+//! summary as a row of the CSVs that `densing fit` reads.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use densing_eval::engine::{Device, Engine, EngineOptions, MatmulMode};
+use densing_eval::store::append_csv_row;
+use densing_eval::{
+    run_task, Backend, ItemRecord, Observer, RunOptions, Summary, TaskKind, TaskSet,
+};
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DeviceArg {
+    Cpu,
+    /// Needs the `cuda` cargo feature.
+    Cuda,
+    /// Needs the `metal` cargo feature.
+    Metal,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Model file for the embedded candle engine (GGUF, Llama-family).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Expected sha256 of the model file; refuse to run on a mismatch.
+    #[arg(long)]
+    pub sha256: Option<String>,
+    /// bbh[:SUBTASK] | humaneval | mc | jsonl
+    #[arg(long)]
+    pub task: TaskKind,
+    /// Task data: BBH directory, HumanEval .jsonl(.gz), MC .csv/.jsonl, or JSONL file.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Few-shot examples in the prompt (default: 3 for bbh, 0 otherwise).
+    #[arg(long)]
+    pub shots: Option<usize>,
+    /// Score at most the first N items (per task).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Root directory of the results store.
+    #[arg(long, default_value = "densing-out")]
+    pub out: PathBuf,
+    /// Skip malformed or unscorable items (counted in the summary) instead of failing.
+    #[arg(long)]
+    pub skip_bad: bool,
+    /// Recompute shared few-shot prefixes for every item (for benchmarking).
+    #[arg(long)]
+    pub no_prefix_cache: bool,
+    /// Keep GGUF weights block-quantised instead of dequantising them to f32.
+    #[arg(long)]
+    pub quantized_matmul: bool,
+    /// Compute device.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub device: DeviceArg,
+    /// Items per backend call.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Append `params,tokens,loss,run,task` to this ladder CSV (needs --params, --train-tokens).
+    #[arg(long, requires_all = ["params", "train_tokens"])]
+    pub ladder: Option<PathBuf>,
+    /// Model parameter count N, for --ladder.
+    #[arg(long)]
+    pub params: Option<f64>,
+    /// Training tokens D, for --ladder.
+    #[arg(long)]
+    pub train_tokens: Option<f64>,
+    /// Run name written in the ladder's `run` column (default: the model name).
+    #[arg(long)]
+    pub run_name: Option<String>,
+    /// Append `loss,score,model,task,heldout` to this anchors CSV (needs --score).
+    #[arg(long, requires = "score")]
+    pub anchors: Option<PathBuf>,
+    /// The model's benchmark score, for --anchors.
+    #[arg(long)]
+    pub score: Option<f64>,
+    /// Mark the anchors row as held out.
+    #[arg(long)]
+    pub heldout: bool,
+}
+
+/// The one place a backend is chosen from the arguments.
+fn backend(args: &EvalArgs) -> Result<Box<dyn Backend>> {
+    let Some(model) = &args.model else {
+        bail!("no model: pass --model PATH");
+    };
+    let device = match args.device {
+        DeviceArg::Cpu => Device::Cpu,
+        DeviceArg::Cuda => densing_eval::engine::cuda_device(0)?,
+        DeviceArg::Metal => densing_eval::engine::metal_device(0)?,
+    };
+    let opts = EngineOptions {
+        matmul: if args.quantized_matmul {
+            MatmulMode::Quantized
+        } else {
+            MatmulMode::Dequantized
+        },
+        prefix_cache: !args.no_prefix_cache,
+        expected_sha256: args.sha256.clone(),
+        device,
+    };
+    let t = Instant::now();
+    let engine =
+        Engine::load(model, &opts).with_context(|| format!("loading model {}", model.display()))?;
+    eprintln!(
+        "loaded {} in {:.1}s",
+        model.display(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(Box::new(engine))
+}
+
+/// Progress bar: items done/total, items/s, ETA, and scored tokens/s.
+struct Progress {
+    bar: ProgressBar,
+    started: Instant,
+    tokens: usize,
+    bad: usize,
+}
+
+impl Observer for Progress {
+    fn start(&mut self, set: &TaskSet, done: usize) {
+        self.bar.set_length(set.items.len() as u64);
+        self.bar.set_position(done as u64);
+        self.bar.reset_eta();
+        self.bar.set_prefix(set.name.clone());
+        self.started = Instant::now();
+        self.tokens = 0;
+        if done > 0 {
+            self.bar.println(format!(
+                "{}: resuming, {done} of {} items already stored",
+                set.name,
+                set.items.len()
+            ));
+        }
+    }
+
+    fn item(&mut self, record: &ItemRecord) {
+        self.tokens += record.tokens;
+        let rate = self.tokens as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+        self.bar.set_message(format!("{rate:.0} cont. tok/s"));
+        self.bar.inc(1);
+    }
+
+    fn bad(&mut self, message: &str) {
+        self.bad += 1;
+        self.bar.println(format!("skipped: {message}"));
+        self.bar.inc(1);
+    }
+
+    fn finish(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+fn fmt_opt(x: Option<f64>, digits: usize) -> String {
+    x.map_or("n/a".into(), |v| format!("{v:.digits$}"))
+}
+
+fn append_fit_rows(args: &EvalArgs, s: &Summary) -> Result<()> {
+    let loss = s
+        .loss_per_token
+        .context("no scored items: nothing to append to the fit inputs")?;
+    if let Some(path) = &args.ladder {
+        let (Some(n), Some(d)) = (args.params, args.train_tokens) else {
+            bail!("--ladder needs --params and --train-tokens");
+        };
+        let run = args
+            .run_name
+            .clone()
+            .unwrap_or_else(|| s.model_name.clone());
+        append_csv_row(
+            path,
+            &["params", "tokens", "loss", "run", "task"],
+            &[
+                ("params", n.to_string()),
+                ("tokens", d.to_string()),
+                ("loss", format!("{loss:.6}")),
+                ("run", run),
+                ("task", s.task.clone()),
+            ],
+        )?;
+        eprintln!("appended a ladder row to {}", path.display());
+    }
+    if let Some(path) = &args.anchors {
+        let score = args.score.context("--anchors needs --score")?;
+        append_csv_row(
+            path,
+            &["loss", "score", "model", "task", "heldout"],
+            &[
+                ("loss", format!("{loss:.6}")),
+                ("score", score.to_string()),
+                (
+                    "model",
+                    args.run_name
+                        .clone()
+                        .unwrap_or_else(|| s.model_name.clone()),
+                ),
+                ("task", s.task.clone()),
+                ("heldout", args.heldout.to_string()),
+            ],
+        )?;
+        eprintln!("appended an anchors row to {}", path.display());
+    }
+    Ok(())
+}
+
+pub fn run(args: EvalArgs) -> Result<()> {
+    let shots = args.shots.unwrap_or(match args.task {
+        TaskKind::Bbh(_) => 3,
+        _ => 0,
+    });
+    let sets = densing_eval::tasks::load(&args.task, &args.data, shots, args.limit)?;
+    for set in &sets {
+        if !set.bad.is_empty() && !args.skip_bad {
+            bail!(
+                "{} malformed item(s) in the data of {}; first: {}\n(pass --skip-bad to skip and count them)",
+                set.bad.len(),
+                set.name,
+                set.bad[0]
+            );
+        }
+    }
+    let backend = backend(&args)?;
+    let opts = RunOptions {
+        out: args.out.clone(),
+        skip_bad: args.skip_bad,
+        batch: args.batch,
+    };
+    let style = ProgressStyle::with_template(
+        "{prefix} [{bar:30}] {pos}/{len} items, {per_sec}, ETA {eta}, {msg}",
+    )?
+    .progress_chars("=> ");
+    let mut progress = Progress {
+        bar: ProgressBar::new(0).with_style(style),
+        started: Instant::now(),
+        tokens: 0,
+        bad: 0,
+    };
+    if sets.len() > 1 && (args.ladder.is_some() || args.anchors.is_some()) {
+        bail!(
+            "--ladder/--anchors need a single task (e.g. bbh:SUBTASK), not {} tasks",
+            sets.len()
+        );
+    }
+    for set in &sets {
+        let outcome = run_task(backend.as_ref(), set, &opts, &mut progress)?;
+        let s = &outcome.summary;
+        println!(
+            "{}: {} items ({} scored now), {} tokens, loss {} nat/token, {} bits/byte, accuracy {}, {} join fallbacks, {} bad, {} without reference → {}",
+            s.task,
+            s.items,
+            outcome.scored_now,
+            s.tokens,
+            fmt_opt(s.loss_per_token, 4),
+            fmt_opt(s.bits_per_byte, 4),
+            fmt_opt(s.accuracy, 4),
+            s.join_fallback_items.len(),
+            s.bad_items.len(),
+            s.no_reference,
+            outcome.summary_path.display()
+        );
+        if outcome.scored_now > 0 {
+            eprintln!(
+                "scored {} items in {:.2}s: {:.3} items/s, {:.1} continuation tokens/s",
+                outcome.scored_now,
+                outcome.seconds,
+                outcome.scored_now as f64 / outcome.seconds,
+                outcome.tokens_now as f64 / outcome.seconds
+            );
+        }
+        append_fit_rows(&args, s)?;
+    }
+    Ok(())
+}
