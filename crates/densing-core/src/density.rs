@@ -52,12 +52,12 @@ impl Bounded {
         }
     }
 
-    /// `ρ = 1.23`, `ρ > 4.5`, `ρ < 0.1`, `undetermined`.
-    pub fn display(self, symbol: &str) -> String {
+    /// `1.23`, `> 4.5`, `< 0.1`, `undetermined`.
+    pub fn short(self) -> String {
         match self {
-            Bounded::Value(v) => format!("{symbol} = {}", sig(v)),
-            Bounded::AtLeast(v) => format!("{symbol} > {}", sig(v)),
-            Bounded::AtMost(v) => format!("{symbol} < {}", sig(v)),
+            Bounded::Value(v) => sig(v),
+            Bounded::AtLeast(v) => format!("> {}", sig(v)),
+            Bounded::AtMost(v) => format!("< {}", sig(v)),
             Bounded::Undetermined => "undetermined".into(),
         }
     }

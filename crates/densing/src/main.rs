@@ -18,6 +18,8 @@ struct Cli {
 enum Command {
     /// The main job: densities of the registry's models and the Densing-Law trend.
     Run(cmd::run::RunArgs),
+    /// Density of your own model, placed against the registry and the trend.
+    Density(cmd::density::DensityArgs),
     /// List and validate the model registry.
     Models(cmd::models::ModelsArgs),
     /// Fit a loss law on a reference ladder or a score map on anchor models.
@@ -26,6 +28,8 @@ enum Command {
     Eval(cmd::eval::EvalArgs),
     /// Draw the figures and the HTML report again from a run folder's report.json.
     Report(cmd::report::ReportArgs),
+    /// Serve a model file over an OpenAI-compatible /v1/completions (vLLM semantics).
+    Serve(cmd::serve::ServeArgs),
 }
 
 fn main() {
@@ -33,9 +37,11 @@ fn main() {
     let result = match cli.command {
         Command::Run(args) => cmd::run::run(args),
         Command::Models(args) => cmd::models::run(args),
+        Command::Density(args) => cmd::density::run(args),
         Command::Fit(args) => cmd::fit::run(args),
         Command::Eval(args) => cmd::eval::run(args),
         Command::Report(args) => cmd::report::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

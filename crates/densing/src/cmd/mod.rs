@@ -5,3 +5,5 @@ pub mod common;
 pub mod models;
 pub mod report_input;
 pub mod run;
+pub mod density;
+pub mod serve;

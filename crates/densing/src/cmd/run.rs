@@ -182,7 +182,7 @@ fn ci_text(ci: Option<[Option<f64>; 2]>) -> String {
 pub fn rho_text(d: &ModelDensity) -> String {
     match (d.rho, d.rho_ci95) {
         (Bounded::Value(v), Some([lo, hi])) => format!("{} [{}, {}]", sig(v), sig(lo), sig(hi)),
-        (r, _) => r.display("ρ").replace("ρ = ", ""),
+        (r, _) => format!("ρ {}", r.short()),
     }
 }
 
@@ -195,10 +195,7 @@ fn render_table(s: &Study) -> String {
     let mut rows: Vec<&ModelDensity> = s.densities.iter().collect();
     rows.sort_by_key(|d| d.release);
     for d in rows {
-        let n_hat = match d.n_hat {
-            Bounded::Value(v) => sig(v),
-            b => b.display("").trim().to_string(),
-        };
+        let n_hat = d.n_hat.short();
         let env = if s.trend.envelope.contains(&d.name) { "env" } else if d.in_trend { "yes" } else { "" };
         out += &format!(
             "{:<28} {:>10} {:>9} {:>10} {:<28} {:<5} {}\n",
