@@ -222,6 +222,8 @@ const BEFORE: RGBColor = RGBColor(30, 110, 200);
 const AFTER: RGBColor = RGBColor(200, 60, 30);
 const GRID: RGBColor = RGBColor(232, 232, 232);
 const INK: RGBColor = RGBColor(40, 40, 40);
+/// Models left out of the trend fit: present but visibly in the background.
+const EXCLUDED: RGBColor = RGBColor(175, 175, 175);
 const FAINT: RGBColor = RGBColor(150, 150, 150);
 /// Tableau-10, distinguishable and print-safe, for per-N series.
 const PALETTE: [RGBColor; 10] = [
@@ -615,9 +617,20 @@ fn draw_density<DB: DrawingBackend>(
             })
         })
         .collect();
-    let n_env = points.iter().filter(|p| p.model.on_envelope).count();
+    let n_env = points
+        .iter()
+        .filter(|p| p.model.on_envelope && p.censor.is_none())
+        .count();
     let n_cens = points.iter().filter(|p| p.censor.is_some()).count();
-    let n_other = points.len() - n_env - n_cens;
+    // When the trend is fitted on more than the envelope, show which models it used.
+    let distinguish = points
+        .iter()
+        .any(|p| p.model.in_trend && !p.model.on_envelope);
+    let excluded = |p: &DatedPoint| {
+        distinguish && p.censor.is_none() && !p.model.on_envelope && !p.model.in_trend
+    };
+    let n_excluded = points.iter().filter(|p| excluded(p)).count();
+    let n_other = points.len() - n_env - n_cens - n_excluded;
     let has_ci = points.iter().any(|p| p.model.rho_ci95.is_some());
 
     let mut legend = Vec::new();
@@ -628,7 +641,18 @@ fn draw_density<DB: DrawingBackend>(
         ));
     }
     if n_other > 0 {
-        legend.push((Mark::Dot(OTHER, true), format!("other models ({n_other})")));
+        let what = if distinguish {
+            "in the trend fit"
+        } else {
+            "other models"
+        };
+        legend.push((Mark::Dot(OTHER, true), format!("{what} ({n_other})")));
+    }
+    if n_excluded > 0 {
+        legend.push((
+            Mark::Dot(EXCLUDED, true),
+            format!("not in the trend fit ({n_excluded})"),
+        ));
     }
     if n_cens > 0 {
         legend.push((
@@ -762,7 +786,15 @@ fn draw_density<DB: DrawingBackend>(
         .draw_series(
             points
                 .iter()
-                .filter(|p| p.censor.is_none() && !p.model.on_envelope)
+                .filter(|p| excluded(p))
+                .map(|p| Circle::new((p.day, p.value), marker_radius, EXCLUDED.filled())),
+        )
+        .plot(fig)?;
+    chart
+        .draw_series(
+            points
+                .iter()
+                .filter(|p| p.censor.is_none() && !p.model.on_envelope && !excluded(p))
                 .map(|p| Circle::new((p.day, p.value), marker_radius, OTHER.mix(0.85).filled())),
         )
         .plot(fig)?;
@@ -829,7 +861,13 @@ fn draw_density<DB: DrawingBackend>(
     let labels: Vec<(String, (i32, i32), RGBColor)> = order
         .into_iter()
         .map(|p| {
-            let color = if p.model.on_envelope { ENVELOPE } else { INK };
+            let color = if p.model.on_envelope {
+                ENVELOPE
+            } else if excluded(p) {
+                FAINT
+            } else {
+                INK
+            };
             (p.model.name.clone(), pix(p), color)
         })
         .collect();
@@ -1269,7 +1307,7 @@ fn draw_residuals<DB: DrawingBackend>(
         })
         .y_label_formatter(&|v| fmt_sig(*v))
         .x_desc(x_desc)
-        .y_desc("observed − fitted")
+        .y_desc("residual")
         .label_style((FAMILY, TICK_PX))
         .axis_desc_style((FAMILY, DESC_PX))
         .max_light_lines(0)

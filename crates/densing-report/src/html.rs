@@ -143,8 +143,9 @@ pub(crate) fn render_page(input: &ReportInput, figures: &[(Figure, String)]) -> 
     h.push_str(
         "<p>A model's <em>capability density</em> is ρ = N̂ / N: the size N̂ a model trained the \
          reference way would need to score what this model scores, divided by the model's own \
-         size N. The trend fits ln ρ = A·t + B to the envelope (models denser than every model \
-         released before them), t in days; density doubles every ln 2 / A days.</p>\n",
+         size N. The trend fits ln ρ = A·t + B to the densities, t in days since its origin date; \
+         density doubles every ln 2 / A days. The envelope is the set of models denser than \
+         every model released before them.</p>\n",
     );
     for p in &input.methods {
         let _ = writeln!(h, "<p>{}</p>", escape(p));
@@ -225,7 +226,7 @@ fn summary(h: &mut String, input: &ReportInput) {
                 h,
                 "Fit quality R²",
                 &fmt_sig(t.r2),
-                &format!("on {} envelope models", t.n_points),
+                &format!("trend fitted on {} models", t.n_points),
             );
         }
         None => card(

@@ -224,7 +224,8 @@ pub struct ResidualSet {
     /// What x is, e.g. "compute 6ND (FLOPs)" or "release date (days since origin)".
     #[serde(default)]
     pub x_label: String,
-    /// `(x, residual)` pairs; residual = observed − fitted.
+    /// `(x, residual)` pairs; say in `fit_name` which sign convention is used
+    /// (observed − fitted or the reverse), the axis is just "residual".
     pub points: Vec<[f64; 2]>,
 }
 

@@ -213,7 +213,7 @@ fn ladder_score_map_split_parent_sweep_and_residual_figures() {
     for (i, set) in input.residuals.iter().enumerate() {
         let svg = svg_of(&input, FigureKind::Residuals(i));
         assert_eq!(shapes(&svg, "circle", OTHER), set.points.len() + 1);
-        assert!(has_text(&svg, "observed − fitted"));
+        assert!(has_text(&svg, "residual"));
         assert!(has_text(&svg, &set.x_label));
     }
 }
@@ -230,6 +230,21 @@ fn one_model_without_a_trend() {
     assert!(html.contains("no trend fitted"));
     assert_eq!(html.matches("<tr").count(), 2, "header and one row");
     assert_eq!(html.matches("<figure").count(), 1);
+}
+
+#[test]
+fn models_left_out_of_the_trend_fit_are_set_apart() {
+    let mut env = model("Env-7B", "2024-01-01", Some(2.0));
+    env.on_envelope = true;
+    env.in_trend = true;
+    let mut fitted = model("Fitted-7B", "2024-02-01", Some(1.0));
+    fitted.in_trend = true;
+    let left_out = model("Chat-7B", "2024-03-01", Some(0.5));
+    let svg = svg_of(&bare(vec![env, fitted, left_out]), FigureKind::Density);
+    assert_eq!(shapes(&svg, "circle", "fill=\"#AFAFAF\""), 2);
+    assert_eq!(shapes(&svg, "circle", OTHER), 2);
+    assert!(has_text(&svg, "not in the trend fit (1)"));
+    assert!(has_text(&svg, "in the trend fit (1)"));
 }
 
 #[test]
