@@ -76,16 +76,20 @@ pub struct Solution {
     pub starts: usize,
 }
 
+/// The cost as L-BFGS sees it: divided by the start's cost, so its stopping
+/// tolerances are relative. (Absolute tolerances stop early on data whose
+/// objective is tiny, e.g. 1e-7 for a ladder with 1e-4 noise.)
 struct Objective<'p, P: ?Sized> {
     problem: &'p P,
     w: &'p [f64],
+    scale: f64,
 }
 
 impl<P: Problem + ?Sized> CostFunction for Objective<'_, P> {
     type Param = Vec<f64>;
     type Output = f64;
     fn cost(&self, p: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
-        Ok(self.problem.cost(p, self.w))
+        Ok(self.problem.cost(p, self.w) / self.scale)
     }
 }
 
@@ -93,7 +97,7 @@ impl<P: Problem + ?Sized> Gradient for Objective<'_, P> {
     type Param = Vec<f64>;
     type Gradient = Vec<f64>;
     fn gradient(&self, p: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
-        Ok(self.problem.gradient(p, self.w))
+        Ok(self.problem.gradient(p, self.w).into_iter().map(|g| g / self.scale).collect())
     }
 }
 
@@ -110,7 +114,8 @@ impl GridPolish {
             .with_tolerance_grad(1e-12)
             .and_then(|s| s.with_tolerance_cost(1e-15));
         let run = solver.and_then(|solver| {
-            Executor::new(Objective { problem, w }, solver)
+            let scale = if start_cost > 0.0 && start_cost.is_finite() { start_cost } else { 1.0 };
+            Executor::new(Objective { problem, w, scale }, solver)
                 .configure(|s| s.param(start.clone()).max_iters(self.max_iters))
                 .run()
         });
@@ -118,8 +123,13 @@ impl GridPolish {
             Ok(res) => {
                 let state = res.state();
                 match state.get_best_param() {
-                    Some(p) if state.get_best_cost().is_finite() && state.get_best_cost() <= start_cost => {
-                        (p.clone(), state.get_best_cost())
+                    Some(p) if state.get_best_cost().is_finite() => {
+                        let cost = problem.cost(p, w);
+                        if cost <= start_cost {
+                            (p.clone(), cost)
+                        } else {
+                            (start, start_cost)
+                        }
                     }
                     _ => (start, start_cost),
                 }
