@@ -11,13 +11,55 @@ pub fn parse_days(date: &str) -> Option<i64> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
+    Some(days_from_civil(y, m, d))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
     let mp = (m + 9) % 12;
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
+    era * 146_097 + doe - 719_468
+}
+
+/// Tick positions on a date axis: first days of months, every 1, 2, 3, 6, 12 or
+/// 24 months (aligned to the calendar), whichever gives at most ten ticks. Ticks at
+/// "nice" day numbers would repeat or skip month names.
+pub fn month_ticks(d0: f64, d1: f64) -> Vec<f64> {
+    if !(d0.is_finite() && d1.is_finite() && d1 > d0) {
+        return vec![];
+    }
+    let (y, m, _) = civil(d0.floor() as i64);
+    let mut firsts = Vec::new();
+    let mut index = y * 12 + (m - 1);
+    loop {
+        let day = days_from_civil(index.div_euclid(12), index.rem_euclid(12) + 1, 1) as f64;
+        if day > d1 {
+            break;
+        }
+        if day >= d0 {
+            firsts.push((index, day));
+        }
+        index += 1;
+    }
+    for step in [1, 2, 3, 6, 12, 24] {
+        let ticks: Vec<f64> = firsts
+            .iter()
+            .filter(|(i, _)| i.rem_euclid(step) == 0)
+            .map(|(_, d)| *d)
+            .collect();
+        if ticks.len() <= 10 {
+            return ticks;
+        }
+    }
+    firsts
+        .iter()
+        .filter(|(i, _)| i.rem_euclid(60) == 0)
+        .map(|(_, d)| *d)
+        .collect()
 }
 
 /// `(year, month, day)` of a day number.
@@ -65,6 +107,14 @@ mod tests {
             assert_eq!(date_label(parse_days(s).unwrap()), s);
         }
         assert_eq!(parse_days("2023-13-01"), None);
+        let ticks = month_ticks(
+            parse_days("2024-04-15").unwrap() as f64,
+            parse_days("2024-07-20").unwrap() as f64,
+        );
+        let labels: Vec<String> = ticks.iter().map(|d| month_label(*d)).collect();
+        assert_eq!(labels, ["2024-05", "2024-06", "2024-07"]);
+        let wide = month_ticks(0.0, 3650.0);
+        assert!(wide.len() <= 10 && wide.len() >= 4, "{wide:?}");
         assert_eq!(parse_days("soon"), None);
     }
 }

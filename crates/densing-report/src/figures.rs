@@ -3,7 +3,7 @@
 //! Every figure puts its legend in a strip below the plot rather than inside it, so
 //! the legend can never hide a point or a label however the data fall.
 
-use crate::dates::{month_label, parse_days};
+use crate::dates::{month_label, month_ticks, parse_days};
 use crate::font::{self, FAMILY};
 use crate::input::{CensorKind, ModelRow, ReportInput, Trend};
 use crate::label::{Placer, Rect};
@@ -380,6 +380,46 @@ pub(crate) fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     best
 }
 
+/// A linear axis of day numbers whose ticks fall on the first days of months.
+/// (plotters' `with_key_points` on an `f64` range loses the label formatter.)
+struct DateAxis {
+    lo: f64,
+    hi: f64,
+    ticks: Vec<f64>,
+}
+
+impl DateAxis {
+    fn new(lo: f64, hi: f64) -> DateAxis {
+        DateAxis {
+            lo,
+            hi,
+            ticks: month_ticks(lo, hi),
+        }
+    }
+}
+
+impl Ranged for DateAxis {
+    type FormatOption = plotters::coord::ranged1d::DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        let frac = (value - self.lo) / (self.hi - self.lo);
+        limit.0 + (frac * f64::from(limit.1 - limit.0)).round() as i32
+    }
+
+    fn key_points<Hint: plotters::coord::ranged1d::KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.lo..self.hi
+    }
+}
+
 fn finite_bounds(values: impl IntoIterator<Item = f64>) -> Option<(f64, f64)> {
     values
         .into_iter()
@@ -725,11 +765,10 @@ fn draw_density<DB: DrawingBackend>(
         .margin(14)
         .x_label_area_size(46)
         .y_label_area_size(70)
-        .build_cartesian_2d(d0..d1, log_axis(y0, y1))
+        .build_cartesian_2d(DateAxis::new(d0, d1), log_axis(y0, y1))
         .plot(fig)?;
     chart
         .configure_mesh()
-        .x_labels(10)
         .x_label_formatter(&|d| month_label(*d))
         .y_label_formatter(&|v| fmt_sig(*v))
         .x_desc("release date")
