@@ -157,9 +157,25 @@ fn report_pages_pass_in_headless_chromium() {
         .any(|l| l.trim_start().starts_with("run "));
     if has_run {
         let dir = base.join("bundled-run");
+        // Few bootstrap replicates: the page, not the intervals, is under test here.
+        // `--split-at` adds the before/after figure (Fig. 4).
         must(
-            densing(&["run", "--out", dir.to_str().unwrap(), "--format", "both"]),
+            densing(&[
+                "run",
+                "--out",
+                dir.to_str().unwrap(),
+                "--format",
+                "both",
+                "--bootstrap",
+                "100",
+                "--split-at",
+                "2024-06-01",
+            ]),
             "densing run",
+        );
+        assert!(
+            dir.join("fig4_split_trend.svg").is_file(),
+            "densing run --split-at drew no split figure"
         );
         assert!(
             dir.join("report.json").is_file(),
