@@ -752,7 +752,6 @@ fn draw_density<DB: DrawingBackend>(
                 .filter_map(|p| p.model.rho_ci95)
                 .flat_map(|ci| ci.into_iter()),
         )
-        .chain(bands.iter().flatten().flat_map(|b| [b.1, b.2]))
         .chain(trends.iter().flat_map(|t| {
             let (a, b) = t.span(d0, d1);
             [t.at(a), t.at(b)]
@@ -782,8 +781,11 @@ fn draw_density<DB: DrawingBackend>(
 
     for (t, band) in trends.iter().zip(&bands) {
         if band.len() >= 2 {
-            let mut poly: Vec<(f64, f64)> = band.iter().map(|b| (b.0, b.2)).collect();
-            poly.extend(band.iter().rev().map(|b| (b.0, b.1)));
+            // The axis follows the data, not the band: a wide band far from the data
+            // would squash every point, so it is cut at the plot's edges instead.
+            let clip = |v: f64| v.clamp(y0, y1);
+            let mut poly: Vec<(f64, f64)> = band.iter().map(|b| (b.0, clip(b.2))).collect();
+            poly.extend(band.iter().rev().map(|b| (b.0, clip(b.1))));
             chart
                 .draw_series(std::iter::once(Polygon::new(
                     poly,
