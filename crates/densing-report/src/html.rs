@@ -315,6 +315,7 @@ fn models_table(h: &mut String, input: &ReportInput) {
     head(h, "nhat", "N̂ (B)", true);
     head(h, "rho", "Density ρ", true);
     head(h, "envelope", "Envelope", false);
+    head(h, "in_trend", "In trend fit", false);
     for b in &benchmarks {
         head(h, &format!("score:{b}"), b, true);
     }
@@ -348,6 +349,7 @@ fn models_table(h: &mut String, input: &ReportInput) {
         num_cell(h, Some(m.params), &fmt_sig(m.params), "");
         model_density_cells(h, m);
         text_cell(h, if m.on_envelope { "yes" } else { "" });
+        text_cell(h, if m.in_trend { "yes" } else { "" });
         for b in &benchmarks {
             let s = m.scores.get(*b).copied();
             num_cell(h, s, &s.map(fmt_sig).unwrap_or_default(), "");
