@@ -14,7 +14,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${DENSING_VENV:-$repo/.venv}"
 pin="0.3.36"
-lock="$venv.setup.lock"
+lock="$venv/.densing-setup.lock"
 
 python="${PYTHON:-python3}"
 if [ ! -x "$venv/bin/python" ]; then
