@@ -59,12 +59,16 @@ pub struct SequenceScores {
     pub greedy: Vec<u32>,
 }
 
+/// The token sequence last scored and its KV cache, reused for the longest common
+/// prefix with the next request.
+type PrefixSlot = Mutex<Option<(Vec<u32>, KvCache)>>;
+
 /// A loaded model plus tokenizer: the embedded scoring engine.
 pub struct Engine {
     model: Llama,
     tokenizer: TextTokenizer,
     identity: ModelIdentity,
-    prefix_cache: Option<Mutex<Option<(Vec<u32>, KvCache)>>>,
+    prefix_cache: Option<PrefixSlot>,
 }
 
 struct GgufWeights<'a> {
@@ -109,6 +113,97 @@ pub fn metal_device(ordinal: usize) -> Result<Device> {
     Ok(Device::new_metal(ordinal)?)
 }
 
+/// Fail when `opts` names an expected sha256 and `hash` (`sha256:<hex>`) differs.
+fn check_sha256(path: &Path, hash: &str, opts: &EngineOptions) -> Result<()> {
+    if let Some(want) = &opts.expected_sha256 {
+        let want = want.trim().to_ascii_lowercase();
+        let want = want.strip_prefix("sha256:").unwrap_or(&want);
+        if hash.strip_prefix("sha256:") != Some(want) {
+            bail!(
+                "checksum mismatch for {}: expected sha256 {want}, model has {hash}",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Hugging Face `config.json` fields of Llama-family models.
+#[derive(Debug, serde::Deserialize)]
+struct HfConfig {
+    model_type: String,
+    hidden_size: usize,
+    num_attention_heads: usize,
+    num_key_value_heads: Option<usize>,
+    num_hidden_layers: usize,
+    rms_norm_eps: f32,
+    rope_theta: Option<f32>,
+    max_position_embeddings: usize,
+    head_dim: Option<usize>,
+    bos_token_id: Option<u32>,
+}
+
+/// Safetensors tensors by Hugging Face name, served under GGUF names.
+struct HfWeights {
+    tensors: std::collections::HashMap<String, Tensor>,
+}
+
+/// The Hugging Face (safetensors) name of a GGUF tensor name, e.g.
+/// `blk.3.attn_q.weight` → `model.layers.3.self_attn.q_proj.weight`.
+pub fn hf_tensor_name(name: &str) -> String {
+    fn map(s: &str) -> &str {
+        match s {
+            "attn_norm.weight" => "input_layernorm.weight",
+            "ffn_norm.weight" => "post_attention_layernorm.weight",
+            "attn_q.weight" => "self_attn.q_proj.weight",
+            "attn_k.weight" => "self_attn.k_proj.weight",
+            "attn_v.weight" => "self_attn.v_proj.weight",
+            "attn_q.bias" => "self_attn.q_proj.bias",
+            "attn_k.bias" => "self_attn.k_proj.bias",
+            "attn_v.bias" => "self_attn.v_proj.bias",
+            "attn_output.weight" => "self_attn.o_proj.weight",
+            "ffn_gate.weight" => "mlp.gate_proj.weight",
+            "ffn_up.weight" => "mlp.up_proj.weight",
+            "ffn_down.weight" => "mlp.down_proj.weight",
+            other => other,
+        }
+    }
+    match name {
+        "token_embd.weight" => "model.embed_tokens.weight".into(),
+        "output_norm.weight" => "model.norm.weight".into(),
+        "output.weight" => "lm_head.weight".into(),
+        _ => match name.strip_prefix("blk.").and_then(|r| r.split_once('.')) {
+            Some((i, rest)) => format!("model.layers.{i}.{}", map(rest)),
+            None => name.into(),
+        },
+    }
+}
+
+impl HfWeights {
+    fn get(&self, name: &str) -> Result<Tensor> {
+        let hf = hf_tensor_name(name);
+        let t = self
+            .tensors
+            .get(&hf)
+            .with_context(|| format!("safetensors lack tensor `{hf}`"))?;
+        Ok(t.to_dtype(candle_core::DType::F32)?)
+    }
+}
+
+impl WeightSource for HfWeights {
+    fn matrix(&mut self, name: &str) -> Result<QMatMul> {
+        Ok(QMatMul::Tensor(self.get(name)?))
+    }
+
+    fn vector(&mut self, name: &str) -> Result<Tensor> {
+        self.get(name)
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.tensors.contains_key(&hf_tensor_name(name))
+    }
+}
+
 /// `sha256:<hex>` of a file's bytes.
 pub fn file_sha256(path: &Path) -> Result<String> {
     let mut f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
@@ -141,29 +236,27 @@ fn md_f32(content: &gguf_file::Content, key: &str) -> Result<f32> {
 }
 
 impl Engine {
-    /// Load a model file: `.gguf` (Llama-family architectures `llama`, `qwen2`).
+    /// Load a model: a `.gguf` file (architectures `llama`, `qwen2`), or a Hugging
+    /// Face directory with `config.json` (`model_type` llama, mistral or qwen2),
+    /// `tokenizer.json` and `model.safetensors` or `model-*.safetensors` shards.
     pub fn load(path: &Path, opts: &EngineOptions) -> Result<Self> {
         if !path.exists() {
             bail!("model file {} does not exist", path.display());
         }
-        let hash = file_sha256(path)?;
-        if let Some(want) = &opts.expected_sha256 {
-            let want = want.trim().to_ascii_lowercase();
-            let want = want.strip_prefix("sha256:").unwrap_or(&want);
-            if hash.strip_prefix("sha256:") != Some(want) {
-                bail!(
-                    "checksum mismatch for {}: expected sha256 {want}, file has {hash}",
-                    path.display()
-                );
-            }
+        if path.is_dir() {
+            let engine = Self::load_hf_dir(path, opts)?;
+            check_sha256(path, &engine.identity.model, opts)?;
+            return Ok(engine);
         }
+        let hash = file_sha256(path)?;
+        check_sha256(path, &hash, opts)?;
         let is_gguf = path
             .extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| e.eq_ignore_ascii_case("gguf"));
         if !is_gguf {
             bail!(
-                "unsupported model file {} (expected a .gguf file)",
+                "unsupported model file {} (expected a .gguf file or a safetensors directory)",
                 path.display()
             );
         }
@@ -214,6 +307,81 @@ impl Engine {
         let model = Llama::load(cfg, &mut weights, &opts.device)?;
         let name = path
             .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "model".into());
+        let identity = ModelIdentity {
+            model: hash,
+            tokenizer: tokenizer.hash().to_string(),
+            name,
+            context_window: Some(model.config().context_len),
+        };
+        Ok(Self {
+            model,
+            tokenizer,
+            identity,
+            prefix_cache: opts.prefix_cache.then(|| Mutex::new(None)),
+        })
+    }
+
+    fn load_hf_dir(dir: &Path, opts: &EngineOptions) -> Result<Self> {
+        let cfg_path = dir.join("config.json");
+        let text = std::fs::read_to_string(&cfg_path)
+            .with_context(|| format!("reading {}", cfg_path.display()))?;
+        let hf: HfConfig = serde_json::from_str(&text)
+            .with_context(|| format!("parsing {}", cfg_path.display()))?;
+        // Llama and Mistral tokenizers prepend BOS; Qwen2's do not.
+        let default_bos = match hf.model_type.as_str() {
+            "llama" | "mistral" => true,
+            "qwen2" => false,
+            other => bail!(
+                "unsupported architecture `{other}` in {} (supported: llama, mistral, qwen2)",
+                cfg_path.display()
+            ),
+        };
+        let add_bos = match std::fs::read_to_string(dir.join("tokenizer_config.json")) {
+            Ok(t) => serde_json::from_str::<serde_json::Value>(&t)?
+                .get("add_bos_token")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(default_bos),
+            Err(_) => default_bos,
+        };
+        let mut files: Vec<_> = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            bail!("no .safetensors files in {}", dir.display());
+        }
+        // Identity: sha256 over the config and every weight file's sha256, in name order.
+        let mut hasher = Sha256::new();
+        hasher.update(text.as_bytes());
+        let mut tensors = std::collections::HashMap::new();
+        for f in &files {
+            hasher.update(file_sha256(f)?.as_bytes());
+            tensors.extend(
+                candle_core::safetensors::load(f, &opts.device)
+                    .with_context(|| format!("reading {}", f.display()))?,
+            );
+        }
+        let hash = format!("sha256:{:x}", hasher.finalize());
+        let n_head = hf.num_attention_heads;
+        let cfg = LlamaConfig {
+            n_layer: hf.num_hidden_layers,
+            n_head,
+            n_kv_head: hf.num_key_value_heads.unwrap_or(n_head),
+            d_model: hf.hidden_size,
+            head_dim: hf.head_dim.unwrap_or(hf.hidden_size / n_head),
+            rope_base: hf.rope_theta.unwrap_or(10_000.0),
+            rms_eps: hf.rms_norm_eps,
+            context_len: hf.max_position_embeddings,
+            rope_style: RopeStyle::Half,
+        };
+        let tokenizer =
+            TextTokenizer::from_file(&dir.join("tokenizer.json"), hf.bos_token_id, add_bos)?;
+        let model = Llama::load(cfg, &mut HfWeights { tensors }, &opts.device)?;
+        let name = dir
+            .file_name()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "model".into());
         let identity = ModelIdentity {

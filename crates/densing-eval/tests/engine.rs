@@ -402,3 +402,81 @@ fn malformed_lines_are_reported_with_file_and_line() {
     .unwrap();
     assert_eq!((o.summary.items, o.summary.bad_items.len()), (1, 2));
 }
+
+/// llama.cpp's converter permutes W_q/W_k rows so that rotary pairs are adjacent
+/// (`reshape(n_head, 2, d/2, in).swapaxes(1, 2)`); this is the inverse.
+fn unpermute(w: &candle_core::Tensor, n_head: usize) -> candle_core::Tensor {
+    let (out, inp) = w.dims2().unwrap();
+    w.reshape((n_head, out / n_head / 2, 2, inp))
+        .unwrap()
+        .transpose(1, 2)
+        .unwrap()
+        .contiguous()
+        .unwrap()
+        .reshape((out, inp))
+        .unwrap()
+}
+
+#[test]
+fn safetensors_checkpoint_scores_like_the_gguf() {
+    use candle_core::quantized::gguf_file;
+    use candle_core::Device;
+    // Re-export the GGUF as a Hugging Face checkpoint: dequantised tensors under HF
+    // names, W_q/W_k back in the half-split rotary layout, the same tokenizer.
+    let mut f = std::fs::File::open(model_path()).unwrap();
+    let content = gguf_file::Content::read(&mut f).unwrap();
+    let mut tensors = std::collections::HashMap::new();
+    for name in content.tensor_infos.keys() {
+        let t = content
+            .tensor(&mut f, name, &Device::Cpu)
+            .unwrap()
+            .dequantize(&Device::Cpu)
+            .unwrap();
+        let t = match name {
+            n if n.ends_with("attn_q.weight") => unpermute(&t, 9),
+            n if n.ends_with("attn_k.weight") => unpermute(&t, 3),
+            _ => t,
+        };
+        tensors.insert(densing_eval::engine::hf_tensor_name(name), t);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    candle_core::safetensors::save(&tensors, dir.path().join("model.safetensors")).unwrap();
+    drop(tensors);
+    engine()
+        .tokenizer()
+        .inner()
+        .save(dir.path().join("tokenizer.json"), false)
+        .unwrap();
+    std::fs::write(
+        dir.path().join("tokenizer_config.json"),
+        r#"{"add_bos_token": false}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("config.json"),
+        r#"{"model_type": "llama", "hidden_size": 576, "intermediate_size": 1536,
+            "num_attention_heads": 9, "num_key_value_heads": 3, "num_hidden_layers": 30,
+            "rms_norm_eps": 1e-5, "rope_theta": 100000.0, "max_position_embeddings": 8192,
+            "bos_token_id": 1, "tie_word_embeddings": true}"#,
+    )
+    .unwrap();
+    let hf = Engine::load(dir.path(), &EngineOptions::default()).unwrap();
+    assert_eq!(hf.tokenizer().hash(), engine().tokenizer().hash());
+    assert!(hf.model_id().model.starts_with("sha256:"));
+    assert_ne!(hf.model_id().model, engine().model_id().model);
+    let text = "def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n";
+    let ids = engine().tokenizer().encode(text).unwrap();
+    assert_eq!(hf.tokenizer().encode(text).unwrap(), ids);
+    let a = engine().score_tokens(&ids, 1).unwrap();
+    let b = hf.score_tokens(&ids, 1).unwrap();
+    for (x, y) in a.logprobs.iter().zip(&b.logprobs) {
+        assert!((x - y).abs() < 1e-3, "gguf {x} vs safetensors {y}");
+    }
+    // An unknown architecture in config.json is refused by name.
+    std::fs::write(dir.path().join("config.json"), r#"{"model_type": "gpt2", "hidden_size": 1, "num_attention_heads": 1, "num_hidden_layers": 1, "rms_norm_eps": 1e-5, "max_position_embeddings": 8}"#).unwrap();
+    let err = Engine::load(dir.path(), &EngineOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("unsupported architecture `gpt2`"), "{err}");
+}
