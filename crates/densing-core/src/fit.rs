@@ -114,7 +114,11 @@ impl GridPolish {
             .with_tolerance_grad(1e-12)
             .and_then(|s| s.with_tolerance_cost(1e-15));
         let run = solver.and_then(|solver| {
-            let scale = if start_cost > 0.0 && start_cost.is_finite() { start_cost } else { 1.0 };
+            // A cost below ~1e-10 per observation (residuals ~1e-5) is exact
+            // for every law here; without the floor, noise-free data would keep
+            // L-BFGS shrinking the cost by orders of magnitude until max_iters.
+            let floor = 1e-10 * problem.n_obs() as f64;
+            let scale = if start_cost.is_finite() { start_cost.max(floor) } else { 1.0 };
             Executor::new(Objective { problem, w, scale }, solver)
                 .configure(|s| s.param(start.clone()).max_iters(self.max_iters))
                 .run()
