@@ -16,7 +16,7 @@ use candle_core::quantized::gguf_file;
 use densing_eval::{Backend, ModelIdentity, ScoreError, ScoreRequest, Scored, TextTokenizer};
 use serde_json::Value;
 
-use crate::client::{Client, ClientOptions};
+use crate::client::{CallError, Client, ClientOptions};
 use crate::probe::{self, ProbeReport, PROBE_TEXT};
 use crate::protocol::{self, snippet, Prompt};
 
@@ -49,7 +49,8 @@ pub struct HttpBackend {
 
 /// Read the tokenizer stored in a GGUF file's metadata, without loading weights.
 pub fn tokenizer_from_gguf(path: &Path) -> Result<TextTokenizer> {
-    let mut reader = BufReader::new(File::open(path).with_context(|| format!("opening {}", path.display()))?);
+    let mut reader =
+        BufReader::new(File::open(path).with_context(|| format!("opening {}", path.display()))?);
     let content = gguf_file::Content::read(&mut reader)
         .map_err(|e| anyhow!("{}: not a readable GGUF file: {e}", path.display()))?;
     TextTokenizer::from_gguf(&content).with_context(|| format!("tokenizer of {}", path.display()))
@@ -73,14 +74,21 @@ fn list_models(client: &Client, ep: usize) -> Result<Vec<Listed>> {
         )
     })?;
     let data = v.get("data").and_then(Value::as_array).ok_or_else(|| {
-        anyhow!("endpoint {}: GET /v1/models has no `data` list: {}", client.endpoints()[ep], snippet(&body))
+        anyhow!(
+            "endpoint {}: GET /v1/models has no `data` list: {}",
+            client.endpoints()[ep],
+            snippet(&body)
+        )
     })?;
     Ok(data
         .iter()
         .filter_map(|m| {
             Some(Listed {
                 id: m.get("id")?.as_str()?.to_string(),
-                max_model_len: m.get("max_model_len").and_then(Value::as_u64).map(|n| n as usize),
+                max_model_len: m
+                    .get("max_model_len")
+                    .and_then(Value::as_u64)
+                    .map(|n| n as usize),
             })
         })
         .collect())
@@ -110,7 +118,11 @@ impl HttpBackend {
                 bail!(
                     "endpoint {} does not serve model `{want}`; it serves: {}",
                     client.endpoints()[ep],
-                    if names.is_empty() { "nothing".to_string() } else { names.join(", ") }
+                    if names.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        names.join(", ")
+                    }
                 );
             };
             window = window.or(found.max_model_len);
@@ -120,7 +132,10 @@ impl HttpBackend {
         let mut backend = Self {
             identity: ModelIdentity {
                 model: format!("server:{model}"),
-                tokenizer: opts.tokenizer.as_ref().map_or("server".into(), |t| t.hash().to_string()),
+                tokenizer: opts
+                    .tokenizer
+                    .as_ref()
+                    .map_or("server".into(), |t| t.hash().to_string()),
                 name: model.clone(),
                 context_window: window,
             },
@@ -173,13 +188,27 @@ impl HttpBackend {
         if let Mode::Ids(tok) = &self.mode {
             let ids = self.probe_ids(tok)?;
             let body = protocol::completion_request(&self.model, Prompt::Ids(&ids), 1);
-            match self.client.with_retries(ep, "POST /v1/completions", |e| self.client.post_once(e, "/v1/completions", &body)) {
-                Ok(reply) => return judge(&reply, Prompt::Ids(&ids)).with_context(|| format!("probing {url}")),
-                Err(f) if matches!(f.status, Some(400) | Some(422)) => {
-                    eprintln!("{url} rejects token-id prompts ({f}); sending text and locating continuations by text offsets");
+            // Servers that reject token-id prompts say so with 400, 422 or (llama-cpp-python) 500;
+            // one refusal is enough to switch to text, which every server takes.
+            match self.client.post_once(ep, "/v1/completions", &body) {
+                Ok(reply) => {
+                    return judge(&reply, Prompt::Ids(&ids))
+                        .with_context(|| format!("probing {url}"))
+                }
+                Err(CallError::Status(code @ (400 | 422 | 500), _)) => {
+                    eprintln!("{url} refused a token-id prompt (HTTP {code}); sending text and locating continuations by text offsets");
                     self.mode = Mode::Text;
                 }
-                Err(f) => return Err(context(f)),
+                Err(_) => {
+                    let reply = self
+                        .client
+                        .with_retries(ep, "POST /v1/completions", |e| {
+                            self.client.post_once(e, "/v1/completions", &body)
+                        })
+                        .map_err(context)?;
+                    return judge(&reply, Prompt::Ids(&ids))
+                        .with_context(|| format!("probing {url}"));
+                }
             }
         }
         let body = protocol::completion_request(&self.model, Prompt::Text(PROBE_TEXT), 1);
@@ -200,24 +229,31 @@ impl HttpBackend {
     /// (`densing_eval::Engine::encode_request`): BOS per the model, the joint
     /// encoding split after the context's tokens, or the continuation encoded on
     /// its own when a token spans the join.
-    fn encode(&self, tok: &TextTokenizer, req: &ScoreRequest) -> Result<(Vec<u32>, Vec<u32>, bool), ScoreError> {
+    fn encode(
+        &self,
+        tok: &TextTokenizer,
+        req: &ScoreRequest,
+    ) -> Result<(Vec<u32>, Vec<u32>, bool), ScoreError> {
         let mut ctx = Vec::new();
         if tok.add_bos() {
             ctx.extend(tok.bos());
         }
         let ctx_only = tok.encode(&req.context)?;
         let joint = tok.encode(&format!("{}{}", req.context, req.continuation))?;
-        let (cont, fallback) = if joint.len() > ctx_only.len() && joint[..ctx_only.len()] == ctx_only[..] {
-            (joint[ctx_only.len()..].to_vec(), false)
-        } else {
-            (tok.encode(&req.continuation)?, true)
-        };
+        let (cont, fallback) =
+            if joint.len() > ctx_only.len() && joint[..ctx_only.len()] == ctx_only[..] {
+                (joint[ctx_only.len()..].to_vec(), false)
+            } else {
+                (tok.encode(&req.continuation)?, true)
+            };
         ctx.extend(ctx_only);
         if cont.is_empty() {
             return Err(ScoreError::Item("empty continuation".into()));
         }
         if ctx.is_empty() {
-            return Err(ScoreError::Item("empty context and the model adds no BOS to condition on".into()));
+            return Err(ScoreError::Item(
+                "empty context and the model adds no BOS to condition on".into(),
+            ));
         }
         if let Some(w) = self.identity.context_window {
             // The server generates one token after the prompt.
@@ -240,11 +276,20 @@ impl HttpBackend {
                 let mut ids = ctx.clone();
                 ids.extend_from_slice(&cont);
                 let reply = self.send(Prompt::Ids(&ids), first_endpoint)?;
-                let echoed = protocol::parse_completion(&reply).map_err(|e| ScoreError::Item(e.0))?;
-                let n = protocol::prompt_len(&echoed, Prompt::Ids(&ids)).map_err(|e| ScoreError::Item(e.0))?;
+                let echoed =
+                    protocol::parse_completion(&reply).map_err(|e| ScoreError::Item(e.0))?;
+                let n = protocol::prompt_len(&echoed, Prompt::Ids(&ids))
+                    .map_err(|e| ScoreError::Item(e.0))?;
                 let (token_logprobs, greedy_match) =
-                    protocol::continuation(&echoed.entries, ctx.len(), n).map_err(|e| ScoreError::Item(e.0))?;
-                Ok(Scored { token_ids: cont, token_logprobs, bytes: req.continuation.len(), greedy_match, join_fallback })
+                    protocol::continuation(&echoed.entries, ctx.len(), n)
+                        .map_err(|e| ScoreError::Item(e.0))?;
+                Ok(Scored {
+                    token_ids: cont,
+                    token_logprobs,
+                    bytes: req.continuation.len(),
+                    greedy_match,
+                    join_fallback,
+                })
             }
             Mode::Text => {
                 if req.continuation.is_empty() {
@@ -255,12 +300,23 @@ impl HttpBackend {
                 let item = |e: protocol::ProtocolError| ScoreError::Item(e.0);
                 let echoed = protocol::parse_completion(&reply).map_err(item)?;
                 let n = protocol::prompt_len(&echoed, Prompt::Text(&text)).map_err(item)?;
-                let (start, join_fallback) =
-                    protocol::split_by_offset(&echoed.entries, n, text.chars().count(), req.context.chars().count())
-                        .map_err(item)?;
-                let (token_logprobs, greedy_match) = protocol::continuation(&echoed.entries, start, n).map_err(item)?;
+                let (start, join_fallback) = protocol::split_by_offset(
+                    &echoed.entries,
+                    n,
+                    text.chars().count(),
+                    req.context.chars().count(),
+                )
+                .map_err(item)?;
+                let (token_logprobs, greedy_match) =
+                    protocol::continuation(&echoed.entries, start, n).map_err(item)?;
                 // The server tokenised the text; its ids are not in the reply.
-                Ok(Scored { token_ids: Vec::new(), token_logprobs, bytes: req.continuation.len(), greedy_match, join_fallback })
+                Ok(Scored {
+                    token_ids: Vec::new(),
+                    token_logprobs,
+                    bytes: req.continuation.len(),
+                    greedy_match,
+                    join_fallback,
+                })
             }
         }
     }
@@ -269,10 +325,12 @@ impl HttpBackend {
     /// too long, malformed) fails only its item; anything else stops the run.
     fn send(&self, prompt: Prompt<'_>, first_endpoint: usize) -> Result<String, ScoreError> {
         let body = protocol::completion_request(&self.model, prompt, 1);
-        self.client.complete(first_endpoint, &body).map_err(|f| match f.status {
-            Some(400) | Some(422) => ScoreError::Item(f.message),
-            _ => ScoreError::Backend(anyhow!(f)),
-        })
+        self.client
+            .complete(first_endpoint, &body)
+            .map_err(|f| match f.status {
+                Some(400) | Some(422) => ScoreError::Item(f.message),
+                _ => ScoreError::Backend(anyhow!(f)),
+            })
     }
 }
 
@@ -295,7 +353,8 @@ impl Backend for HttpBackend {
         let n = requests.len();
         let next = AtomicUsize::new(0);
         let stopped: Mutex<Option<String>> = Mutex::new(None);
-        let slots: Vec<Mutex<Option<Result<Scored, ScoreError>>>> = (0..n).map(|_| Mutex::new(None)).collect();
+        let slots: Vec<Mutex<Option<Result<Scored, ScoreError>>>> =
+            (0..n).map(|_| Mutex::new(None)).collect();
         let endpoints = self.client.endpoints().len();
         std::thread::scope(|s| {
             for _ in 0..self.concurrency.min(n) {
@@ -304,9 +363,14 @@ impl Backend for HttpBackend {
                     if i >= n {
                         break;
                     }
-                    let earlier = stopped.lock().map(|g| g.clone()).unwrap_or_else(|p| p.into_inner().clone());
+                    let earlier = stopped
+                        .lock()
+                        .map(|g| g.clone())
+                        .unwrap_or_else(|p| p.into_inner().clone());
                     let result = match earlier {
-                        Some(why) => Err(ScoreError::Backend(anyhow!("not sent because another request failed: {why}"))),
+                        Some(why) => Err(ScoreError::Backend(anyhow!(
+                            "not sent because another request failed: {why}"
+                        ))),
                         None => self.score_one(&requests[i], i % endpoints),
                     };
                     if let Err(ScoreError::Backend(e)) = &result {
@@ -322,7 +386,9 @@ impl Backend for HttpBackend {
             .map(|m| {
                 m.into_inner()
                     .unwrap_or_else(|p| p.into_inner())
-                    .unwrap_or_else(|| Err(ScoreError::Backend(anyhow!("request was never scheduled"))))
+                    .unwrap_or_else(|| {
+                        Err(ScoreError::Backend(anyhow!("request was never scheduled")))
+                    })
             })
             .collect()
     }

@@ -85,7 +85,9 @@ fn normalise(url: &str) -> Result<String> {
     let u = url.trim().trim_end_matches('/');
     let u = u.strip_suffix("/v1").unwrap_or(u);
     if !(u.starts_with("http://") || u.starts_with("https://")) {
-        return Err(anyhow!("endpoint `{url}` is not an http:// or https:// URL"));
+        return Err(anyhow!(
+            "endpoint `{url}` is not an http:// or https:// URL"
+        ));
     }
     Ok(u.to_string())
 }
@@ -95,13 +97,21 @@ impl Client {
         if opts.endpoints.is_empty() {
             return Err(anyhow!("no endpoint given"));
         }
-        let bases = opts.endpoints.iter().map(|e| normalise(e)).collect::<Result<Vec<_>>>()?;
+        let bases = opts
+            .endpoints
+            .iter()
+            .map(|e| normalise(e))
+            .collect::<Result<Vec<_>>>()?;
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(opts.timeout))
             .timeout_connect(Some(opts.timeout.min(Duration::from_secs(10))))
             .http_status_as_error(false)
             .build();
-        Ok(Self { agent: config.into(), bases, opts })
+        Ok(Self {
+            agent: config.into(),
+            bases,
+            opts,
+        })
     }
 
     /// The endpoints' base URLs, normalised.
@@ -113,7 +123,10 @@ impl Client {
         &self.opts
     }
 
-    fn finish(resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>, url: &str) -> Result<String, CallError> {
+    fn finish(
+        resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+        url: &str,
+    ) -> Result<String, CallError> {
         let mut resp = resp.map_err(|e| CallError::Transport(transport_message(url, &e)))?;
         let status = resp.status().as_u16();
         let body = resp
@@ -140,7 +153,12 @@ impl Client {
     }
 
     /// One POST of a JSON body, no retry.
-    pub fn post_once(&self, endpoint: usize, path: &str, body: &Value) -> Result<String, CallError> {
+    pub fn post_once(
+        &self,
+        endpoint: usize,
+        path: &str,
+        body: &Value,
+    ) -> Result<String, CallError> {
         let url = format!("{}{path}", self.bases[endpoint]);
         let mut req = self.agent.post(&url).content_type("application/json");
         if let Some(k) = &self.opts.api_key {
@@ -170,7 +188,11 @@ impl Client {
                 }
                 Err(e) => {
                     let tries = attempt + 1;
-                    let bound = if e.retryable() { " (the retry bound, --max-retries)" } else { "" };
+                    let bound = if e.retryable() {
+                        " (the retry bound, --max-retries)"
+                    } else {
+                        ""
+                    };
                     let status = match &e {
                         CallError::Status(code, _) => Some(*code),
                         CallError::Transport(_) => None,
@@ -190,7 +212,9 @@ impl Client {
 
     /// POST `/v1/completions`, retried; the reply body.
     pub fn complete(&self, first: usize, body: &Value) -> Result<String, Failure> {
-        self.with_retries(first, "POST /v1/completions", |ep| self.post_once(ep, "/v1/completions", body))
+        self.with_retries(first, "POST /v1/completions", |ep| {
+            self.post_once(ep, "/v1/completions", body)
+        })
     }
 }
 
@@ -212,11 +236,15 @@ impl std::error::Error for Failure {}
 
 fn transport_message(url: &str, e: &ureq::Error) -> String {
     match e {
-        ureq::Error::Timeout(t) => format!("{url}: no complete answer within the request timeout ({t})"),
+        ureq::Error::Timeout(t) => {
+            format!("{url}: no complete answer within the request timeout ({t})")
+        }
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
             format!("{url}: connection refused (is the server running?)")
         }
-        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => format!("{url}: cannot connect ({e})"),
+        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
+            format!("{url}: cannot connect ({e})")
+        }
         other => format!("{url}: {other}"),
     }
 }
@@ -253,11 +281,17 @@ mod tests {
         let mut seen = Vec::new();
         let r: Result<(), Failure> = c.with_retries(1, "call", |ep| {
             seen.push(ep);
-            Err(CallError::Status(503, r#"{"error":{"message":"busy"}}"#.into()))
+            Err(CallError::Status(
+                503,
+                r#"{"error":{"message":"busy"}}"#.into(),
+            ))
         });
         assert_eq!(seen, vec![1, 0, 1, 0]);
         let msg = r.unwrap_err().message;
-        assert!(msg.contains("after 4 attempts") && msg.contains("busy"), "{msg}");
+        assert!(
+            msg.contains("after 4 attempts") && msg.contains("busy"),
+            "{msg}"
+        );
         let mut n = 0;
         let r: Result<(), Failure> = c.with_retries(0, "call", |_| {
             n += 1;

@@ -138,7 +138,11 @@ pub fn parse_completion(body: &str) -> Result<Echoed, ProtocolError> {
     if let Some(m) = error_message(body) {
         return err(format!("the server answered with an error: {m}"));
     }
-    let Some(choice) = v.get("choices").and_then(Value::as_array).and_then(|c| c.first()) else {
+    let Some(choice) = v
+        .get("choices")
+        .and_then(Value::as_array)
+        .and_then(|c| c.first())
+    else {
         return err(format!("the reply has no `choices`: {}", snippet(body)));
     };
     let prompt_tokens = v
@@ -157,7 +161,10 @@ pub fn parse_completion(body: &str) -> Result<Echoed, ProtocolError> {
     } else {
         parse_legacy(lp)?
     };
-    Ok(Echoed { entries, prompt_tokens })
+    Ok(Echoed {
+        entries,
+        prompt_tokens,
+    })
 }
 
 /// Legacy schema: parallel arrays; `token_logprobs` is required, the others are
@@ -171,7 +178,10 @@ fn parse_legacy(lp: &Value) -> Result<Vec<TokenEntry>, ProtocolError> {
         match lp.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Array(a)) if a.len() == n => Ok(Some(a)),
-            Some(Value::Array(a)) => err(format!("`logprobs.{name}` has {} entries but `token_logprobs` has {n}", a.len())),
+            Some(Value::Array(a)) => err(format!(
+                "`logprobs.{name}` has {} entries but `token_logprobs` has {n}",
+                a.len()
+            )),
             Some(_) => err(format!("`logprobs.{name}` is not an array")),
         }
     };
@@ -184,7 +194,12 @@ fn parse_legacy(lp: &Value) -> Result<Vec<TokenEntry>, ProtocolError> {
             None | Some(Value::Null) => None,
             Some(Value::Object(m)) => Some(
                 m.iter()
-                    .map(|(k, v)| Ok((k.clone(), opt_f64(v, "top_logprobs", i)?.unwrap_or(f64::NEG_INFINITY))))
+                    .map(|(k, v)| {
+                        Ok((
+                            k.clone(),
+                            opt_f64(v, "top_logprobs", i)?.unwrap_or(f64::NEG_INFINITY),
+                        ))
+                    })
                     .collect::<Result<Vec<_>, ProtocolError>>()?,
             ),
             Some(other) => return err(format!("top_logprobs[{i}] is {other}, expected an object")),
@@ -209,14 +224,26 @@ fn parse_content(content: &Value) -> Result<Vec<TokenEntry>, ProtocolError> {
     let mut entries = Vec::with_capacity(items.len());
     for (i, it) in items.iter().enumerate() {
         let token = it.get("token").and_then(Value::as_str).map(str::to_string);
-        let logprob = opt_f64(it.get("logprob").unwrap_or(&Value::Null), "content.logprob", i)?;
+        let logprob = opt_f64(
+            it.get("logprob").unwrap_or(&Value::Null),
+            "content.logprob",
+            i,
+        )?;
         let top = match it.get("top_logprobs") {
             None | Some(Value::Null) => None,
             Some(Value::Array(a)) => Some(
                 a.iter()
                     .map(|t| {
-                        let tok = t.get("token").and_then(Value::as_str).unwrap_or_default().to_string();
-                        let l = opt_f64(t.get("logprob").unwrap_or(&Value::Null), "content.top_logprobs", i)?;
+                        let tok = t
+                            .get("token")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_string();
+                        let l = opt_f64(
+                            t.get("logprob").unwrap_or(&Value::Null),
+                            "content.top_logprobs",
+                            i,
+                        )?;
                         Ok((tok, l.unwrap_or(f64::NEG_INFINITY)))
                     })
                     .collect::<Result<Vec<_>, ProtocolError>>()?,
@@ -225,7 +252,12 @@ fn parse_content(content: &Value) -> Result<Vec<TokenEntry>, ProtocolError> {
         };
         let this = token.as_ref().map(|_| offset);
         offset += token.as_deref().map_or(0, |t| t.chars().count());
-        entries.push(TokenEntry { token, logprob, top, offset: this });
+        entries.push(TokenEntry {
+            token,
+            logprob,
+            top,
+            offset: this,
+        });
     }
     Ok(entries)
 }
@@ -241,7 +273,11 @@ pub fn prompt_len(echoed: &Echoed, prompt: Prompt<'_>) -> Result<usize, Protocol
             Some(n) => n,
             None => {
                 let chars = text.chars().count();
-                let counted = echoed.entries.iter().take_while(|e| e.offset.is_some_and(|o| o < chars)).count();
+                let counted = echoed
+                    .entries
+                    .iter()
+                    .take_while(|e| e.offset.is_some_and(|o| o < chars))
+                    .count();
                 if counted == 0 || echoed.entries.iter().any(|e| e.offset.is_none()) {
                     return err("the reply has neither `usage.prompt_tokens` nor `text_offset`s, so prompt and generated tokens cannot be told apart");
                 }
@@ -272,14 +308,20 @@ pub fn split_by_offset(
 ) -> Result<(usize, bool), ProtocolError> {
     let offset = |i: usize| {
         entries[i].offset.ok_or_else(|| {
-            ProtocolError(format!("the reply has no `text_offset` for token {i}; cannot locate the continuation"))
+            ProtocolError(format!(
+                "the reply has no `text_offset` for token {i}; cannot locate the continuation"
+            ))
         })
     };
     let end = if entries.len() > n_prompt {
         offset(n_prompt)?
     } else {
         let last = n_prompt - 1;
-        offset(last)? + entries[last].token.as_deref().map_or(0, |t| t.chars().count())
+        offset(last)?
+            + entries[last]
+                .token
+                .as_deref()
+                .map_or(0, |t| t.chars().count())
     };
     let Some(lead) = end.checked_sub(prompt_chars) else {
         return err(format!(
@@ -291,11 +333,17 @@ pub fn split_by_offset(
         let o = offset(i)?;
         if o >= split {
             if i == 0 {
-                return err("the continuation would start at the first token: the context is empty");
+                return err(
+                    "the continuation would start at the first token: the context is empty",
+                );
             }
             return Ok((i, false));
         }
-        let next = if i + 1 < entries.len() { offset(i + 1)? } else { end };
+        let next = if i + 1 < entries.len() {
+            offset(i + 1)?
+        } else {
+            end
+        };
         if next > split {
             // Token i starts in the context and ends in the continuation.
             if i == 0 {
@@ -310,7 +358,11 @@ pub fn split_by_offset(
 /// The log-probs of prompt positions `start..end` and whether each token was the
 /// model's most likely one. A missing log-prob is an error, never a zero; so are
 /// missing `top_logprobs` (they decide greedy matching).
-pub fn continuation(entries: &[TokenEntry], start: usize, end: usize) -> Result<(Vec<f32>, bool), ProtocolError> {
+pub fn continuation(
+    entries: &[TokenEntry],
+    start: usize,
+    end: usize,
+) -> Result<(Vec<f32>, bool), ProtocolError> {
     let mut lps = Vec::with_capacity(end - start);
     let mut greedy = true;
     for (i, e) in entries.iter().enumerate().take(end).skip(start) {
@@ -318,9 +370,14 @@ pub fn continuation(entries: &[TokenEntry], start: usize, end: usize) -> Result<
             return err(format!("the server sent no log-prob for prompt token {i}"));
         };
         let Some(top) = &e.top else {
-            return err(format!("the server sent no `top_logprobs` for prompt token {i}"));
+            return err(format!(
+                "the server sent no `top_logprobs` for prompt token {i}"
+            ));
         };
-        let best = top.iter().map(|&(_, l)| l).fold(f64::NEG_INFINITY, f64::max);
+        let best = top
+            .iter()
+            .map(|&(_, l)| l)
+            .fold(f64::NEG_INFINITY, f64::max);
         // Compared by value, not by token text: different ids can render alike.
         greedy &= lp >= best - 1e-6;
         lps.push(lp as f32);
@@ -415,14 +472,21 @@ mod tests {
 
     #[test]
     fn bad_replies_have_clear_messages() {
-        assert!(parse_completion("<html>502</html>").unwrap_err().0.contains("not JSON"));
-        let e = parse_completion(r#"{"object":"error","message":"The model `x` does not exist.","code":404}"#);
+        assert!(parse_completion("<html>502</html>")
+            .unwrap_err()
+            .0
+            .contains("not JSON"));
+        let e = parse_completion(
+            r#"{"object":"error","message":"The model `x` does not exist.","code":404}"#,
+        );
         assert!(e.unwrap_err().0.contains("does not exist"));
         let e = parse_completion(r#"{"choices":[{"text":"x","logprobs":null}]}"#);
         assert!(e.unwrap_err().0.contains("no `logprobs`"));
         let e = parse_completion(r#"{"choices":[{"logprobs":{"token_logprobs":[null,0.5]}}]}"#);
         assert!(e.unwrap_err().0.contains("not a log-probability"));
-        let e = parse_completion(r#"{"choices":[{"logprobs":{"token_logprobs":[null,-1],"tokens":["a"]}}]}"#);
+        let e = parse_completion(
+            r#"{"choices":[{"logprobs":{"token_logprobs":[null,-1],"tokens":["a"]}}]}"#,
+        );
         assert!(e.unwrap_err().0.contains("has 1 entries"));
     }
 }

@@ -55,15 +55,25 @@ struct State {
 }
 
 /// Bind, call `ready` with the bound address, then serve until the process ends.
-pub fn serve(engine: Arc<Engine>, opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<()> {
-    let server = Server::http(&opts.addr).map_err(|e| anyhow!("cannot listen on {}: {e}", opts.addr))?;
+pub fn serve(
+    engine: Arc<Engine>,
+    opts: ServeOptions,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<()> {
+    let server =
+        Server::http(&opts.addr).map_err(|e| anyhow!("cannot listen on {}: {e}", opts.addr))?;
     let addr = server
         .server_addr()
         .to_ip()
         .ok_or_else(|| anyhow!("{} is not an IP address", opts.addr))?;
     ready(addr);
     let server = Arc::new(server);
-    let state = Arc::new(State { engine, opts, compute: Mutex::new(()), next_id: AtomicU64::new(0) });
+    let state = Arc::new(State {
+        engine,
+        opts,
+        compute: Mutex::new(()),
+        next_id: AtomicU64::new(0),
+    });
     let workers: Vec<_> = (0..state.opts.threads.max(1))
         .map(|_| {
             let (server, state) = (server.clone(), state.clone());
@@ -81,8 +91,11 @@ pub fn serve(engine: Arc<Engine>, opts: ServeOptions, ready: impl FnOnce(SocketA
 }
 
 fn json_response(status: u16, body: &Value) -> Response<std::io::Cursor<Vec<u8>>> {
-    let header = Header::from_bytes("Content-Type", "application/json").expect("static header is valid");
-    Response::from_string(body.to_string()).with_status_code(status).with_header(header)
+    let header =
+        Header::from_bytes("Content-Type", "application/json").expect("static header is valid");
+    Response::from_string(body.to_string())
+        .with_status_code(status)
+        .with_header(header)
 }
 
 fn error_body(HttpError(code, message): &HttpError) -> Value {
@@ -112,9 +125,15 @@ fn route(state: &State, req: &mut Request, path: &str) -> Result<Value, HttpErro
     }
     if let Some(key) = &state.opts.api_key {
         let want = format!("Bearer {key}");
-        let ok = req.headers().iter().any(|h| h.field.equiv("Authorization") && h.value.as_str() == want);
+        let ok = req
+            .headers()
+            .iter()
+            .any(|h| h.field.equiv("Authorization") && h.value.as_str() == want);
         if !ok {
-            return Err(HttpError(401, "missing or wrong API key (Authorization: Bearer …)".into()));
+            return Err(HttpError(
+                401,
+                "missing or wrong API key (Authorization: Bearer …)".into(),
+            ));
         }
     }
     match (req.method(), path) {
@@ -130,17 +149,27 @@ fn route(state: &State, req: &mut Request, path: &str) -> Result<Value, HttpErro
         })),
         (Method::Post, "/v1/completions") => {
             let mut body = String::new();
-            req.as_reader().read_to_string(&mut body).map_err(|e| bad(format!("reading the request body: {e}")))?;
-            let v: Value = serde_json::from_str(&body).map_err(|e| bad(format!("the request body is not JSON: {e}")))?;
+            req.as_reader()
+                .read_to_string(&mut body)
+                .map_err(|e| bad(format!("reading the request body: {e}")))?;
+            let v: Value = serde_json::from_str(&body)
+                .map_err(|e| bad(format!("the request body is not JSON: {e}")))?;
             completions(state, &v)
         }
-        (_, "/v1/models" | "/v1/completions") => Err(HttpError(405, format!("method not allowed on {path}"))),
-        _ => Err(HttpError(404, format!("no route {path}; this server has /v1/completions, /v1/models and /health"))),
+        (_, "/v1/models" | "/v1/completions") => {
+            Err(HttpError(405, format!("method not allowed on {path}")))
+        }
+        _ => Err(HttpError(
+            404,
+            format!("no route {path}; this server has /v1/completions, /v1/models and /health"),
+        )),
     }
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The prompts of a request, as (text if given, token ids).
@@ -160,7 +189,11 @@ fn prompts(state: &State, v: &Value) -> Result<Vec<(Option<String>, Vec<u32>)>, 
             .iter()
             .map(|x| x.as_u64().filter(|&i| i < vocab).map(|i| i as u32))
             .collect::<Option<Vec<u32>>>()
-            .ok_or_else(|| bad(format!("prompt token ids must be integers below the vocabulary size {vocab}")))?;
+            .ok_or_else(|| {
+                bad(format!(
+                    "prompt token ids must be integers below the vocabulary size {vocab}"
+                ))
+            })?;
         Ok((None, ids))
     };
     let out = match v.get("prompt") {
@@ -174,7 +207,11 @@ fn prompts(state: &State, v: &Value) -> Result<Vec<(Option<String>, Vec<u32>)>, 
                 _ => Err(bad("each prompt must be a string or a list of token ids")),
             })
             .collect::<Result<_, _>>()?,
-        _ => return Err(bad("`prompt` must be a non-empty string, list of token ids, or list of either")),
+        _ => {
+            return Err(bad(
+                "`prompt` must be a non-empty string, list of token ids, or list of either",
+            ))
+        }
     };
     if out.iter().any(|(_, ids)| ids.is_empty()) {
         return Err(bad("a prompt is empty (and the model adds no BOS)"));
@@ -201,7 +238,11 @@ fn compute(engine: &Engine, ids: &[u32], max_tokens: usize, echo: bool) -> Resul
         let pairs = model.next_token_logprobs(&rows, &ids[1..])?;
         let argmax: Vec<u32> = pairs.iter().map(|&(_, a)| a).collect();
         let best = model.next_token_logprobs(&rows, &argmax)?;
-        prompt = pairs.iter().zip(&best).map(|(&(lp, a), &(blp, _))| (lp, a, blp)).collect();
+        prompt = pairs
+            .iter()
+            .zip(&best)
+            .map(|(&(lp, a), &(blp, _))| (lp, a, blp))
+            .collect();
     }
     let mut last: Tensor = hidden.narrow(0, n - 1, 1)?;
     let mut generated = Vec::with_capacity(max_tokens);
@@ -230,12 +271,17 @@ fn completions(state: &State, v: &Value) -> Result<Value, HttpError> {
     if v.get("n").and_then(Value::as_u64).is_some_and(|n| n != 1) {
         return Err(bad("only n = 1 is supported (decoding is greedy)"));
     }
-    if v.get("stop").is_some_and(|s| !s.is_null() && s != &json!([])) {
+    if v.get("stop")
+        .is_some_and(|s| !s.is_null() && s != &json!([]))
+    {
         return Err(bad("stop strings are not supported by densing serve"));
     }
     let max_tokens = match v.get("max_tokens") {
         None | Some(Value::Null) => 16,
-        Some(x) => x.as_u64().ok_or_else(|| bad("`max_tokens` must be a non-negative integer"))? as usize,
+        Some(x) => x
+            .as_u64()
+            .ok_or_else(|| bad("`max_tokens` must be a non-negative integer"))?
+            as usize,
     };
     if max_tokens == 0 {
         return Err(bad("max_tokens must be at least 1"));
@@ -251,7 +297,10 @@ fn completions(state: &State, v: &Value) -> Result<Value, HttpError> {
     let tok = state.engine.tokenizer();
     let window = state.engine.context_window();
     let prompts = prompts(state, v)?;
-    let decode = |ids: &[u32]| tok.decode(ids).map_err(|e| HttpError(500, format!("{e:#}")));
+    let decode = |ids: &[u32]| {
+        tok.decode(ids)
+            .map_err(|e| HttpError(500, format!("{e:#}")))
+    };
     let mut choices = Vec::new();
     let (mut n_prompt, mut n_gen) = (0, 0);
     for (index, (text, ids)) in prompts.iter().enumerate() {
@@ -302,7 +351,8 @@ fn completions(state: &State, v: &Value) -> Result<Value, HttpError> {
                 if echo {
                     push(ids[0], None, Value::Null)?;
                     for (&id, &(lp, best, best_lp)) in ids[1..].iter().zip(&scores.prompt) {
-                        let alternatives: &[(u32, f32)] = if k == 0 { &[] } else { &[(best, best_lp)] };
+                        let alternatives: &[(u32, f32)] =
+                            if k == 0 { &[] } else { &[(best, best_lp)] };
                         // The token's own entry last, so it wins if both render alike.
                         let mut pairs = alternatives.to_vec();
                         pairs.push((id, lp));

@@ -31,9 +31,30 @@ pub enum DeviceArg {
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Model file for the embedded candle engine (GGUF, Llama-family).
+    /// Model file for the embedded candle engine (GGUF, Llama-family). With
+    /// --endpoint only its tokenizer is read, to send prompts as token ids.
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// Score through this OpenAI-compatible server (vLLM, `densing serve`, …)
+    /// instead of the embedded engine; repeat to fan out over replicas.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Vec<String>,
+    /// Model id to request from the endpoints (default: the one they serve).
+    #[arg(long, requires = "endpoint")]
+    pub server_model: Option<String>,
+    /// Requests in flight at once over all endpoints.
+    #[arg(long, default_value_t = 8, requires = "endpoint")]
+    pub concurrency: usize,
+    /// Environment variable holding the endpoints' API key (sent as a Bearer token).
+    #[arg(long, value_name = "VAR", requires = "endpoint")]
+    pub api_key_env: Option<String>,
+    /// Retries of a failed request (connection errors, timeouts, HTTP 408/429/5xx)
+    /// with exponential backoff, before the run stops.
+    #[arg(long, default_value_t = 5, requires = "endpoint")]
+    pub max_retries: u32,
+    /// Seconds one request may take before it is retried.
+    #[arg(long, default_value_t = 300, requires = "endpoint")]
+    pub request_timeout: u64,
     /// Expected sha256 of the model file; refuse to run on a mismatch.
     #[arg(long)]
     pub sha256: Option<String>,
@@ -92,6 +113,9 @@ pub struct EvalArgs {
 
 /// The one place a backend is chosen from the arguments.
 fn backend(args: &EvalArgs) -> Result<Box<dyn Backend>> {
+    if !args.endpoint.is_empty() {
+        return http_backend(args);
+    }
     let Some(model) = &args.model else {
         bail!("no model: pass --model PATH");
     };
@@ -119,6 +143,46 @@ fn backend(args: &EvalArgs) -> Result<Box<dyn Backend>> {
         t.elapsed().as_secs_f64()
     );
     Ok(Box::new(engine))
+}
+
+/// The HTTP backend: connects to every endpoint and runs the probe, so a server
+/// with wrong numbers stops the run before anything is stored.
+fn http_backend(args: &EvalArgs) -> Result<Box<dyn Backend>> {
+    let api_key = match &args.api_key_env {
+        Some(var) => Some(
+            std::env::var(var).with_context(|| format!("--api-key-env {var}: variable not set"))?,
+        ),
+        None => None,
+    };
+    let tokenizer = args
+        .model
+        .as_deref()
+        .map(densing_http::tokenizer_from_gguf)
+        .transpose()?;
+    let opts = densing_http::HttpOptions {
+        client: densing_http::ClientOptions {
+            endpoints: args.endpoint.clone(),
+            api_key,
+            timeout: std::time::Duration::from_secs(args.request_timeout),
+            max_retries: args.max_retries,
+            ..Default::default()
+        },
+        server_model: args.server_model.clone(),
+        concurrency: args.concurrency,
+        tokenizer,
+    };
+    let backend = densing_http::HttpBackend::connect(opts)?;
+    for (url, p) in backend.endpoints().iter().zip(backend.probes()) {
+        eprintln!(
+            "probe passed on {url}: {} tokens echoed, {:.3} nat/token over the last third of a count, top-1 is the token itself at {} positions (the next token at {}); prompts as {}",
+            p.tokens,
+            p.repeat_mean,
+            p.top_hits,
+            p.next_hits,
+            if backend.sends_ids() { "token ids" } else { "text" }
+        );
+    }
+    Ok(Box::new(backend))
 }
 
 /// Progress bar: items done/total, items/s, ETA, and scored tokens/s.
@@ -244,7 +308,12 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let opts = RunOptions {
         out: args.out.clone(),
         skip_bad: args.skip_bad,
-        batch: args.batch,
+        // An HTTP backend overlaps the requests of one call: give it enough.
+        batch: if args.endpoint.is_empty() {
+            args.batch
+        } else {
+            args.batch.max(4 * args.concurrency)
+        },
     };
     let style = ProgressStyle::with_template(
         "{prefix} [{bar:30}] {pos}/{len} items, {per_sec}, ETA {eta}, {msg}",
