@@ -9,7 +9,7 @@ use std::io::Read;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use http_support::{densing, humaneval, model, run, start_serve, store_records, Guard};
+use http_support::{densing, humaneval, jsonl_task, model, run, start_serve, store_records, Guard};
 
 fn losses(out: &std::path::Path) -> HashMap<String, (f64, u64)> {
     store_records(out)
@@ -60,7 +60,23 @@ fn http_path_reproduces_the_embedded_losses_on_humaneval() {
     }
     assert!(worst < 1e-4, "largest per-item |Δloss| = {worst} nat");
     // Text prompts: the server tokenises and the split comes from text offsets.
-    let by_text = eval("text", &["--endpoint", &url], "6");
+    // HumanEval's joins ("\n" + "    ") span tokens, which the two paths handle
+    // differently by design (flagged), so this uses items with clean joins.
+    let data = jsonl_task(dir.path(), 6);
+    let eval_jsonl = |out: &str, extra: &[&str]| {
+        let (ok, stdout, stderr) = run(densing()
+            .args(["eval", "--task", "jsonl"])
+            .arg("--data")
+            .arg(&data)
+            .arg("--out")
+            .arg(dir.path().join(out))
+            .args(extra));
+        assert!(ok, "densing eval {extra:?} failed:\n{stdout}\n{stderr}");
+        losses(&dir.path().join(out))
+    };
+    let embedded = eval_jsonl("embedded-jsonl", &["--model", model]);
+    let by_text = eval_jsonl("text-jsonl", &["--endpoint", &url]);
+    assert_eq!(by_text.len(), 6);
     for (id, (l, t)) in &by_text {
         let (loss, tokens) = embedded[id];
         assert_eq!(*t, tokens, "{id}: token counts differ (text prompt)");
