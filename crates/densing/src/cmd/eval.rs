@@ -31,7 +31,8 @@ pub enum DeviceArg {
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Model file for the embedded candle engine (GGUF, Llama-family). With
+    /// Model for the embedded candle engine: a GGUF file, or a Hugging Face
+    /// directory (config.json, tokenizer.json, *.safetensors); Llama-family. With
     /// --endpoint only its tokenizer is read, to send prompts as token ids.
     #[arg(long)]
     pub model: Option<PathBuf>,
