@@ -33,7 +33,7 @@ pub struct HttpOptions {
 
 /// How prompts are sent.
 enum Mode {
-    Ids(TextTokenizer),
+    Ids(Box<TextTokenizer>),
     Text,
 }
 
@@ -140,7 +140,7 @@ impl HttpBackend {
                 context_window: window,
             },
             mode: match opts.tokenizer {
-                Some(t) => Mode::Ids(t),
+                Some(t) => Mode::Ids(Box::new(t)),
                 None => Mode::Text,
             },
             client,

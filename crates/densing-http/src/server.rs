@@ -172,11 +172,14 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The prompts of a request, as (text if given, token ids).
-fn prompts(state: &State, v: &Value) -> Result<Vec<(Option<String>, Vec<u32>)>, HttpError> {
+/// A prompt as (its text, when it was sent as text; its token ids).
+type PromptIds = (Option<String>, Vec<u32>);
+
+/// The prompts of a request.
+fn prompts(state: &State, v: &Value) -> Result<Vec<PromptIds>, HttpError> {
     let tok = state.engine.tokenizer();
     let vocab = tok.inner().get_vocab_size(true) as u64;
-    let text = |s: &str| -> Result<(Option<String>, Vec<u32>), HttpError> {
+    let text = |s: &str| -> Result<PromptIds, HttpError> {
         let mut ids = Vec::new();
         if tok.add_bos() {
             ids.extend(tok.bos());
@@ -184,7 +187,7 @@ fn prompts(state: &State, v: &Value) -> Result<Vec<(Option<String>, Vec<u32>)>, 
         ids.extend(tok.encode(s).map_err(|e| bad(format!("{e:#}")))?);
         Ok((Some(s.to_string()), ids))
     };
-    let ids = |a: &[Value]| -> Result<(Option<String>, Vec<u32>), HttpError> {
+    let ids = |a: &[Value]| -> Result<PromptIds, HttpError> {
         let ids = a
             .iter()
             .map(|x| x.as_u64().filter(|&i| i < vocab).map(|i| i as u32))
