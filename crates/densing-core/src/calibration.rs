@@ -110,12 +110,21 @@ pub struct Calibration {
     /// densities are bounded by it, and N̂ far outside it is flagged.
     pub support: (f64, f64),
     pub replicates: usize,
+    /// The ladder of a two-step calibration (empty for a reference family), kept
+    /// for the loss-law figure.
+    #[serde(skip)]
+    pub ladder: Vec<LadderPoint>,
 }
 
 impl Calibration {
     /// Fit a reference-family calibration from the registry's base models of
     /// `family`, on the given parameter basis.
-    pub fn family(reg: &Registry, family: &str, basis: ParamsBasis, unc: Uncertainty) -> Result<Calibration> {
+    pub fn family(
+        reg: &Registry,
+        family: &str,
+        basis: ParamsBasis,
+        unc: Uncertainty,
+    ) -> Result<Calibration> {
         let members: Vec<_> = reg
             .models
             .iter()
@@ -133,7 +142,11 @@ impl Calibration {
         for b in Benchmark::ALL {
             let pts: Vec<(String, f64, f64)> = members
                 .iter()
-                .filter_map(|m| m.scores.get(&b).map(|s| (m.name.clone(), m.params(basis), *s)))
+                .filter_map(|m| {
+                    m.scores
+                        .get(&b)
+                        .map(|s| (m.name.clone(), m.params(basis), *s))
+                })
                 .collect();
             // Three parameters need four points to leave a residual to bootstrap.
             if pts.len() < 4 {
@@ -167,6 +180,7 @@ impl Calibration {
             ),
             curves,
             replicates: unc.replicates,
+            ladder: Vec::new(),
         })
     }
 
@@ -189,11 +203,15 @@ impl Calibration {
         let mut by_bench: BTreeMap<Benchmark, Vec<AnchorPoint>> = BTreeMap::new();
         for a in anchors.iter().filter(|a| !a.heldout) {
             let b = match &a.task {
-                Some(t) => Benchmark::parse(t).map_err(|e| {
-                    Error::field("anchors", a.line, "task", e.to_string())
-                })?,
+                Some(t) => Benchmark::parse(t)
+                    .map_err(|e| Error::field("anchors", a.line, "task", e.to_string()))?,
                 None => default_benchmark.ok_or_else(|| {
-                    Error::field("anchors", a.line, "task", "is empty and no --benchmark was given")
+                    Error::field(
+                        "anchors",
+                        a.line,
+                        "task",
+                        "is empty and no --benchmark was given",
+                    )
                 })?,
             };
             by_bench.entry(b).or_default().push(a.clone());
@@ -228,7 +246,10 @@ impl Calibration {
                 BenchCurve {
                     benchmark: b,
                     curve: Curve::TwoStep { law, map, d0 },
-                    fits: vec![("loss law".into(), loss_fit.clone()), (format!("score map {}", b.key()), sfit)],
+                    fits: vec![
+                        ("loss law".into(), loss_fit.clone()),
+                        (format!("score map {}", b.key()), sfit),
+                    ],
                     points: pts
                         .iter()
                         .map(|a| RefPoint {
@@ -264,6 +285,7 @@ impl Calibration {
             ),
             curves,
             replicates: loss_boot.thetas.len().min(unc.replicates),
+            ladder: ladder.to_vec(),
         })
     }
 
@@ -307,7 +329,11 @@ fn boot_cfg(unc: Uncertainty) -> BootstrapConfig {
 /// distinct sizes to fit, so the bootstrap resamples residuals instead (scaled
 /// by √(n/(n−p)) to undo the fit's shrinkage) around the fitted curve, and
 /// refits each replicate from the full-data optimum.
-fn fit_family_curve(b: Benchmark, mut pts: Vec<(String, f64, f64)>, unc: Uncertainty) -> Result<BenchCurve> {
+fn fit_family_curve(
+    b: Benchmark,
+    mut pts: Vec<(String, f64, f64)>,
+    unc: Uncertainty,
+) -> Result<BenchCurve> {
     pts.sort_by(|x, y| x.1.total_cmp(&y.1));
     let n: Vec<f64> = pts.iter().map(|p| p.1).collect();
     let s: Vec<f64> = pts.iter().map(|p| p.2).collect();
@@ -333,7 +359,10 @@ fn fit_family_curve(b: Benchmark, mut pts: Vec<(String, f64, f64)>, unc: Uncerta
             let w = vec![1.0; n.len()];
             // Warm-started next to the optimum, 3 parameters converge in a few
             // dozen L-BFGS steps; the cap keeps `densing run` interactive.
-            let quick = GridPolish { max_iters: 60, ..solver };
+            let quick = GridPolish {
+                max_iters: 60,
+                ..solver
+            };
             let (theta, _) = quick.polish_from(&p, &w, report.theta.clone());
             Curve::Family(p.curve(&theta))
         })
@@ -344,7 +373,12 @@ fn fit_family_curve(b: Benchmark, mut pts: Vec<(String, f64, f64)>, unc: Uncerta
         fits: vec![(format!("family curve {}", b.key()), report)],
         points: pts
             .into_iter()
-            .map(|(name, n, score)| RefPoint { name, n: Some(n), loss: None, score })
+            .map(|(name, n, score)| RefPoint {
+                name,
+                n: Some(n),
+                loss: None,
+                score,
+            })
             .collect(),
         replicates,
         warnings: Vec::new(),

@@ -185,12 +185,16 @@ fn combined_n_hat(cal: &Calibration, used: &[(Benchmark, f64)], r: Option<usize>
 /// Invert the mean score against the mean of the reference curves, by bisection
 /// in ln N (every curve is increasing in N).
 fn mean_score_n_hat(cal: &Calibration, used: &[(Benchmark, f64)]) -> Bounded {
-    let curves: Vec<&Curve> = used.iter().filter_map(|(b, _)| cal.curve(*b, None)).collect();
+    let curves: Vec<&Curve> = used
+        .iter()
+        .filter_map(|(b, _)| cal.curve(*b, None))
+        .collect();
     if curves.is_empty() {
         return Bounded::Undetermined;
     }
     let target = used.iter().map(|(_, s)| s).sum::<f64>() / used.len() as f64;
-    let mean = |ln_n: f64| curves.iter().map(|c| c.score(ln_n.exp())).sum::<f64>() / curves.len() as f64;
+    let mean =
+        |ln_n: f64| curves.iter().map(|c| c.score(ln_n.exp())).sum::<f64>() / curves.len() as f64;
     let (mut lo, mut hi) = ((1e-6f64).ln(), (1e6f64).ln());
     if target <= mean(lo) {
         return Bounded::AtMost(cal.support.0);
@@ -223,7 +227,11 @@ pub fn model_density(m: &Model, cal: &Calibration, opts: &DensityOptions) -> Mod
         .map(|(b, s)| BenchEstimate {
             benchmark: *b,
             score: *s,
-            n_hat: n_hat_of(cal.curve(*b, None).expect("filtered to calibrated"), *s, cal.support),
+            n_hat: n_hat_of(
+                cal.curve(*b, None).expect("filtered to calibrated"),
+                *s,
+                cal.support,
+            ),
         })
         .collect();
     let n_hat = combined_n_hat(cal, &used, None);
@@ -237,7 +245,12 @@ pub fn model_density(m: &Model, cal: &Calibration, opts: &DensityOptions) -> Mod
         (None, None)
     };
     let mut flags = Vec::new();
-    let calibrated: Vec<Benchmark> = opts.benchmarks.iter().copied().filter(|b| cal.curves.contains_key(b)).collect();
+    let calibrated: Vec<Benchmark> = opts
+        .benchmarks
+        .iter()
+        .copied()
+        .filter(|b| cal.curves.contains_key(b))
+        .collect();
     let missing: Vec<&str> = calibrated
         .iter()
         .filter(|b| !m.scores.contains_key(b))
@@ -248,9 +261,16 @@ pub fn model_density(m: &Model, cal: &Calibration, opts: &DensityOptions) -> Mod
     }
     for e in &per_benchmark {
         match e.n_hat {
-            Bounded::AtLeast(_) => flags.push(format!("{} above reference range", e.benchmark.key())),
-            Bounded::AtMost(_) => flags.push(format!("{} at/below reference floor", e.benchmark.key())),
-            Bounded::Value(v) if v > EXTRAPOLATION_FACTOR * cal.support.1 || v < cal.support.0 / EXTRAPOLATION_FACTOR => {
+            Bounded::AtLeast(_) => {
+                flags.push(format!("{} above reference range", e.benchmark.key()))
+            }
+            Bounded::AtMost(_) => {
+                flags.push(format!("{} at/below reference floor", e.benchmark.key()))
+            }
+            Bounded::Value(v)
+                if v > EXTRAPOLATION_FACTOR * cal.support.1
+                    || v < cal.support.0 / EXTRAPOLATION_FACTOR =>
+            {
                 flags.push(format!("{} extrapolated", e.benchmark.key()))
             }
             _ => {}
@@ -261,7 +281,11 @@ pub fn model_density(m: &Model, cal: &Calibration, opts: &DensityOptions) -> Mod
     }
     let enough = used.len() >= opts.min_benchmarks;
     if !enough {
-        flags.push(format!("{} benchmarks < {}", used.len(), opts.min_benchmarks));
+        flags.push(format!(
+            "{} benchmarks < {}",
+            used.len(),
+            opts.min_benchmarks
+        ));
     }
     let in_trend = enough
         && n_hat.value().is_some()

@@ -106,6 +106,10 @@ impl Problem for FamilyProblem {
             let s = sigmoid(c.u - c.v * z);
             let r = w[i] * (self.floor + (1.0 - self.floor) * s - self.score[i]);
             let ds_dx = (1.0 - self.floor) * s * (1.0 - s);
+            if ds_dx == 0.0 {
+                // Saturated sigmoid: no gradient, and v·z may be infinite (0·∞).
+                continue;
+            }
             g[0] += r * ds_dx;
             g[1] -= r * ds_dx * c.v * z;
             g[2] += r * ds_dx * c.v * z * self.ln_n[i] * c.alpha;
@@ -146,7 +150,9 @@ impl Problem for FamilyProblem {
                 gram += w[i] * v * v.transpose();
                 rhs += w[i] * y[i] * v;
             }
-            let Some(sol) = gram.lu().solve(&rhs) else { continue };
+            let Some(sol) = gram.lu().solve(&rhs) else {
+                continue;
+            };
             if sol[1] <= 0.0 || !sol[0].is_finite() {
                 continue;
             }

@@ -89,7 +89,12 @@ impl<P: Problem + ?Sized> CostFunction for Objective<'_, P> {
     type Param = Vec<f64>;
     type Output = f64;
     fn cost(&self, p: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
-        Ok(self.problem.cost(p, self.w) / self.scale)
+        let c = self.problem.cost(p, self.w) / self.scale;
+        // A NaN would send the line search into an endless loop; stop instead.
+        if c.is_nan() {
+            return Err(argmin::core::Error::msg("cost is NaN"));
+        }
+        Ok(c)
     }
 }
 
@@ -97,7 +102,16 @@ impl<P: Problem + ?Sized> Gradient for Objective<'_, P> {
     type Param = Vec<f64>;
     type Gradient = Vec<f64>;
     fn gradient(&self, p: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
-        Ok(self.problem.gradient(p, self.w).into_iter().map(|g| g / self.scale).collect())
+        let g: Vec<f64> = self
+            .problem
+            .gradient(p, self.w)
+            .into_iter()
+            .map(|g| g / self.scale)
+            .collect();
+        if g.iter().any(|v| !v.is_finite()) {
+            return Err(argmin::core::Error::msg("gradient is not finite"));
+        }
+        Ok(g)
     }
 }
 
@@ -118,7 +132,11 @@ impl GridPolish {
             // for every law here; without the floor, noise-free data would keep
             // L-BFGS shrinking the cost by orders of magnitude until max_iters.
             let floor = 1e-10 * problem.n_obs() as f64;
-            let scale = if start_cost.is_finite() { start_cost.max(floor) } else { 1.0 };
+            let scale = if start_cost.is_finite() {
+                start_cost.max(floor)
+            } else {
+                1.0
+            };
             Executor::new(Objective { problem, w, scale }, solver)
                 .configure(|s| s.param(start.clone()).max_iters(self.max_iters))
                 .run()
@@ -225,16 +243,19 @@ pub fn fit<P: Problem + ?Sized>(problem: &P, solver: &GridPolish) -> Result<FitR
     let largest = problem.largest();
     let leave_largest_out_error = if largest.iter().any(|&x| x) && largest.iter().any(|&x| !x) {
         let w_out: Vec<f64> = largest.iter().map(|&l| if l { 0.0 } else { 1.0 }).collect();
-        solver.solve(problem, &w_out, &[sol.theta.clone()]).ok().map(|s| {
-            let r = problem.residuals(&s.theta);
-            let held: Vec<f64> = r
-                .iter()
-                .zip(&largest)
-                .filter(|(_, &l)| l)
-                .map(|(r, _)| r.abs())
-                .collect();
-            held.iter().sum::<f64>() / held.len() as f64
-        })
+        solver
+            .solve(problem, &w_out, &[sol.theta.clone()])
+            .ok()
+            .map(|s| {
+                let r = problem.residuals(&s.theta);
+                let held: Vec<f64> = r
+                    .iter()
+                    .zip(&largest)
+                    .filter(|(_, &l)| l)
+                    .map(|(r, _)| r.abs())
+                    .collect();
+                held.iter().sum::<f64>() / held.len() as f64
+            })
     } else {
         None
     };
@@ -276,10 +297,7 @@ fn correlations<P: Problem + ?Sized>(problem: &P, theta: &[f64]) -> Option<Vec<V
                 .collect()
         })
         .collect::<Vec<Vec<f64>>>();
-    corr.iter()
-        .flatten()
-        .all(|v| v.is_finite())
-        .then_some(corr)
+    corr.iter().flatten().all(|v| v.is_finite()).then_some(corr)
 }
 
 /// Check there are more observations than parameters before fitting.
@@ -287,7 +305,10 @@ pub fn require_points(file: &str, n_obs: usize, n_params: usize) -> Result<()> {
     if n_obs <= n_params {
         return Err(Error::file(
             file,
-            format!("{n_obs} data points cannot determine {n_params} parameters; need at least {}", n_params + 1),
+            format!(
+                "{n_obs} data points cannot determine {n_params} parameters; need at least {}",
+                n_params + 1
+            ),
         ));
     }
     Ok(())
@@ -326,7 +347,12 @@ pub fn grid_local_minima(values: &[f64], rows: usize, cols: usize, keep: usize) 
             (-1..=1).all(|dr| {
                 (-1..=1).all(|dc| {
                     let (rr, cc) = (r + dr, c + dc);
-                    if (dr == 0 && dc == 0) || rr < 0 || cc < 0 || rr >= rows as isize || cc >= cols as isize {
+                    if (dr == 0 && dc == 0)
+                        || rr < 0
+                        || cc < 0
+                        || rr >= rows as isize
+                        || cc >= cols as isize
+                    {
                         return true;
                     }
                     v <= values[rr as usize * cols + cc as usize]

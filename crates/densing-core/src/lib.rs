@@ -6,17 +6,17 @@
 //! the trend `ln ρ_max = A·t + B` ([`trend`]).
 
 pub mod bootstrap;
+pub mod calibration;
 pub mod data;
 pub mod density;
-pub mod calibration;
 pub mod error;
 pub mod family;
 pub mod fit;
 pub mod law;
 pub mod loss;
+pub mod registry;
 pub mod score;
 pub mod study;
-pub mod registry;
 pub mod table;
 pub mod trend;
 

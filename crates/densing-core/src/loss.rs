@@ -165,7 +165,9 @@ impl Problem for LossProblem {
             .iter()
             .map(|&be| self.ln_d.iter().map(|&l| (-be * l).exp()).collect())
             .collect();
-        let omega: Vec<f64> = (0..m).map(|i| w[i] / (self.loss[i] * self.loss[i])).collect();
+        let omega: Vec<f64> = (0..m)
+            .map(|i| w[i] / (self.loss[i] * self.loss[i]))
+            .collect();
         let mut values = vec![f64::INFINITY; resolution * resolution];
         let mut coefs = vec![[0.0; 3]; resolution * resolution];
         for (ia, x) in xs.iter().enumerate() {
@@ -227,7 +229,12 @@ impl Problem for LossProblem {
 /// Least squares `min ‖·‖` over coefficients `(E, a, b) ≥ 0` given the Gram
 /// matrix, by trying every subset of free terms (8 at most) and keeping the best
 /// feasible one. `with_e = false` pins E to 0. Returns the coefficients and SSE.
-fn nonneg_lsq(gram: &Matrix3<f64>, rhs: &Vector3<f64>, yy: f64, with_e: bool) -> Option<([f64; 3], f64)> {
+fn nonneg_lsq(
+    gram: &Matrix3<f64>,
+    rhs: &Vector3<f64>,
+    yy: f64,
+    with_e: bool,
+) -> Option<([f64; 3], f64)> {
     let mut best: Option<([f64; 3], f64)> = None;
     for mask in 1u8..8 {
         if !with_e && mask & 1 != 0 {
@@ -237,7 +244,9 @@ fn nonneg_lsq(gram: &Matrix3<f64>, rhs: &Vector3<f64>, yy: f64, with_e: bool) ->
         let k = idx.len();
         let g = nalgebra::DMatrix::from_fn(k, k, |r, c| gram[(idx[r], idx[c])]);
         let b = nalgebra::DVector::from_fn(k, |r, _| rhs[idx[r]]);
-        let Some(sol) = g.lu().solve(&b) else { continue };
+        let Some(sol) = g.lu().solve(&b) else {
+            continue;
+        };
         if sol.iter().any(|&v| v < 0.0 || !v.is_finite()) {
             continue;
         }

@@ -166,7 +166,10 @@ impl Registry {
                 .ok_or_else(|| row.error("model", "is empty"))?
                 .to_string();
             if let Some(first) = seen.insert(name.to_ascii_lowercase(), row.line) {
-                return Err(row.error("model", format!("duplicate model `{name}` (first on line {first})")));
+                return Err(row.error(
+                    "model",
+                    format!("duplicate model `{name}` (first on line {first})"),
+                ));
             }
             let family = row
                 .text("family")
@@ -195,7 +198,9 @@ impl Registry {
             for b in Benchmark::ALL {
                 if let Some(v) = row.opt_number(b.key())? {
                     if !(0.0..=100.0).contains(&v) {
-                        return Err(row.error(b.key(), format!("score {v} is outside 0–100 (percent)")));
+                        return Err(
+                            row.error(b.key(), format!("score {v} is outside 0–100 (percent)"))
+                        );
                     }
                     scores.insert(b, v / 100.0);
                 }
@@ -239,7 +244,9 @@ impl Registry {
     }
 
     pub fn get(&self, name: &str) -> Option<&Model> {
-        self.models.iter().find(|m| m.name.eq_ignore_ascii_case(name))
+        self.models
+            .iter()
+            .find(|m| m.name.eq_ignore_ascii_case(name))
     }
 
     pub fn families(&self) -> Vec<&str> {

@@ -121,7 +121,11 @@ impl Problem for ScoreProblem {
         let mut maps = vec![None; resolution * resolution];
         for (ig, &gamma) in gammas.iter().enumerate() {
             for (il, &l) in mids.iter().enumerate() {
-                let sig: Vec<f64> = self.loss.iter().map(|&x| sigmoid(gamma * (x - l))).collect();
+                let sig: Vec<f64> = self
+                    .loss
+                    .iter()
+                    .map(|&x| sigmoid(gamma * (x - l)))
+                    .collect();
                 if let Some((c, d)) = self.linear_cd(&sig, w) {
                     let m = ScoreMap { c, gamma, l, d };
                     let sse: f64 = (0..self.n_obs())
@@ -163,7 +167,9 @@ impl ScoreProblem {
         let s = &self.score;
         let feasible = |c: f64, d: f64| c < 0.0 && c + d >= 0.0 && d <= 1.0;
         let sse = |c: f64, d: f64| -> f64 {
-            (0..s.len()).map(|i| w[i] * (d + c * sig[i] - s[i]).powi(2)).sum()
+            (0..s.len())
+                .map(|i| w[i] * (d + c * sig[i] - s[i]).powi(2))
+                .sum()
         };
         let mut gram = Matrix2::zeros();
         let mut rhs = Vector2::zeros();
@@ -178,7 +184,10 @@ impl ScoreProblem {
         }
         // d = 1: S − 1 = c·σ
         let (num, den) = (0..s.len()).fold((0.0, 0.0), |(n, dd), i| {
-            (n + w[i] * sig[i] * (s[i] - 1.0), dd + w[i] * sig[i] * sig[i])
+            (
+                n + w[i] * sig[i] * (s[i] - 1.0),
+                dd + w[i] * sig[i] * sig[i],
+            )
         });
         if den > 0.0 {
             cands.push((num / den, 1.0));

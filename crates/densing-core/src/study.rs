@@ -38,7 +38,10 @@ pub struct Study {
 }
 
 /// Trend points of the models that qualify.
-pub fn trend_points(densities: &[ModelDensity], filter: impl Fn(&ModelDensity) -> bool) -> Vec<TrendPoint> {
+pub fn trend_points(
+    densities: &[ModelDensity],
+    filter: impl Fn(&ModelDensity) -> bool,
+) -> Vec<TrendPoint> {
     densities
         .iter()
         .filter(|d| d.in_trend && filter(d))
@@ -54,22 +57,37 @@ pub fn trend_points(densities: &[ModelDensity], filter: impl Fn(&ModelDensity) -
 }
 
 pub fn densities(reg: &Registry, cal: &Calibration, opts: &DensityOptions) -> Vec<ModelDensity> {
-    reg.models.iter().map(|m| model_density(m, cal, opts)).collect()
+    reg.models
+        .iter()
+        .map(|m| model_density(m, cal, opts))
+        .collect()
 }
 
-pub fn study(reg: &Registry, cal: &Calibration, opts: &DensityOptions, replicates: usize, seed: u64) -> Result<Study> {
+pub fn study(
+    reg: &Registry,
+    cal: &Calibration,
+    opts: &DensityOptions,
+    replicates: usize,
+    seed: u64,
+) -> Result<Study> {
     let densities = densities(reg, cal, opts);
     let trend = fit_trend(&trend_points(&densities, |_| true), replicates, seed)?;
     let parents = densities
         .iter()
         .filter_map(|child| {
-            let parent = densities.iter().find(|p| Some(&p.name) == child.parent.as_ref())?;
+            let parent = densities
+                .iter()
+                .find(|p| Some(&p.name) == child.parent.as_ref())?;
             Some(ParentPair {
                 child: child.name.clone(),
                 parent: parent.name.clone(),
                 child_rho: child.rho,
                 parent_rho: parent.rho,
-                ratio: child.rho.value().zip(parent.rho.value()).map(|(c, p)| c / p),
+                ratio: child
+                    .rho
+                    .value()
+                    .zip(parent.rho.value())
+                    .map(|(c, p)| c / p),
             })
         })
         .collect();
@@ -82,7 +100,12 @@ pub fn study(reg: &Registry, cal: &Calibration, opts: &DensityOptions, replicate
 }
 
 /// Fit the trend separately before and after `date` (each side its own envelope).
-pub fn split_trend(densities: &[ModelDensity], date: NaiveDate, replicates: usize, seed: u64) -> SplitTrend {
+pub fn split_trend(
+    densities: &[ModelDensity],
+    date: NaiveDate,
+    replicates: usize,
+    seed: u64,
+) -> SplitTrend {
     let mut notes = Vec::new();
     let mut side = |name: &str, pts: Vec<TrendPoint>| match fit_trend(&pts, replicates, seed) {
         Ok(t) => Some(t),
@@ -123,7 +146,11 @@ pub struct BacktestRow {
 /// naive forecast "no further growth". Cutoffs step by `step_days`.
 pub fn backtest(densities: &[ModelDensity], horizon_days: i64, step_days: i64) -> Vec<BacktestRow> {
     let all = trend_points(densities, |_| true);
-    let dates: Vec<NaiveDate> = densities.iter().filter(|d| d.in_trend).map(|d| d.release).collect();
+    let dates: Vec<NaiveDate> = densities
+        .iter()
+        .filter(|d| d.in_trend)
+        .map(|d| d.release)
+        .collect();
     let (Some(first), Some(last)) = (dates.iter().min(), dates.iter().max()) else {
         return Vec::new();
     };

@@ -92,7 +92,9 @@ impl Table {
     }
 
     fn header_line(&self) -> u64 {
-        self.records.first().map_or(1, |(l, _)| l.saturating_sub(1).max(1))
+        self.records
+            .first()
+            .map_or(1, |(l, _)| l.saturating_sub(1).max(1))
     }
 
     pub fn rows(&self) -> impl Iterator<Item = Row<'_>> {

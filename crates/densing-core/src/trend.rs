@@ -104,7 +104,9 @@ pub fn fit_trend(points: &[TrendPoint], replicates: usize, seed: u64) -> Result<
     let mut lines = Vec::new();
     for r in 0..replicates {
         let mut rng = replicate_rng(seed ^ 0x7472656e64, r);
-        let idx: Vec<usize> = (0..points.len()).map(|_| rng.random_range(0..points.len())).collect();
+        let idx: Vec<usize> = (0..points.len())
+            .map(|_| rng.random_range(0..points.len()))
+            .collect();
         let rt: Vec<f64> = idx.iter().map(|&i| t[i]).collect();
         let ry: Vec<f64> = idx
             .iter()
@@ -158,9 +160,12 @@ pub fn fit_trend(points: &[TrendPoint], replicates: usize, seed: u64) -> Result<
 pub fn price_halving_days(points: &[(NaiveDate, f64)]) -> Result<f64> {
     let x: Vec<f64> = points.iter().map(|p| days_since_origin(p.0)).collect();
     let y: Vec<f64> = points.iter().map(|p| p.1.ln()).collect();
-    let (a, _, _) = fit_line(&x, &y).ok_or_else(|| Error::Invalid("price data need at least two dates".into()))?;
+    let (a, _, _) = fit_line(&x, &y)
+        .ok_or_else(|| Error::Invalid("price data need at least two dates".into()))?;
     if a >= 0.0 {
-        return Err(Error::Invalid("prices do not fall over time; no halving time".into()));
+        return Err(Error::Invalid(
+            "prices do not fall over time; no halving time".into(),
+        ));
     }
     Ok(-std::f64::consts::LN_2 / a)
 }

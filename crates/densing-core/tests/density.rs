@@ -8,7 +8,10 @@ use densing_core::law::{Inverse, LossForm, LossLaw, ScoreMap};
 use densing_core::registry::{Benchmark, ParamsBasis, Registry, BUNDLED_CSV};
 use densing_core::study::study;
 
-const UNC: Uncertainty = Uncertainty { replicates: 200, seed: 11 };
+const UNC: Uncertainty = Uncertainty {
+    replicates: 200,
+    seed: 11,
+};
 
 /// The bundled registry with the Qwen2.5 rows copied as a separate family "Ref"
 /// whose parameter counts are multiplied by `k` (the copy is the reference; the
@@ -36,7 +39,12 @@ fn scaling_the_reference_scales_every_density_and_keeps_the_slope() {
     let s1 = study(&base, &c1, &opts, 200, 5).unwrap();
     let s3 = study(&scaled, &c3, &opts, 200, 5).unwrap();
     let mut compared = 0;
-    for (a, b) in s1.densities.iter().zip(&s3.densities).filter(|(a, _)| a.family != "Ref") {
+    for (a, b) in s1
+        .densities
+        .iter()
+        .zip(&s3.densities)
+        .filter(|(a, _)| a.family != "Ref")
+    {
         if let (Some(x), Some(y)) = (a.rho.value(), b.rho.value()) {
             // A reference that needs 3× the parameters for every score makes
             // every other model 3× as dense.
@@ -45,7 +53,12 @@ fn scaling_the_reference_scales_every_density_and_keeps_the_slope() {
         }
     }
     assert!(compared > 40, "only {compared} models compared");
-    assert!((s1.trend.a - s3.trend.a).abs() < 1e-7 * s1.trend.a.abs().max(1e-3), "A {} vs {}", s1.trend.a, s3.trend.a);
+    assert!(
+        (s1.trend.a - s3.trend.a).abs() < 1e-7 * s1.trend.a.abs().max(1e-3),
+        "A {} vs {}",
+        s1.trend.a,
+        s3.trend.a
+    );
     assert_eq!(s1.trend.envelope, s3.trend.envelope);
 }
 
@@ -56,10 +69,14 @@ fn a_dominated_model_changes_nothing_on_the_envelope() {
     let opts = DensityOptions::default();
     let before = study(&reg, &cal, &opts, 0, 1).unwrap();
     // A late, weak, large model: far below the running maximum.
-    let text = format!("{BUNDLED_CSV}Weak-70B,Weak,base,70,,,2,2025-01-01,40,30,5,10,20,,no,test,test\n");
+    let text =
+        format!("{BUNDLED_CSV}Weak-70B,Weak,base,70,,,2,2025-01-01,40,30,5,10,20,,no,test,test\n");
     let reg2 = Registry::parse("test registry", &text).unwrap();
     let after = study(&reg2, &cal, &opts, 0, 1).unwrap();
-    assert!(after.densities.iter().any(|d| d.name == "Weak-70B" && d.in_trend));
+    assert!(after
+        .densities
+        .iter()
+        .any(|d| d.name == "Weak-70B" && d.in_trend));
     assert_eq!(before.trend.envelope, after.trend.envelope);
     assert_eq!(before.trend.a, after.trend.a);
     assert_eq!(before.trend.b, after.trend.b);
@@ -77,35 +94,83 @@ fn censoring_at_both_ends_gives_bounds_never_nan() {
     let reg2 = Registry::parse("test registry", &text).unwrap();
     let (lo, hi) = cal.support;
     let chance = model_density(reg2.get("Chance-1B").unwrap(), &cal, &opts);
-    assert!(matches!(chance.rho, Bounded::AtMost(b) if (b / lo - 1.0).abs() < 1e-12), "{:?}", chance.rho);
+    assert!(
+        matches!(chance.rho, Bounded::AtMost(b) if (b / lo - 1.0).abs() < 1e-12),
+        "{:?}",
+        chance.rho
+    );
     assert!(chance.rho_ci95.is_none() && !chance.in_trend);
     let oracle = model_density(reg2.get("Oracle-1B").unwrap(), &cal, &opts);
-    assert!(matches!(oracle.rho, Bounded::AtLeast(b) if (b / hi - 1.0).abs() < 1e-12), "{:?}", oracle.rho);
+    assert!(
+        matches!(oracle.rho, Bounded::AtLeast(b) if (b / hi - 1.0).abs() < 1e-12),
+        "{:?}",
+        oracle.rho
+    );
     assert!(!oracle.in_trend);
     for d in study(&reg2, &cal, &opts, 50, 1).unwrap().densities {
-        for v in [d.rho.bound_or_value(), d.n_hat.bound_or_value(), d.rho_mean_score.bound_or_value()].into_iter().flatten() {
+        for v in [
+            d.rho.bound_or_value(),
+            d.n_hat.bound_or_value(),
+            d.rho_mean_score.bound_or_value(),
+        ]
+        .into_iter()
+        .flatten()
+        {
             assert!(v.is_finite() && v > 0.0, "{}: {v}", d.name);
         }
         if let Some([a, b]) = d.rho_ci95 {
-            assert!(a.is_finite() && b.is_finite() && a <= b, "{}: CI [{a}, {b}]", d.name);
+            assert!(
+                a.is_finite() && b.is_finite() && a <= b,
+                "{}: CI [{a}, {b}]",
+                d.name
+            );
         }
     }
 }
 
 #[test]
 fn two_step_calibration_round_trips_score_to_n_hat_to_score() {
-    let law = LossLaw { form: LossForm::Paper, e: 0.0, a: 12.0, alpha: 0.3, b: 25.0, beta: 0.3 };
-    let map = ScoreMap { c: -0.65, gamma: 3.0, l: 2.0, d: 0.9 };
+    let law = LossLaw {
+        form: LossForm::Paper,
+        e: 0.0,
+        a: 12.0,
+        alpha: 0.3,
+        b: 25.0,
+        beta: 0.3,
+    };
+    let map = ScoreMap {
+        c: -0.65,
+        gamma: 3.0,
+        l: 2.0,
+        d: 0.9,
+    };
     let mut ladder = Vec::new();
-    for (i, n) in [5e6, 1.2e7, 3e7, 8e7, 2e8, 4e8, 8e8].into_iter().enumerate() {
+    for (i, n) in [5e6, 1.2e7, 3e7, 8e7, 2e8, 4e8, 8e8]
+        .into_iter()
+        .enumerate()
+    {
         for k in [10.0, 15.0, 20.0, 30.0, 40.0, 60.0] {
-            ladder.push(LadderPoint { params: n, tokens: k * n, loss: law.loss(n, k * n), run: format!("r{i}"), task: None, line: 0 });
+            ladder.push(LadderPoint {
+                params: n,
+                tokens: k * n,
+                loss: law.loss(n, k * n),
+                run: format!("r{i}"),
+                task: None,
+                line: 0,
+            });
         }
     }
     let anchors: Vec<AnchorPoint> = (0..15)
         .map(|i| {
             let loss = 1.0 + 0.15 * i as f64;
-            AnchorPoint { loss, score: map.score(loss), model: Some(format!("a{i}")), task: Some("mmlu".into()), heldout: false, line: 0 }
+            AnchorPoint {
+                loss,
+                score: map.score(loss),
+                model: Some(format!("a{i}")),
+                task: Some("mmlu".into()),
+                heldout: false,
+                line: 0,
+            }
         })
         .collect();
     let cal = Calibration::two_step(&ladder, &anchors, LossForm::Paper, 1e12, None, UNC).unwrap();
@@ -121,7 +186,10 @@ fn two_step_calibration_round_trips_score_to_n_hat_to_score() {
         }
         // The fitted composite agrees with the generating laws.
         let truth = map.score(law.loss(n * 1e9, 1e12));
-        assert!((s - truth).abs() < 2e-3, "{n}B: fitted S {s} vs true {truth}");
+        assert!(
+            (s - truth).abs() < 2e-3,
+            "{n}B: fitted S {s} vs true {truth}"
+        );
     }
     assert_eq!(curve.invert(0.95), Inverse::AboveRange);
     assert!(cal.description.contains("two-step"));

@@ -113,18 +113,42 @@ proptest! {
 
 #[test]
 fn inverses_are_censored_outside_their_domain() {
-    let law = LossLaw { form: LossForm::Chinchilla, e: 1.7, a: 400.0, alpha: 0.34, b: 400.0, beta: 0.28 };
+    let law = LossLaw {
+        form: LossForm::Chinchilla,
+        e: 1.7,
+        a: 400.0,
+        alpha: 0.34,
+        b: 400.0,
+        beta: 0.28,
+    };
     let floor = law.loss(f64::INFINITY, 1e12);
-    assert_eq!(law.invert_params(floor - 1e-12, 1e12), densing_core::law::Inverse::AboveRange);
-    assert_eq!(law.invert_params(floor - 0.1, 1e12), densing_core::law::Inverse::AboveRange);
+    assert_eq!(
+        law.invert_params(floor - 1e-12, 1e12),
+        densing_core::law::Inverse::AboveRange
+    );
+    assert_eq!(
+        law.invert_params(floor - 0.1, 1e12),
+        densing_core::law::Inverse::AboveRange
+    );
     match law.invert_params(law.loss(7e9, 1e12), 1e12) {
         densing_core::law::Inverse::Value(n) => assert!(rel(n, 7e9) < 1e-9),
         other => panic!("{other:?}"),
     }
-    let map = ScoreMap { c: -0.6, gamma: 5.0, l: 1.5, d: 0.9 };
+    let map = ScoreMap {
+        c: -0.6,
+        gamma: 5.0,
+        l: 1.5,
+        d: 0.9,
+    };
     assert_eq!(map.invert_loss(0.9), densing_core::law::Inverse::AboveRange);
-    assert_eq!(map.invert_loss(0.95), densing_core::law::Inverse::AboveRange);
-    assert_eq!(map.invert_loss(0.25), densing_core::law::Inverse::BelowRange);
+    assert_eq!(
+        map.invert_loss(0.95),
+        densing_core::law::Inverse::AboveRange
+    );
+    assert_eq!(
+        map.invert_loss(0.25),
+        densing_core::law::Inverse::BelowRange
+    );
     match map.invert_loss(map.score(1.3)) {
         densing_core::law::Inverse::Value(l) => assert!((l - 1.3).abs() < 1e-9),
         other => panic!("{other:?}"),

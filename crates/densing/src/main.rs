@@ -8,7 +8,11 @@ mod progress;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "densing", version, about = "Capability density of LLMs and the Densing-Law trend")]
+#[command(
+    name = "densing",
+    version,
+    about = "Capability density of LLMs and the Densing-Law trend"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

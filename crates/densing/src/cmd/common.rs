@@ -73,7 +73,11 @@ pub struct CalibrationArgs {
     #[arg(long = "params", value_enum, default_value = "nonemb")]
     pub basis: Basis,
     /// Benchmarks used (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "mmlu,bbh,math,humaneval,mbpp")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "mmlu,bbh,math,humaneval,mbpp"
+    )]
     pub benchmarks: Vec<String>,
     /// Models with fewer benchmarks are reported but kept out of the trend.
     #[arg(long, default_value_t = 4)]
@@ -115,7 +119,11 @@ impl CalibrationArgs {
     pub fn build(&self, reg: &Registry, basis: ParamsBasis, d0: f64) -> Result<Calibration> {
         match (&self.ladder, &self.anchors) {
             (Some(l), Some(a)) => {
-                let default_benchmark = self.benchmark.as_deref().map(Benchmark::parse).transpose()?;
+                let default_benchmark = self
+                    .benchmark
+                    .as_deref()
+                    .map(Benchmark::parse)
+                    .transpose()?;
                 let form = match self.form {
                     Form::Paper => LossForm::Paper,
                     Form::Chinchilla => LossForm::Chinchilla,
@@ -129,7 +137,12 @@ impl CalibrationArgs {
                     self.uncertainty(),
                 )?)
             }
-            _ => Ok(Calibration::family(reg, &self.reference, basis, self.uncertainty())?),
+            _ => Ok(Calibration::family(
+                reg,
+                &self.reference,
+                basis,
+                self.uncertainty(),
+            )?),
         }
     }
 
@@ -149,6 +162,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         std::process::id()
     ));
     std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot move {} into place", path.display()))?;
     Ok(())
 }

@@ -48,7 +48,10 @@ fn parse_scores(items: &[String]) -> Result<HashMap<Benchmark, f64>> {
             .split_once('=')
             .with_context(|| format!("--scores: `{item}` is not benchmark=percent"))?;
         let b = Benchmark::parse(k)?;
-        let v: f64 = v.trim().parse().with_context(|| format!("--scores: `{v}` for {k} is not a number"))?;
+        let v: f64 = v
+            .trim()
+            .parse()
+            .with_context(|| format!("--scores: `{v}` for {k} is not a number"))?;
         if !(0.0..=100.0).contains(&v) || !v.is_finite() {
             bail!("--scores: {k}={v} is outside 0–100 (percent)");
         }
@@ -66,54 +69,91 @@ const LM_EVAL_MAP: [(Benchmark, &[&str], &[&str]); 5] = [
     (
         Benchmark::Bbh,
         &["bbh_cot_fewshot", "bbh"],
-        &["exact_match,get-answer", "exact_match,flexible-extract", "exact_match,none", "exact_match"],
+        &[
+            "exact_match,get-answer",
+            "exact_match,flexible-extract",
+            "exact_match,none",
+            "exact_match",
+        ],
     ),
     (
         Benchmark::Math,
         &["minerva_math", "hendrycks_math"],
         &["exact_match,none", "math_verify,none", "exact_match"],
     ),
-    (Benchmark::Humaneval, &["humaneval"], &["pass@1,create_test", "pass@1,none", "pass@1"]),
-    (Benchmark::Mbpp, &["mbpp"], &["pass_at_1,none", "pass@1,none", "pass_at_1", "pass@1"]),
+    (
+        Benchmark::Humaneval,
+        &["humaneval"],
+        &["pass@1,create_test", "pass@1,none", "pass@1"],
+    ),
+    (
+        Benchmark::Mbpp,
+        &["mbpp"],
+        &["pass_at_1,none", "pass@1,none", "pass_at_1", "pass@1"],
+    ),
 ];
 
 /// Read the five benchmarks from an lm-evaluation-harness `results` file; returns
 /// the scores and one line per benchmark saying what was read (or not found).
 pub fn read_lm_eval(path: &Path) -> Result<(HashMap<Benchmark, f64>, Vec<String>)> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let doc: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not valid JSON", path.display()))?;
     let results = doc
         .get("results")
         .and_then(|r| r.as_object())
-        .with_context(|| format!("{}: no `results` object (is this an lm-evaluation-harness results file?)", path.display()))?;
+        .with_context(|| {
+            format!(
+                "{}: no `results` object (is this an lm-evaluation-harness results file?)",
+                path.display()
+            )
+        })?;
     let mut scores = HashMap::new();
     let mut notes = Vec::new();
     for (bench, tasks, metrics) in LM_EVAL_MAP {
         let found = tasks.iter().find_map(|t| {
             let entry = results.get(*t)?.as_object()?;
-            metrics.iter().find_map(|m| Some((*t, *m, entry.get(*m)?.as_f64()?)))
+            metrics
+                .iter()
+                .find_map(|m| Some((*t, *m, entry.get(*m)?.as_f64()?)))
         });
         match found {
             Some((task, metric, v)) => {
                 if !(0.0..=1.0).contains(&v) {
-                    bail!("{}: results.{task}.\"{metric}\" = {v} is outside [0, 1]", path.display());
+                    bail!(
+                        "{}: results.{task}.\"{metric}\" = {v} is outside [0, 1]",
+                        path.display()
+                    );
                 }
-                notes.push(format!("{}: results.{task} metric \"{metric}\" = {v}", bench.key()));
+                notes.push(format!(
+                    "{}: results.{task} metric \"{metric}\" = {v}",
+                    bench.key()
+                ));
                 scores.insert(bench, v);
             }
-            None => notes.push(format!("{}: not found (looked for tasks {})", bench.key(), tasks.join(", "))),
+            None => notes.push(format!(
+                "{}: not found (looked for tasks {})",
+                bench.key(),
+                tasks.join(", ")
+            )),
         }
     }
     if scores.is_empty() {
-        bail!("{}: none of the five benchmarks found in `results`", path.display());
+        bail!(
+            "{}: none of the five benchmarks found in `results`",
+            path.display()
+        );
     }
     Ok((scores, notes))
 }
 
 pub fn run(args: DensityArgs) -> Result<()> {
     if !(args.size_b > 0.0 && args.size_b.is_finite()) {
-        bail!("--size must be a positive number of billions, got {}", args.size_b);
+        bail!(
+            "--size must be a positive number of billions, got {}",
+            args.size_b
+        );
     }
     let release = parse_date(&args.date).map_err(|m| anyhow::anyhow!("--date: {m}"))?;
     let (scores, read_notes) = match &args.lm_eval {
@@ -123,7 +163,11 @@ pub fn run(args: DensityArgs) -> Result<()> {
     };
     let reg = args.registry.load()?;
     if reg.get(&args.name).is_some() {
-        bail!("model `{}` is already in {}; choose another --name", args.name, reg.name);
+        bail!(
+            "model `{}` is already in {}; choose another --name",
+            args.name,
+            reg.name
+        );
     }
     let opts = args.cal.options()?;
     let cal = args.cal.build(&reg, opts.basis, args.cal.d0)?;
@@ -178,7 +222,12 @@ pub fn run(args: DensityArgs) -> Result<()> {
         println!("  read {n}");
     }
     for e in &d.per_benchmark {
-        println!("  {:<10} score {:>5.1}%  N̂ {}", e.benchmark.key(), e.score * 100.0, e.n_hat.short());
+        println!(
+            "  {:<10} score {:>5.1}%  N̂ {}",
+            e.benchmark.key(),
+            e.score * 100.0,
+            e.n_hat.short()
+        );
     }
     println!("N = {}B, N̂ = {}B", sig(d.params_b), d.n_hat.short());
     println!("density {}", super::run::rho_text(&d));
@@ -188,7 +237,11 @@ pub fn run(args: DensityArgs) -> Result<()> {
             s.densities.len() + 1,
             v,
             release,
-            if v >= 1.0 { "on or above the line" } else { "below the line" }
+            if v >= 1.0 {
+                "on or above the line"
+            } else {
+                "below the line"
+            }
         ),
         _ => println!("censored density: no rank or trend comparison"),
     }

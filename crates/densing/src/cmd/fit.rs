@@ -81,7 +81,11 @@ pub fn run(args: FitArgs) -> Result<()> {
 fn fit_loss(args: LossArgs) -> Result<()> {
     let mut points = read_ladder(&args.data)?;
     if args.drop_highest >= points.len() {
-        anyhow::bail!("--drop-highest {} would drop every one of the {} points", args.drop_highest, points.len());
+        anyhow::bail!(
+            "--drop-highest {} would drop every one of the {} points",
+            args.drop_highest,
+            points.len()
+        );
     }
     points.sort_by(|a, b| a.loss.total_cmp(&b.loss));
     points.truncate(points.len() - args.drop_highest);
@@ -90,14 +94,26 @@ fn fit_loss(args: LossArgs) -> Result<()> {
         Form::Chinchilla => LossForm::Chinchilla,
     };
     let problem = LossProblem::new(form, &points, args.delta);
-    require_points(&args.data.display().to_string(), points.len(), problem.names().len())?;
+    require_points(
+        &args.data.display().to_string(),
+        points.len(),
+        problem.names().len(),
+    )?;
     let report = fit(&problem, &GridPolish::default())?;
     let boot = run_bootstrap(&problem, &report, &args.common);
     let title = match form {
         LossForm::Paper => "loss law L = a·N^-α + b·D^-β (Huber δ on ln L, summed)",
         LossForm::Chinchilla => "loss law L = E + A·N^-α + B·D^-β (Huber δ on ln L, summed)",
     };
-    emit(title, &args.data, &report, boot.as_ref(), &args.common, json!({"form": form, "delta": args.delta, "dropped_highest": args.drop_highest}), &[])
+    emit(
+        title,
+        &args.data,
+        &report,
+        boot.as_ref(),
+        &args.common,
+        json!({"form": form, "delta": args.delta, "dropped_highest": args.drop_highest}),
+        &[],
+    )
 }
 
 fn fit_score(args: ScoreArgs) -> Result<()> {
@@ -130,7 +146,11 @@ fn fit_score(args: ScoreArgs) -> Result<()> {
     )
 }
 
-fn run_bootstrap<P: Problem>(problem: &P, report: &FitReport, c: &Common) -> Option<BootstrapResult> {
+fn run_bootstrap<P: Problem>(
+    problem: &P,
+    report: &FitReport,
+    c: &Common,
+) -> Option<BootstrapResult> {
     (c.bootstrap > 0).then(|| {
         let bar = crate::progress::bar(c.bootstrap as u64, "bootstrap");
         let cfg = BootstrapConfig {
@@ -158,8 +178,12 @@ fn emit(
     warnings: &[String],
 ) -> Result<()> {
     if c.json {
-        let params: serde_json::Map<String, serde_json::Value> =
-            r.names.iter().zip(&r.params).map(|(n, v)| (n.clone(), json!(v))).collect();
+        let params: serde_json::Map<String, serde_json::Value> = r
+            .names
+            .iter()
+            .zip(&r.params)
+            .map(|(n, v)| (n.clone(), json!(v)))
+            .collect();
         let mut out = json!({
             "law": title,
             "data": data.display().to_string(),
@@ -176,16 +200,24 @@ fn emit(
             "options": extra,
         });
         if let Some(b) = boot {
-            let ci: serde_json::Map<String, serde_json::Value> =
-                r.names.iter().zip(&b.ci95).map(|(n, v)| (n.clone(), json!(v))).collect();
+            let ci: serde_json::Map<String, serde_json::Value> = r
+                .names
+                .iter()
+                .zip(&b.ci95)
+                .map(|(n, v)| (n.clone(), json!(v)))
+                .collect();
             out["ci95"] = json!(ci);
-            out["bootstrap"] = json!({"replicates": b.replicates, "seed": b.seed, "failed": b.failed});
+            out["bootstrap"] =
+                json!({"replicates": b.replicates, "seed": b.seed, "failed": b.failed});
         }
         println!("{}", serde_json::to_string(&out)?);
         return Ok(());
     }
     println!("{title}\ndata: {} ({} points)\n", data.display(), r.n_obs);
-    println!("{:<8} {:>14} {:>30}", "param", "estimate", "95% CI (bootstrap)");
+    println!(
+        "{:<8} {:>14} {:>30}",
+        "param", "estimate", "95% CI (bootstrap)"
+    );
     for (i, (n, v)) in r.names.iter().zip(&r.params).enumerate() {
         let ci = boot
             .map(|b| format!("[{:.6}, {:.6}]", b.ci95[i][0], b.ci95[i][1]))
@@ -194,12 +226,18 @@ fn emit(
     }
     println!("\nobjective        {:.6e}", r.objective);
     println!("R²               {:.5}", r.r2);
-    println!("distinct optima  {} (from {} polished grid starts)", r.distinct_optima, r.starts);
+    println!(
+        "distinct optima  {} (from {} polished grid starts)",
+        r.distinct_optima, r.starts
+    );
     if let Some(e) = r.leave_largest_out_error {
         println!("leave-largest-out mean |residual| {e:.4}");
     }
     if let Some(b) = boot {
-        println!("bootstrap        {} replicates, seed {}, {} failed", b.replicates, b.seed, b.failed);
+        println!(
+            "bootstrap        {} replicates, seed {}, {} failed",
+            b.replicates, b.seed, b.failed
+        );
     }
     if let Some(corr) = &r.correlations {
         println!("\nparameter correlations (internal coordinates):");

@@ -1,9 +1,9 @@
-pub mod fit;
-pub mod eval;
-pub mod report;
 pub mod common;
+pub mod density;
+pub mod eval;
+pub mod fit;
 pub mod models;
+pub mod report;
 pub mod report_input;
 pub mod run;
-pub mod density;
 pub mod serve;

@@ -28,7 +28,11 @@ pub fn run(args: ModelsArgs) -> Result<()> {
         let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v}"));
         let scores: Vec<String> = Benchmark::ALL
             .iter()
-            .map(|b| m.scores.get(b).map_or("-".into(), |s| format!("{:.1}", s * 100.0)))
+            .map(|b| {
+                m.scores
+                    .get(b)
+                    .map_or("-".into(), |s| format!("{:.1}", s * 100.0))
+            })
             .collect();
         println!(
             "{:<28} {:<10} {:<5} {:>8} {:>8} {:>7} {:<10} {:>5} {:>5} {:>5} {:>5} {:>5}  {}",

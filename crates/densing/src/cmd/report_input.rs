@@ -43,8 +43,14 @@ pub fn report_input(s: &Study, summary: &Summary, cal: &Calibration) -> rep::Rep
             rho: d.rho.value(),
             rho_ci95: d.rho_ci95,
             censor: match d.rho {
-                Bounded::AtLeast(b) => Some(rep::Censor { kind: rep::CensorKind::Lower, bound: b }),
-                Bounded::AtMost(b) => Some(rep::Censor { kind: rep::CensorKind::Upper, bound: b }),
+                Bounded::AtLeast(b) => Some(rep::Censor {
+                    kind: rep::CensorKind::Lower,
+                    bound: b,
+                }),
+                Bounded::AtMost(b) => Some(rep::Censor {
+                    kind: rep::CensorKind::Upper,
+                    bound: b,
+                }),
                 _ => None,
             },
             on_envelope: s.trend.envelope.contains(&d.name),
@@ -88,7 +94,9 @@ pub fn report_input(s: &Study, summary: &Summary, cal: &Calibration) -> rep::Rep
             .filter(|d| s.trend.envelope.contains(&d.name))
             .filter_map(|d| {
                 let t = days_since_origin(d.release);
-                d.rho.value().map(|r| [t, r.ln() - (s.trend.a * t + s.trend.b)])
+                d.rho
+                    .value()
+                    .map(|r| [t, r.ln() - (s.trend.a * t + s.trend.b)])
             })
             .collect(),
     });
@@ -118,8 +126,8 @@ pub fn report_input(s: &Study, summary: &Summary, cal: &Calibration) -> rep::Rep
         models,
         trend: Some(trend(&s.trend)),
         split,
-        ladder: None,
-        score_map: None,
+        ladder: ladder_figure(cal),
+        score_map: score_map_figure(cal),
         residuals,
         sweep,
         methods: methods(cal, summary),
@@ -152,4 +160,82 @@ fn caveats(s: &Summary) -> Vec<String> {
     }
     c.extend(s.warnings.iter().cloned());
     c
+}
+
+/// Fig. 2a: the ladder's runs and the fitted law along each N (two-step only).
+fn ladder_figure(cal: &Calibration) -> Option<rep::LadderFigure> {
+    let law = cal.curves.values().find_map(|c| match c.curve {
+        Curve::TwoStep { law, .. } => Some(law),
+        Curve::Family(_) => None,
+    })?;
+    let mut sizes: Vec<f64> = cal.ladder.iter().map(|p| p.params).collect();
+    sizes.sort_by(f64::total_cmp);
+    sizes.dedup();
+    let curves = sizes
+        .iter()
+        .map(|&n| {
+            let ds: Vec<f64> = cal
+                .ladder
+                .iter()
+                .filter(|p| p.params == n)
+                .map(|p| p.tokens)
+                .collect();
+            let (lo, hi) = ds
+                .iter()
+                .fold((f64::INFINITY, 0.0f64), |(a, b), &d| (a.min(d), b.max(d)));
+            let points = (0..=40)
+                .map(|i| {
+                    let d = lo * (hi / lo).powf(i as f64 / 40.0);
+                    [6.0 * n * d, law.loss(n, d)]
+                })
+                .collect();
+            rep::LadderCurve { params: n, points }
+        })
+        .collect();
+    Some(rep::LadderFigure {
+        points: cal
+            .ladder
+            .iter()
+            .map(|p| rep::LadderPoint {
+                params: p.params,
+                tokens: p.tokens,
+                loss: p.loss,
+            })
+            .collect(),
+        curves,
+    })
+}
+
+/// Fig. 2b: anchors and the fitted sigmoid of the first two-step benchmark.
+fn score_map_figure(cal: &Calibration) -> Option<rep::ScoreMapFigure> {
+    let (bench, bc, map) = cal.curves.iter().find_map(|(b, c)| match c.curve {
+        Curve::TwoStep { map, .. } => Some((b, c, map)),
+        Curve::Family(_) => None,
+    })?;
+    let losses: Vec<f64> = bc.points.iter().filter_map(|p| p.loss).collect();
+    let (lo, hi) = losses
+        .iter()
+        .fold((f64::INFINITY, 0.0f64), |(a, b), &l| (a.min(l), b.max(l)));
+    let pad = 0.1 * (hi - lo);
+    Some(rep::ScoreMapFigure {
+        benchmark: bench.key().to_string(),
+        points: bc
+            .points
+            .iter()
+            .filter_map(|p| {
+                Some(rep::ScorePoint {
+                    loss: p.loss?,
+                    score: p.score,
+                    name: p.name.clone(),
+                    heldout: false,
+                })
+            })
+            .collect(),
+        curve: (0..=60)
+            .map(|i| {
+                let l = lo - pad + (hi - lo + 2.0 * pad) * i as f64 / 60.0;
+                [l, map.score(l)]
+            })
+            .collect(),
+    })
 }

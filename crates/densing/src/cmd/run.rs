@@ -105,7 +105,9 @@ pub fn run(args: RunArgs) -> Result<()> {
         fig1_only: true,
         ..opts.clone()
     };
-    let fig1 = study(&reg, &cal, &fig1_opts, unc.replicates, unc.seed).ok().map(|s| s.trend);
+    let fig1 = study(&reg, &cal, &fig1_opts, unc.replicates, unc.seed)
+        .ok()
+        .map(|s| s.trend);
     let split = args
         .split_at
         .as_deref()
@@ -116,12 +118,21 @@ pub fn run(args: RunArgs) -> Result<()> {
         })
         .transpose()?;
     let prices = read_prices(args.prices.as_ref())?;
-    let mut warnings: Vec<String> = cal.curves.values().flat_map(|c| c.warnings.clone()).collect();
+    let mut warnings: Vec<String> = cal
+        .curves
+        .values()
+        .flat_map(|c| c.warnings.clone())
+        .collect();
     if main.trend.doubling_ci95.is_some_and(|c| c[1].is_none()) {
-        warnings.push("the slope's 95% CI reaches zero: the doubling time's upper bound is unbounded".into());
+        warnings.push(
+            "the slope's 95% CI reaches zero: the doubling time's upper bound is unbounded".into(),
+        );
     }
     let (sweep, backtest_rows) = if args.sweep {
-        (Some(sweep(&args, &reg, &opts)?), Some(backtest(&main.densities, 180, 90)))
+        (
+            Some(sweep(&args, &reg, &opts)?),
+            Some(backtest(&main.densities, 180, 90)),
+        )
     } else {
         (None, None)
     };
@@ -137,7 +148,10 @@ pub fn run(args: RunArgs) -> Result<()> {
         trend: main.trend.clone(),
         trend_fig1: fig1,
         split,
-        combined_with_hardware_days: combined_doubling_days(main.trend.doubling_days, args.hardware_doubling_years),
+        combined_with_hardware_days: combined_doubling_days(
+            main.trend.doubling_days,
+            args.hardware_doubling_years,
+        ),
         hardware_doubling_years: args.hardware_doubling_years,
         price_halving_days: Some(price_halving_days(&prices)?),
         parents: main.parents.clone(),
@@ -165,7 +179,8 @@ fn read_prices(path: Option<&PathBuf>) -> Result<Vec<(chrono::NaiveDate, f64)>> 
     table
         .rows()
         .map(|row| {
-            let date = parse_date(row.text("date").unwrap_or_default()).map_err(|m| row.error("date", m))?;
+            let date = parse_date(row.text("date").unwrap_or_default())
+                .map_err(|m| row.error("date", m))?;
             Ok((date, row.positive("price_per_mtok")?))
         })
         .collect()
@@ -196,7 +211,13 @@ fn render_table(s: &Study) -> String {
     rows.sort_by_key(|d| d.release);
     for d in rows {
         let n_hat = d.n_hat.short();
-        let env = if s.trend.envelope.contains(&d.name) { "env" } else if d.in_trend { "yes" } else { "" };
+        let env = if s.trend.envelope.contains(&d.name) {
+            "env"
+        } else if d.in_trend {
+            "yes"
+        } else {
+            ""
+        };
         out += &format!(
             "{:<28} {:>10} {:>9} {:>10} {:<28} {:<5} {}\n",
             d.name,
@@ -245,9 +266,20 @@ fn render_summary(s: &Summary) -> String {
     }
     if let Some(sp) = &s.split {
         let side = |t: &Option<TrendFit>| {
-            t.as_ref().map_or("not fitted".to_string(), |t| format!("A = {:.5}/day, doubling {:.0} days, n = {}", t.a, t.doubling_days, t.n_points))
+            t.as_ref().map_or("not fitted".to_string(), |t| {
+                format!(
+                    "A = {:.5}/day, doubling {:.0} days, n = {}",
+                    t.a, t.doubling_days, t.n_points
+                )
+            })
         };
-        out += &format!("before {}: {}\nafter  {}: {}\n", sp.date, side(&sp.before), sp.date, side(&sp.after));
+        out += &format!(
+            "before {}: {}\nafter  {}: {}\n",
+            sp.date,
+            side(&sp.before),
+            sp.date,
+            side(&sp.after)
+        );
         for n in &sp.notes {
             out += &format!("  note: {n}\n");
         }
@@ -257,11 +289,17 @@ fn render_summary(s: &Summary) -> String {
             "compressed {} vs parent {}: {}\n",
             p.child,
             p.parent,
-            p.ratio.map_or("ratio undefined (censored)".to_string(), |r| format!("ρ ratio {r:.2}"))
+            p.ratio
+                .map_or("ratio undefined (censored)".to_string(), |r| format!(
+                    "ρ ratio {r:.2}"
+                ))
         );
     }
     if let Some(rows) = &s.sweep {
-        out += &format!("\n{:<12} {:<40} {:>4} {:>9} {:<20} {:>6}\n", "sweep", "choice", "n", "doubling", "95% CI", "R²");
+        out += &format!(
+            "\n{:<12} {:<40} {:>4} {:>9} {:<20} {:>6}\n",
+            "sweep", "choice", "n", "doubling", "95% CI", "R²"
+        );
         for r in rows {
             out += &format!(
                 "{:<12} {:<40} {:>4} {:>9} {:<20} {:>6}{}\n",
@@ -271,13 +309,18 @@ fn render_summary(s: &Summary) -> String {
                 r.doubling_days.map_or("-".into(), |d| format!("{d:.0}")),
                 ci_text(r.doubling_ci95),
                 r.r2.map_or("-".into(), |v| format!("{v:.3}")),
-                r.note.as_ref().map_or(String::new(), |n| format!("  ({n})"))
+                r.note
+                    .as_ref()
+                    .map_or(String::new(), |n| format!("  ({n})"))
             );
         }
     }
     if let Some(rows) = &s.backtest {
         out += "\nbacktest: fit on models before the cutoff, forecast ρ_max 180 days later\n";
-        out += &format!("{:<11} {:>4} {:>10} {:>10} {:>10} {:>9} {:>9}\n", "cutoff", "n", "forecast", "reached", "no-growth", "law err", "base err");
+        out += &format!(
+            "{:<11} {:>4} {:>10} {:>10} {:>10} {:>9} {:>9}\n",
+            "cutoff", "n", "forecast", "reached", "no-growth", "law err", "base err"
+        );
         for r in rows {
             out += &format!(
                 "{:<11} {:>4} {:>10} {:>10} {:>10} {:>8.2}× {:>8.2}×\n",
@@ -305,61 +348,96 @@ fn sweep(args: &RunArgs, reg: &Registry, opts: &DensityOptions) -> Result<Vec<Sw
         ..args.cal.clone()
     };
     let mut rows = Vec::new();
-    let mut push = |dimension: &str, choice: String, cal: Result<Calibration>, o: &DensityOptions| {
-        let row = match cal.and_then(|c| Ok(study(reg, &c, o, replicates, args.cal.seed)?)) {
-            Ok(s) => SweepRow {
-                dimension: dimension.into(),
-                choice,
-                n_models: s.trend.n_points,
-                doubling_days: Some(s.trend.doubling_days),
-                doubling_ci95: s.trend.doubling_ci95,
-                r2: Some(s.trend.r2),
-                note: None,
-            },
-            Err(e) => SweepRow {
-                dimension: dimension.into(),
-                choice,
-                n_models: 0,
-                doubling_days: None,
-                doubling_ci95: None,
-                r2: None,
-                note: Some(format!("{e:#}")),
-            },
+    let mut push =
+        |dimension: &str, choice: String, cal: Result<Calibration>, o: &DensityOptions| {
+            let row = match cal.and_then(|c| Ok(study(reg, &c, o, replicates, args.cal.seed)?)) {
+                Ok(s) => SweepRow {
+                    dimension: dimension.into(),
+                    choice,
+                    n_models: s.trend.n_points,
+                    doubling_days: Some(s.trend.doubling_days),
+                    doubling_ci95: s.trend.doubling_ci95,
+                    r2: Some(s.trend.r2),
+                    note: None,
+                },
+                Err(e) => SweepRow {
+                    dimension: dimension.into(),
+                    choice,
+                    n_models: 0,
+                    doubling_days: None,
+                    doubling_ci95: None,
+                    r2: None,
+                    note: Some(format!("{e:#}")),
+                },
+            };
+            rows.push(row);
         };
-        rows.push(row);
-    };
     let base = || unc_args.build(reg, opts.basis, args.cal.d0);
     if !args.cal.is_two_step() {
         for fam in reg.families() {
-            let sizes = reg.models.iter().filter(|m| m.family == fam && m.weights == densing_core::registry::Weights::Base).count();
+            let sizes = reg
+                .models
+                .iter()
+                .filter(|m| m.family == fam && m.weights == densing_core::registry::Weights::Base)
+                .count();
             if sizes >= 4 {
                 let cal = CalibrationArgs {
                     reference: fam.to_string(),
                     ..unc_args.clone()
                 };
-                push("reference", fam.to_string(), cal.build(reg, opts.basis, args.cal.d0), opts);
+                push(
+                    "reference",
+                    fam.to_string(),
+                    cal.build(reg, opts.basis, args.cal.d0),
+                    opts,
+                );
             }
         }
     } else {
         for d0 in [1e11, 1e12, 1e13] {
-            push("D0", format!("{d0:.0e} tokens"), unc_args.build(reg, opts.basis, d0), opts);
+            push(
+                "D0",
+                format!("{d0:.0e} tokens"),
+                unc_args.build(reg, opts.basis, d0),
+                opts,
+            );
         }
     }
     push("benchmarks", "all five".into(), base(), opts);
     for b in Benchmark::ALL {
         let o = DensityOptions {
-            benchmarks: opts.benchmarks.iter().copied().filter(|x| *x != b).collect(),
+            benchmarks: opts
+                .benchmarks
+                .iter()
+                .copied()
+                .filter(|x| *x != b)
+                .collect(),
             min_benchmarks: opts.min_benchmarks.min(opts.benchmarks.len() - 1),
             ..opts.clone()
         };
         push("benchmarks", format!("without {}", b.key()), base(), &o);
     }
-    for (name, basis) in [("total", ParamsBasis::Total), ("nonemb", ParamsBasis::Nonemb), ("active", ParamsBasis::Active)] {
-        let o = DensityOptions { basis, ..opts.clone() };
-        push("params", name.into(), unc_args.build(reg, basis, args.cal.d0), &o);
+    for (name, basis) in [
+        ("total", ParamsBasis::Total),
+        ("nonemb", ParamsBasis::Nonemb),
+        ("active", ParamsBasis::Active),
+    ] {
+        let o = DensityOptions {
+            basis,
+            ..opts.clone()
+        };
+        push(
+            "params",
+            name.into(),
+            unc_args.build(reg, basis, args.cal.d0),
+            &o,
+        );
     }
     push("models", "all base models".into(), base(), opts);
-    let o = DensityOptions { fig1_only: true, ..opts.clone() };
+    let o = DensityOptions {
+        fig1_only: true,
+        ..opts.clone()
+    };
     push("models", "paper's 29 (in_densing_fig1)".into(), base(), &o);
     Ok(rows)
 }
@@ -367,8 +445,24 @@ fn sweep(args: &RunArgs, reg: &Registry, opts: &DensityOptions) -> Result<Vec<Sw
 fn densities_csv(s: &Study) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec![
-        "model", "family", "release_date", "params_b", "n_hat_b", "n_hat_censor", "n_hat_lo", "n_hat_hi", "rho", "rho_censor", "rho_lo", "rho_hi",
-        "rho_mean_score", "rho_mean_score_censor", "in_trend", "on_envelope", "in_densing_fig1", "parent",
+        "model",
+        "family",
+        "release_date",
+        "params_b",
+        "n_hat_b",
+        "n_hat_censor",
+        "n_hat_lo",
+        "n_hat_hi",
+        "rho",
+        "rho_censor",
+        "rho_lo",
+        "rho_hi",
+        "rho_mean_score",
+        "rho_mean_score_censor",
+        "in_trend",
+        "on_envelope",
+        "in_densing_fig1",
+        "parent",
     ]
     .into_iter()
     .map(String::from)
@@ -411,10 +505,17 @@ fn densities_csv(s: &Study) -> Result<Vec<u8>> {
             d.parent.clone().unwrap_or_default(),
         ];
         for b in Benchmark::ALL {
-            rec.push(d.per_benchmark.iter().find(|e| e.benchmark == b).map_or(String::new(), |e| {
-                let (v, c) = cell(e.n_hat);
-                if c.is_empty() { v } else { format!("{c}:{v}") }
-            }));
+            rec.push(d.per_benchmark.iter().find(|e| e.benchmark == b).map_or(
+                String::new(),
+                |e| {
+                    let (v, c) = cell(e.n_hat);
+                    if c.is_empty() {
+                        v
+                    } else {
+                        format!("{c}:{v}")
+                    }
+                },
+            ));
         }
         rec.push(d.flags.join("; "));
         rec.push(s.reference.clone());
@@ -425,9 +526,13 @@ fn densities_csv(s: &Study) -> Result<Vec<u8>> {
 
 fn write_outputs(args: &RunArgs, s: &Study, summary: &Summary, cal: &Calibration) -> Result<()> {
     let out = &args.out;
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create output folder {}", out.display()))?;
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create output folder {}", out.display()))?;
     write_atomic(&out.join("densities.csv"), &densities_csv(s)?)?;
-    write_atomic(&out.join("trend.json"), serde_json::to_string_pretty(summary)?.as_bytes())?;
+    write_atomic(
+        &out.join("trend.json"),
+        serde_json::to_string_pretty(summary)?.as_bytes(),
+    )?;
     let md = format!(
         "# densing run\n\n```\n{}{}```\n",
         render_table(s),
@@ -435,7 +540,10 @@ fn write_outputs(args: &RunArgs, s: &Study, summary: &Summary, cal: &Calibration
     );
     write_atomic(&out.join("summary.md"), md.as_bytes())?;
     let input = report_input(s, summary, cal);
-    write_atomic(&out.join("report.json"), serde_json::to_string_pretty(&input)?.as_bytes())?;
+    write_atomic(
+        &out.join("report.json"),
+        serde_json::to_string_pretty(&input)?.as_bytes(),
+    )?;
     if !args.no_report {
         let format = match args.format {
             ImageFormat::Svg => densing_report::Format::Svg,
