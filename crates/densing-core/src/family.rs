@@ -101,10 +101,10 @@ impl Problem for FamilyProblem {
     fn gradient(&self, t: &[f64], w: &[f64]) -> Vec<f64> {
         let c = self.curve(t);
         let mut g = vec![0.0; 3];
-        for i in 0..self.n_obs() {
+        for (i, wi) in w.iter().enumerate() {
             let z = (-c.alpha * self.ln_n[i]).exp();
             let s = sigmoid(c.u - c.v * z);
-            let r = w[i] * (self.floor + (1.0 - self.floor) * s - self.score[i]);
+            let r = wi * (self.floor + (1.0 - self.floor) * s - self.score[i]);
             let ds_dx = (1.0 - self.floor) * s * (1.0 - s);
             if ds_dx == 0.0 {
                 // Saturated sigmoid: no gradient, and v·z may be infinite (0·∞).

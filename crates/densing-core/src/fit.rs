@@ -244,7 +244,7 @@ pub fn fit<P: Problem + ?Sized>(problem: &P, solver: &GridPolish) -> Result<FitR
     let leave_largest_out_error = if largest.iter().any(|&x| x) && largest.iter().any(|&x| !x) {
         let w_out: Vec<f64> = largest.iter().map(|&l| if l { 0.0 } else { 1.0 }).collect();
         solver
-            .solve(problem, &w_out, &[sol.theta.clone()])
+            .solve(problem, &w_out, std::slice::from_ref(&sol.theta))
             .ok()
             .map(|s| {
                 let r = problem.residuals(&s.theta);

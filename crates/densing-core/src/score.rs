@@ -83,10 +83,10 @@ impl Problem for ScoreProblem {
         let m = self.map(theta);
         let (s2, s1) = (sigmoid(theta[0]), sigmoid(theta[3]));
         let mut g = vec![0.0; 4];
-        for i in 0..self.n_obs() {
+        for (i, wi) in w.iter().enumerate() {
             let x = self.loss[i] - m.l;
             let sg = sigmoid(m.gamma * x);
-            let r = w[i] * (m.score(self.loss[i]) - self.score[i]);
+            let r = wi * (m.score(self.loss[i]) - self.score[i]);
             let ds_dc = sg;
             let dsig = m.c * sg * (1.0 - sg);
             // c = d(σ(s₂) − 1), d = σ(s₁)

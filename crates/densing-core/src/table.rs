@@ -36,7 +36,7 @@ impl Table {
         let mut reader = csv::ReaderBuilder::new()
             .comment(Some(b'#'))
             .trim(csv::Trim::All)
-            .from_reader(text[body_start..].as_bytes());
+            .from_reader(&text.as_bytes()[body_start..]);
         let headers = reader
             .headers()
             .map_err(|e| Error::file(name, format!("cannot read the header line: {e}")))?

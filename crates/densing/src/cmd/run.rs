@@ -234,11 +234,12 @@ fn render_table(s: &Study) -> String {
 
 fn render_summary(s: &Summary) -> String {
     let mut out = format!(
-        "\nDensing-Law trend on {} models ({} on the envelope): ln ρ_max = {:.5}·t {:+.3}, R² = {:.3}\n",
+        "\nDensing-Law trend on {} models ({} on the envelope): ln ρ_max = {:.5}·t {} {:.3}, R² = {:.3}\n",
         s.n_trend,
         s.trend.envelope.len(),
         s.a,
-        s.trend.b,
+        if s.trend.b < 0.0 { "−" } else { "+" },
+        s.trend.b.abs(),
         s.r2
     );
     out += &format!(
