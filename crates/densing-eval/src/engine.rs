@@ -305,22 +305,13 @@ impl Engine {
             mode: opts.matmul,
         };
         let model = Llama::load(cfg, &mut weights, &opts.device)?;
-        let name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "model".into());
-        let identity = ModelIdentity {
-            model: hash,
-            tokenizer: tokenizer.hash().to_string(),
-            name,
-            context_window: Some(model.config().context_len),
-        };
-        Ok(Self {
+        Ok(Self::assemble(
             model,
             tokenizer,
-            identity,
-            prefix_cache: opts.prefix_cache.then(|| Mutex::new(None)),
-        })
+            hash,
+            path.file_stem(),
+            opts,
+        ))
     }
 
     fn load_hf_dir(dir: &Path, opts: &EngineOptions) -> Result<Self> {
@@ -380,22 +371,36 @@ impl Engine {
         let tokenizer =
             TextTokenizer::from_file(&dir.join("tokenizer.json"), hf.bos_token_id, add_bos)?;
         let model = Llama::load(cfg, &mut HfWeights { tensors }, &opts.device)?;
-        let name = dir
-            .file_name()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "model".into());
+        Ok(Self::assemble(
+            model,
+            tokenizer,
+            hash,
+            dir.file_name(),
+            opts,
+        ))
+    }
+
+    /// The engine around a loaded model: its identity (the results-store key) is
+    /// the weights' hash, the tokenizer's hash and a display name from the path.
+    fn assemble(
+        model: Llama,
+        tokenizer: TextTokenizer,
+        hash: String,
+        name: Option<&std::ffi::OsStr>,
+        opts: &EngineOptions,
+    ) -> Self {
         let identity = ModelIdentity {
             model: hash,
             tokenizer: tokenizer.hash().to_string(),
-            name,
+            name: name.map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned()),
             context_window: Some(model.config().context_len),
         };
-        Ok(Self {
+        Self {
             model,
             tokenizer,
             identity,
             prefix_cache: opts.prefix_cache.then(|| Mutex::new(None)),
-        })
+        }
     }
 
     /// The model's tokenizer (for clients that must tokenise exactly as the model).

@@ -45,8 +45,19 @@ impl From<Basis> for ParamsBasis {
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Form {
+    /// L = a·N^-α + b·D^-β (the Densing paper, eq. 2).
     Paper,
+    /// L = E + A·N^-α + B·D^-β (Hoffmann et al.).
     Chinchilla,
+}
+
+impl From<Form> for LossForm {
+    fn from(f: Form) -> Self {
+        match f {
+            Form::Paper => LossForm::Paper,
+            Form::Chinchilla => LossForm::Chinchilla,
+        }
+    }
 }
 
 #[derive(Args, Clone)]
@@ -124,10 +135,7 @@ impl CalibrationArgs {
                     .as_deref()
                     .map(Benchmark::parse)
                     .transpose()?;
-                let form = match self.form {
-                    Form::Paper => LossForm::Paper,
-                    Form::Chinchilla => LossForm::Chinchilla,
-                };
+                let form = LossForm::from(self.form);
                 Ok(Calibration::two_step(
                     &read_ladder(l)?,
                     &read_anchors(a)?,

@@ -1,8 +1,9 @@
 //! `densing fit loss|score`: fit a law to a data file and report it, with
 //! optional bootstrap CIs.
 
+use super::common::Form;
 use anyhow::Result;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use densing_core::bootstrap::{bootstrap, BootstrapConfig, BootstrapResult};
 use densing_core::data::{read_anchors, read_ladder};
 use densing_core::fit::{fit, require_points, FitReport, GridPolish, Problem};
@@ -24,14 +25,6 @@ enum FitWhat {
     Loss(LossArgs),
     /// Score map on an anchors CSV (columns loss, score; optional model, task, heldout).
     Score(ScoreArgs),
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Form {
-    /// L = a·N^-α + b·D^-β (the Densing paper, eq. 2).
-    Paper,
-    /// L = E + A·N^-α + B·D^-β (Hoffmann et al.).
-    Chinchilla,
 }
 
 #[derive(Args)]
@@ -89,10 +82,7 @@ fn fit_loss(args: LossArgs) -> Result<()> {
     }
     points.sort_by(|a, b| a.loss.total_cmp(&b.loss));
     points.truncate(points.len() - args.drop_highest);
-    let form = match args.form {
-        Form::Paper => LossForm::Paper,
-        Form::Chinchilla => LossForm::Chinchilla,
-    };
+    let form = LossForm::from(args.form);
     let problem = LossProblem::new(form, &points, args.delta);
     require_points(
         &args.data.display().to_string(),
