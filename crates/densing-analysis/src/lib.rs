@@ -4,14 +4,21 @@
 //! [`CalibrationSpec`] says which calibration to build, [`RunOptions`] what else
 //! to compute; [`run`] returns an [`Analysis`] (the study, its [`Summary`] and the
 //! calibration). [`densities_csv`] and [`report_input`] turn it into the table
-//! and the report's plain-data input; nothing here writes files.
+//! and the report's plain-data input; nothing here writes files. [`place`]
+//! puts one new model against the registry and the trend; [`fit`] fits a
+//! single law to a data set.
 
+pub mod fit;
 mod output;
+mod place;
 mod report_input;
 mod run;
 mod spec;
 
 pub use output::densities_csv;
+pub use place::{new_model, place, read_lm_eval, scores_from_percent, Placement};
 pub use report_input::report_input;
-pub use run::{bundled_prices, read_prices, run, Analysis, RunOptions, Summary, SweepRow};
-pub use spec::{CalibrationSpec, Reference};
+pub use run::{
+    bundled_prices, prices_from, read_prices, run, Analysis, RunOptions, Summary, SweepRow,
+};
+pub use spec::{basis_from_name, density_options, form_from_name, CalibrationSpec, Reference};

@@ -159,7 +159,8 @@ pub fn read_prices(path: &Path) -> Result<Vec<(NaiveDate, f64)>> {
     prices_from(&Table::read(path)?)
 }
 
-fn prices_from(table: &Table) -> Result<Vec<(NaiveDate, f64)>> {
+/// (date, price_per_mtok) rows of a table, validated.
+pub fn prices_from(table: &Table) -> Result<Vec<(NaiveDate, f64)>> {
     table.require(&["date", "price_per_mtok"])?;
     table
         .rows()

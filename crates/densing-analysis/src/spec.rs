@@ -3,9 +3,10 @@
 
 use densing_core::calibration::{Calibration, Uncertainty};
 use densing_core::data::{AnchorPoint, LadderPoint};
+use densing_core::density::DensityOptions;
 use densing_core::law::LossForm;
 use densing_core::registry::{Benchmark, ParamsBasis, Registry};
-use densing_core::Result;
+use densing_core::{Error, Result};
 
 /// Where N̂ comes from.
 #[derive(Debug, Clone)]
@@ -56,4 +57,47 @@ impl CalibrationSpec {
     pub fn is_two_step(&self) -> bool {
         matches!(self.reference, Reference::TwoStep { .. })
     }
+}
+
+/// A parameter basis by name: `total`, `nonemb` or `active`.
+pub fn basis_from_name(name: &str) -> Result<ParamsBasis> {
+    match name {
+        "total" => Ok(ParamsBasis::Total),
+        "nonemb" => Ok(ParamsBasis::Nonemb),
+        "active" => Ok(ParamsBasis::Active),
+        other => Err(Error::Invalid(format!(
+            "params `{other}` is not total, nonemb or active"
+        ))),
+    }
+}
+
+/// A loss-law form by name: `paper` (a·N^-α + b·D^-β) or `chinchilla` (E + …).
+pub fn form_from_name(name: &str) -> Result<LossForm> {
+    match name {
+        "paper" => Ok(LossForm::Paper),
+        "chinchilla" => Ok(LossForm::Chinchilla),
+        other => Err(Error::Invalid(format!(
+            "form `{other}` is not paper or chinchilla"
+        ))),
+    }
+}
+
+/// Which models and benchmarks enter: benchmarks by name (`mmlu`, `bbh`, …).
+pub fn density_options(
+    basis: ParamsBasis,
+    benchmarks: &[impl AsRef<str>],
+    min_benchmarks: usize,
+    include_chat: bool,
+) -> Result<DensityOptions> {
+    let benchmarks = benchmarks
+        .iter()
+        .map(|b| Benchmark::parse(b.as_ref()))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(DensityOptions {
+        basis,
+        benchmarks,
+        min_benchmarks,
+        include_chat,
+        fig1_only: false,
+    })
 }

@@ -148,14 +148,21 @@ impl Registry {
     }
 
     pub fn read(path: &std::path::Path) -> Result<Registry> {
-        Registry::from_table(Table::read(path)?)
+        Registry::from_table(Table::read(path)?, None)
     }
 
     pub fn parse(name: &str, text: &str) -> Result<Registry> {
-        Registry::from_table(Table::parse(name, text)?)
+        Registry::from_table(Table::parse(name, text)?, None)
     }
 
-    fn from_table(table: Table) -> Result<Registry> {
+    /// This registry plus the rows of `text` (same columns), validated as one
+    /// file would be; messages name `name` and the row's line there. A model
+    /// already here is a duplicate; a parent may be in either.
+    pub fn with_rows(&self, name: &str, text: &str) -> Result<Registry> {
+        Registry::from_table(Table::parse(name, text)?, Some(self))
+    }
+
+    fn from_table(table: Table, base: Option<&Registry>) -> Result<Registry> {
         table.require(&REQUIRED)?;
         table.require(&["mbpp"])?;
         let mut models: Vec<Model> = Vec::with_capacity(table.len());
@@ -165,6 +172,16 @@ impl Registry {
                 .text("model")
                 .ok_or_else(|| row.error("model", "is empty"))?
                 .to_string();
+            if let Some(prior) = base.and_then(|b| b.get(&name)) {
+                return Err(row.error(
+                    "model",
+                    format!(
+                        "duplicate model `{name}` (already in {}, line {})",
+                        base.map_or("", |b| b.name.as_str()),
+                        prior.line
+                    ),
+                ));
+            }
             if let Some(first) = seen.insert(name.to_ascii_lowercase(), row.line) {
                 return Err(row.error(
                     "model",
@@ -224,7 +241,8 @@ impl Registry {
         }
         for m in &models {
             if let Some(p) = &m.parent {
-                if !seen.contains_key(&p.to_ascii_lowercase()) {
+                let in_base = base.is_some_and(|b| b.get(p).is_some());
+                if !in_base && !seen.contains_key(&p.to_ascii_lowercase()) {
                     return Err(Error::field(
                         &table.name,
                         m.line,
@@ -237,9 +255,15 @@ impl Registry {
         if models.is_empty() {
             return Err(Error::file(&table.name, "no models"));
         }
-        Ok(Registry {
-            name: table.name.clone(),
-            models,
+        Ok(match base {
+            None => Registry {
+                name: table.name.clone(),
+                models,
+            },
+            Some(b) => Registry {
+                name: format!("{} + {}", b.name, table.name),
+                models: b.models.iter().cloned().chain(models).collect(),
+            },
         })
     }
 

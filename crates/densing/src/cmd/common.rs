@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use densing_analysis::{CalibrationSpec, Reference};
+use densing_analysis::{density_options, CalibrationSpec, Reference};
 use densing_core::calibration::Uncertainty;
 use densing_core::data::{read_anchors, read_ladder};
 use densing_core::density::DensityOptions;
@@ -113,18 +113,12 @@ impl CalibrationArgs {
     }
 
     pub fn options(&self) -> Result<DensityOptions> {
-        let benchmarks = self
-            .benchmarks
-            .iter()
-            .map(|b| Benchmark::parse(b))
-            .collect::<densing_core::Result<Vec<_>>>()?;
-        Ok(DensityOptions {
-            basis: self.basis.into(),
-            benchmarks,
-            min_benchmarks: self.min_benchmarks,
-            include_chat: self.include_chat,
-            fig1_only: false,
-        })
+        Ok(density_options(
+            self.basis.into(),
+            &self.benchmarks,
+            self.min_benchmarks,
+            self.include_chat,
+        )?)
     }
 
     /// The calibration these options ask for (reads the ladder and anchors files).

@@ -1,0 +1,207 @@
+//! Place one new model against the registry: its N̂ and ρ with CI, its rank among
+//! the registry's models, and its ratio to the trend line at its release date.
+//! Scores come as percentages or from an lm-evaluation-harness results file.
+
+use crate::spec::CalibrationSpec;
+use chrono::NaiveDate;
+use densing_core::density::{model_density, DensityOptions, ModelDensity};
+use densing_core::registry::{Benchmark, Model, Registry, Weights};
+use densing_core::study::study;
+use densing_core::trend::days_since_origin;
+use densing_core::{Error, Result};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// A new model against the registry and the trend.
+#[derive(Debug, Clone, Serialize)]
+pub struct Placement {
+    pub reference: String,
+    pub model: ModelDensity,
+    /// 1 + the registry models denser than it (`None` when its ρ is censored).
+    pub rank: Option<usize>,
+    /// Registry models plus this one.
+    pub of: usize,
+    /// exp(A·t + B) of the registry's trend at the model's release.
+    pub trend_rho_at_release: f64,
+    /// ρ / trend ρ_max at release (`None` when ρ is censored).
+    pub ratio_to_trend: Option<f64>,
+}
+
+/// A registry row for a user's model (family `user`, base weights).
+/// `scores` are fractions in [0, 1].
+pub fn new_model(
+    name: &str,
+    size_b: f64,
+    tokens_t: Option<f64>,
+    release: NaiveDate,
+    scores: HashMap<Benchmark, f64>,
+) -> Result<Model> {
+    if !(size_b > 0.0 && size_b.is_finite()) {
+        return Err(Error::Invalid(format!(
+            "size must be a positive number of billions, got {size_b}"
+        )));
+    }
+    if scores.is_empty() {
+        return Err(Error::Invalid("no scores given".into()));
+    }
+    Ok(Model {
+        name: name.to_string(),
+        family: "user".into(),
+        weights: Weights::Base,
+        params_b: size_b,
+        nonemb_b: None,
+        active_b: None,
+        tokens_t,
+        release,
+        scores,
+        parent: None,
+        in_densing_fig1: false,
+        source: "user input".into(),
+        notes: String::new(),
+        line: 0,
+    })
+}
+
+/// Scores given in percent, keyed by benchmark name, as fractions.
+pub fn scores_from_percent<'a>(
+    items: impl IntoIterator<Item = (&'a str, f64)>,
+) -> Result<HashMap<Benchmark, f64>> {
+    let mut out = HashMap::new();
+    for (k, v) in items {
+        let b = Benchmark::parse(k)?;
+        if !(0.0..=100.0).contains(&v) || !v.is_finite() {
+            return Err(Error::Invalid(format!(
+                "scores: {k}={v} is outside 0–100 (percent)"
+            )));
+        }
+        if out.insert(b, v / 100.0).is_some() {
+            return Err(Error::Invalid(format!("scores: {k} given twice")));
+        }
+    }
+    Ok(out)
+}
+
+/// Which lm-evaluation-harness task and metric feed each benchmark, in order of
+/// preference.
+const LM_EVAL_MAP: [(Benchmark, &[&str], &[&str]); 5] = [
+    (Benchmark::Mmlu, &["mmlu"], &["acc,none", "acc"]),
+    (
+        Benchmark::Bbh,
+        &["bbh_cot_fewshot", "bbh"],
+        &[
+            "exact_match,get-answer",
+            "exact_match,flexible-extract",
+            "exact_match,none",
+            "exact_match",
+        ],
+    ),
+    (
+        Benchmark::Math,
+        &["minerva_math", "hendrycks_math"],
+        &["exact_match,none", "math_verify,none", "exact_match"],
+    ),
+    (
+        Benchmark::Humaneval,
+        &["humaneval"],
+        &["pass@1,create_test", "pass@1,none", "pass@1"],
+    ),
+    (
+        Benchmark::Mbpp,
+        &["mbpp"],
+        &["pass_at_1,none", "pass@1,none", "pass_at_1", "pass@1"],
+    ),
+];
+
+/// Read the five benchmarks from an lm-evaluation-harness `results` file; returns
+/// the scores and one line per benchmark saying what was read (or not found).
+pub fn read_lm_eval(path: &Path) -> Result<(HashMap<Benchmark, f64>, Vec<String>)> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::file(path, format!("not valid JSON: {e}")))?;
+    let results = doc
+        .get("results")
+        .and_then(|r| r.as_object())
+        .ok_or_else(|| {
+            Error::file(
+                path,
+                "no `results` object (is this an lm-evaluation-harness results file?)",
+            )
+        })?;
+    let mut scores = HashMap::new();
+    let mut notes = Vec::new();
+    for (bench, tasks, metrics) in LM_EVAL_MAP {
+        let found = tasks.iter().find_map(|t| {
+            let entry = results.get(*t)?.as_object()?;
+            metrics
+                .iter()
+                .find_map(|m| Some((*t, *m, entry.get(*m)?.as_f64()?)))
+        });
+        match found {
+            Some((task, metric, v)) => {
+                if !(0.0..=1.0).contains(&v) {
+                    return Err(Error::file(
+                        path,
+                        format!("results.{task}.\"{metric}\" = {v} is outside [0, 1]"),
+                    ));
+                }
+                notes.push(format!(
+                    "{}: results.{task} metric \"{metric}\" = {v}",
+                    bench.key()
+                ));
+                scores.insert(bench, v);
+            }
+            None => notes.push(format!(
+                "{}: not found (looked for tasks {})",
+                bench.key(),
+                tasks.join(", ")
+            )),
+        }
+    }
+    if scores.is_empty() {
+        return Err(Error::file(
+            path,
+            "none of the five benchmarks found in `results`",
+        ));
+    }
+    Ok((scores, notes))
+}
+
+/// Density of `model` against the calibration `spec` builds, ranked among the
+/// registry's models and compared with the registry's trend at its release.
+pub fn place(
+    reg: &Registry,
+    spec: &CalibrationSpec,
+    opts: &DensityOptions,
+    model: &Model,
+) -> Result<Placement> {
+    if reg.get(&model.name).is_some() {
+        return Err(Error::Invalid(format!(
+            "model `{}` is already in {}; choose another name",
+            model.name, reg.name
+        )));
+    }
+    let cal = spec.build(reg, opts.basis)?;
+    let unc = spec.uncertainty;
+    let d = model_density(model, &cal, opts);
+    let s = study(reg, &cal, opts, unc.replicates, unc.seed)?;
+    let t = days_since_origin(model.release);
+    let trend_rho = (s.trend.a * t + s.trend.b).exp();
+    let better = s
+        .densities
+        .iter()
+        .filter(|o| match (o.rho.bound_or_value(), d.rho.value()) {
+            (Some(o), Some(me)) => o > me,
+            _ => false,
+        })
+        .count();
+    Ok(Placement {
+        reference: cal.description.clone(),
+        rank: d.rho.value().map(|_| better + 1),
+        of: s.densities.len() + 1,
+        trend_rho_at_release: trend_rho,
+        ratio_to_trend: d.rho.value().map(|r| r / trend_rho),
+        model: d,
+    })
+}
