@@ -69,33 +69,29 @@ struct ScoreArgs {
 }
 
 pub fn run(args: FitArgs) -> Result<()> {
-    let (fit, c) = match &args.what {
-        FitWhat::Loss(a) => {
-            let bar = bar(&a.common);
-            let f = fit_loss(
+    let c = match &args.what {
+        FitWhat::Loss(a) => &a.common,
+        FitWhat::Score(a) => &a.common,
+    };
+    let bar = bar(c);
+    let tick = || bar.inc(1);
+    let fit = match &args.what {
+        FitWhat::Loss(a) => read_ladder(&a.data).and_then(|points| {
+            fit_loss(
                 &a.data.display().to_string(),
-                read_ladder(&a.data)?,
+                points,
                 a.form.into(),
                 a.drop_highest,
                 a.delta,
-                a.common.boot(),
-                &|| bar.inc(1),
-            );
-            bar.finish_and_clear();
-            (f?, &a.common)
-        }
-        FitWhat::Score(a) => {
-            let bar = bar(&a.common);
-            let f = fit_score(
-                &a.data.display().to_string(),
-                read_anchors(&a.data)?,
-                a.common.boot(),
-                &|| bar.inc(1),
-            );
-            bar.finish_and_clear();
-            (f?, &a.common)
-        }
+                c.boot(),
+                &tick,
+            )
+        }),
+        FitWhat::Score(a) => read_anchors(&a.data)
+            .and_then(|anchors| fit_score(&a.data.display().to_string(), anchors, c.boot(), &tick)),
     };
+    bar.finish_and_clear();
+    let fit = fit?;
     if c.json {
         println!("{}", serde_json::to_string(&fit.to_value())?);
     } else {

@@ -1,0 +1,344 @@
+"""densing from Python: capability density of LLMs and the Densing-Law trend.
+
+The numbers come from the same Rust library as the ``densing`` command line,
+so ``densing.run(seed=s)`` reproduces ``densing run --json --seed s`` bit for
+bit. Tables come back as pandas DataFrames, everything else as plain dicts
+holding the library's own output (new fields appear without a new release of
+this wrapper).
+
+    >>> import densing
+    >>> study = densing.run(bootstrap=200)
+    >>> study.trend["doubling_days"]
+    >>> study.densities.sort_values("rho", ascending=False).head()
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
+
+import pandas as pd
+
+from . import _densing
+from ._densing import (
+    DensingError,
+    FieldError,
+    FileError,
+    FitError,
+    InternalError,
+    OptionError,
+)
+
+__version__ = _densing.__version__
+__all__ = [
+    "DensingError",
+    "FieldError",
+    "FileError",
+    "FitError",
+    "InternalError",
+    "OptionError",
+    "Registry",
+    "Study",
+    "run",
+    "density",
+    "fit_loss",
+    "fit_score",
+]
+
+PathOrFrame = Union[str, "os.PathLike[str]", pd.DataFrame]
+
+#: The CLI's ``--benchmarks`` default.
+ALL_BENCHMARKS = ("mmlu", "bbh", "math", "humaneval", "mbpp")
+
+
+def _table(data: Optional[PathOrFrame], what: str) -> Any:
+    """A CSV input for the native module: a path as is, a DataFrame as
+    ``(name, csv_text)`` so messages say ``<DataFrame what>:line`` (line 1 is
+    the header, so row ``i`` of the frame is line ``i + 2``)."""
+    if data is None:
+        return None
+    if isinstance(data, pd.DataFrame):
+        return (f"<DataFrame {what}>", data.to_csv(index=False))
+    if isinstance(data, (str, os.PathLike)):
+        return os.fspath(data)
+    raise TypeError(f"{what}: expected a path or a pandas DataFrame, got {type(data).__name__}")
+
+
+def _read_csv_text(text: str) -> pd.DataFrame:
+    """A densing CSV (``#`` source lines first) as a frame of strings and numbers."""
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+    return pd.read_csv(io.StringIO(body), keep_default_na=False, na_values=[""])
+
+
+class Registry:
+    """A validated model registry: the bundled one, a CSV file, or a frame.
+
+    Validation is the library's: a bad value raises :class:`FieldError` whose
+    message is ``file:line: field `name`: reason`` (also as attributes).
+    """
+
+    def __init__(self, native: Any, frame: pd.DataFrame) -> None:
+        self._native = native
+        self._frame = frame
+
+    @classmethod
+    def bundled(cls) -> "Registry":
+        """The registry bundled with densing (65 open LLMs with sources)."""
+        name, text = _densing.bundled_registry_csv()
+        return cls(_densing._Registry.bundled(), _read_csv_text(text))
+
+    @classmethod
+    def read(cls, path: Union[str, "os.PathLike[str]"]) -> "Registry":
+        """Read and validate a registry CSV with the bundled file's columns."""
+        native = _densing._Registry.load(os.fspath(path))
+        with open(path, encoding="utf-8") as f:
+            return cls(native, _read_csv_text(f.read()))
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, name: str = "<DataFrame registry>") -> "Registry":
+        """Validate a frame with the registry's columns (``Registry.bundled().frame``'s)."""
+        native = _densing._Registry.load((name, frame.to_csv(index=False)))
+        return cls(native, frame.reset_index(drop=True).copy())
+
+    def add(self, rows: pd.DataFrame, name: str = "<DataFrame rows>") -> "Registry":
+        """A new registry with ``rows`` (same columns) appended, validated as one
+        file: a name already present or an unknown parent raises
+        :class:`FieldError` naming the row (line = row index + 2)."""
+        native = self._native.with_rows(name, rows.to_csv(index=False))
+        frame = pd.concat([self._frame, rows], ignore_index=True)
+        return Registry(native, frame)
+
+    @property
+    def name(self) -> str:
+        """What messages call the registry."""
+        return self._native.name
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The registry's rows, in its CSV columns (scores in percent)."""
+        return self._frame.copy()
+
+    def families(self) -> List[str]:
+        return self._native.families()
+
+    def __len__(self) -> int:
+        return len(self._native)
+
+    def __repr__(self) -> str:
+        return f"<densing.Registry {self.name}: {len(self)} models>"
+
+
+def _cal(
+    reference: str = "Qwen2.5",
+    params: str = "nonemb",
+    benchmarks: Optional[Iterable[str]] = None,
+    bootstrap: int = 1000,
+    seed: int = 20241205,
+    *,
+    min_benchmarks: int = 4,
+    include_chat: bool = False,
+    ladder: Optional[PathOrFrame] = None,
+    anchors: Optional[PathOrFrame] = None,
+    form: str = "paper",
+    d0: float = 1e12,
+    benchmark: Optional[str] = None,
+) -> Dict[str, Any]:
+    """The calibration and density options ``run`` and ``density`` share, with
+    the CLI flags' defaults (``--min-benchmarks`` → ``min_benchmarks`` …):
+    ``ladder`` and ``anchors`` (paths or frames) select the paper's two-step
+    calibration (loss-law ``form``, read off at ``d0`` tokens; ``benchmark``
+    for anchors without a ``task`` column) instead of the ``reference`` family."""
+    return {
+        "reference": reference,
+        "params": params,
+        "benchmarks": list(ALL_BENCHMARKS if benchmarks is None else benchmarks),
+        "min_benchmarks": min_benchmarks,
+        "include_chat": include_chat,
+        "bootstrap": bootstrap,
+        "seed": seed,
+        "ladder": _table(ladder, "ladder"),
+        "anchors": _table(anchors, "anchors"),
+        "form": form,
+        "d0": d0,
+        "benchmark": benchmark,
+    }
+
+
+def _native_registry(registry: Union[Registry, str, "os.PathLike[str]", None]) -> Any:
+    if registry is None:
+        return None
+    if isinstance(registry, Registry):
+        return registry._native
+    return Registry.read(registry)._native
+
+
+class Study:
+    """A finished ``densing.run``: densities, the trend, corollaries, sweep."""
+
+    def __init__(self, native: Any) -> None:
+        self._native = native
+        self.summary: Dict[str, Any] = json.loads(native.summary_json())
+        """Everything ``densing run --json`` prints, as a dict."""
+
+    @property
+    def trend(self) -> Dict[str, Any]:
+        """The Densing-Law fit ``ln ρ_max = A·t + B`` on the qualifying models:
+        slope ``A`` (ln ρ per day) with ``a_ci95``, intercept ``B``, ``doubling_days`` with ``doubling_ci95``, ``r2``,
+        the envelope, the band, and any further statistics the library reports."""
+        return dict(self.summary["trend"])
+
+    @property
+    def densities(self) -> pd.DataFrame:
+        """One row per registry model: N, N̂ and ρ with 95% intervals; a censored
+        value is a bound (``rho_censor`` = lower_bound / upper_bound), never a
+        number; per-benchmark N̂, flags. The columns of densities.csv."""
+        frame = pd.read_csv(io.BytesIO(self.densities_csv()), keep_default_na=False, na_values=[""])
+        frame["release_date"] = pd.to_datetime(frame["release_date"])
+        return frame
+
+    def densities_csv(self) -> bytes:
+        """densities.csv exactly as ``densing run`` writes it."""
+        return self._native.densities_csv()
+
+    @property
+    def sweep(self) -> Optional[pd.DataFrame]:
+        """The sensitivity sweep (``sweep=True``), one row per alternative choice."""
+        rows = self.summary.get("sweep")
+        return None if rows is None else pd.DataFrame(rows)
+
+    @property
+    def backtest(self) -> Optional[pd.DataFrame]:
+        """The rolling-origin forecast backtest (``sweep=True``)."""
+        rows = self.summary.get("backtest")
+        return None if rows is None else pd.DataFrame(rows)
+
+    @property
+    def warnings(self) -> List[str]:
+        return list(self.summary["warnings"])
+
+    def report_input(self) -> Dict[str, Any]:
+        """The report's plain-data input (report.json)."""
+        return json.loads(self._native.report_input_json())
+
+    def to_html(self, folder: Union[str, "os.PathLike[str]"], format: str = "svg") -> str:
+        """Write the HTML report and its figures (``svg``, ``png`` or ``both``)
+        into ``folder``, as ``densing run`` does; returns the page's path."""
+        written = self._native.write_report(os.fspath(folder), format)
+        return os.fspath(written[-1])
+
+    def __repr__(self) -> str:
+        t = self.summary
+        return (
+            f"<densing.Study {t['reference']}: {t['n_models']} models, "
+            f"doubling {t['doubling_days']:.0f} days on {t['n_trend']}>"
+        )
+
+
+def run(
+    registry: Union[Registry, str, "os.PathLike[str]", None] = None,
+    reference: str = "Qwen2.5",
+    params: str = "nonemb",
+    benchmarks: Optional[Iterable[str]] = None,
+    bootstrap: int = 1000,
+    seed: int = 20241205,
+    *,
+    split_at: Optional[str] = None,
+    hardware_doubling_years: float = 2.1,
+    prices: Optional[PathOrFrame] = None,
+    sweep: bool = False,
+    **options: Any,
+) -> Study:
+    """The whole analysis, as ``densing run`` with the same options: the
+    registry (default: bundled), the reference family, the parameter basis
+    (``total``, ``nonemb``, ``active``), benchmarks, bootstrap replicates and
+    seed; ``split_at`` (YYYY-MM-DD) for separate trends before and after;
+    ``prices`` (path or frame of date, price_per_mtok); ``sweep`` for the
+    sensitivity sweep and backtest. ``options``: ``min_benchmarks``,
+    ``include_chat``, and the two-step ``ladder``, ``anchors``, ``form``,
+    ``d0``, ``benchmark``."""
+    native = _densing.run_analysis(
+        _native_registry(registry),
+        _cal(reference, params, benchmarks, bootstrap, seed, **options),
+        split_at,
+        hardware_doubling_years,
+        _table(prices, "prices"),
+        sweep,
+    )
+    return Study(native)
+
+
+def density(
+    name: str,
+    size: float,
+    date: str,
+    scores: Optional[Mapping[str, float]] = None,
+    lm_eval: Union[str, "os.PathLike[str]", None] = None,
+    *,
+    tokens: Optional[float] = None,
+    registry: Union[Registry, str, "os.PathLike[str]", None] = None,
+    **options: Any,
+) -> Dict[str, Any]:
+    """Density of your own model (``densing density``): ``size`` in billions,
+    ``date`` YYYY-MM-DD, ``scores`` in percent by benchmark (``{"mmlu": 65.2}``)
+    or ``lm_eval`` an lm-evaluation-harness results file; ``tokens`` in
+    trillions. ``options`` are :func:`run`'s (``reference``, ``bootstrap``, …).
+    Returns the model's N̂ and ρ with CI, its rank, and its ratio to the
+    trend line at its release."""
+    out = _densing.place_model(
+        _native_registry(registry),
+        _cal(**options),
+        name,
+        float(size),
+        date,
+        tokens,
+        None if scores is None else {k: float(v) for k, v in scores.items()},
+        None if lm_eval is None else os.fspath(lm_eval),
+    )
+    return json.loads(out)
+
+
+def _fit_result(text: str) -> Dict[str, Any]:
+    """A fit's dict plus ``params`` as a frame: estimate and 95% CI per parameter."""
+    out = json.loads(text)
+    ci = out.get("ci95") or {}
+    out["table"] = pd.DataFrame(
+        {
+            "param": list(out["params"]),
+            "estimate": list(out["params"].values()),
+            "ci95_lo": [ci[p][0] if p in ci else float("nan") for p in out["params"]],
+            "ci95_hi": [ci[p][1] if p in ci else float("nan") for p in out["params"]],
+        }
+    )
+    return out
+
+
+def fit_loss(
+    data: PathOrFrame,
+    form: str = "paper",
+    *,
+    drop_highest: int = 0,
+    delta: float = 1e-3,
+    bootstrap: int = 0,
+    seed: int = 1,
+) -> Dict[str, Any]:
+    """Fit the loss law (``densing fit loss``) on a ladder: a path or a frame with
+    columns params, tokens, loss (optional run, task). ``form``: ``paper``
+    (a·N^-α + b·D^-β) or ``chinchilla`` (E + A·N^-α + B·D^-β). Returns the
+    library's report plus ``table``: a frame of estimates and bootstrap CIs."""
+    return _fit_result(
+        _densing.fit_loss(_table(data, "ladder"), form, drop_highest, delta, bootstrap, seed)
+    )
+
+
+def fit_score(
+    data: PathOrFrame,
+    *,
+    bootstrap: int = 0,
+    seed: int = 1,
+) -> Dict[str, Any]:
+    """Fit the score map S = c/(1+e^{-γ(L-l)}) + d (``densing fit score``) on
+    anchors: a path or a frame with columns loss, score (optional model, task,
+    heldout). Same return shape as :func:`fit_loss`."""
+    return _fit_result(_densing.fit_score(_table(data, "anchors"), bootstrap, seed))
