@@ -26,3 +26,19 @@ bash scripts/fetch-assets.sh
 bash scripts/setup-llama-server.sh >/dev/null
 
 cargo test --release --workspace
+
+# The Python package (python/): a venv with maturin, pandas and pytest, the
+# package built into the same target/ (dependencies already compiled above are
+# reused where their features agree), then its pytest suite, which compares
+# against the CLI binary the cargo tests just built. pytest's exit code 5 (no
+# tests collected) fails the suite like any other non-zero code.
+[ -x .venv-py/bin/python ] || python3 -m venv .venv-py
+.venv-py/bin/pip install -q "maturin>=1.9,<2" "pandas>=1.5" "pytest>=7"
+PATH="$repo/.venv-py/bin:$PATH" CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}" \
+    .venv-py/bin/pip install -q --no-build-isolation --force-reinstall --no-deps ./python
+status=0
+.venv-py/bin/pytest -q python/tests || status=$?
+if [ "$status" -ne 0 ]; then
+    [ "$status" -eq 5 ] && echo "test.sh: pytest collected no tests in python/tests" >&2
+    exit "$status"
+fi

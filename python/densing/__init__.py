@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 import pandas as pd
 
@@ -299,16 +299,19 @@ def density(
     return json.loads(out)
 
 
-def _fit_result(text: str) -> Dict[str, Any]:
-    """A fit's dict plus ``params`` as a frame: estimate and 95% CI per parameter."""
+def _fit_result(native: Tuple[str, List[str]]) -> Dict[str, Any]:
+    """A fit's dict plus ``table``: estimate and 95% CI per parameter, in the
+    law's order (NaN CIs without a bootstrap)."""
+    text, names = native
     out = json.loads(text)
     ci = out.get("ci95") or {}
+    nan = [float("nan")] * 2
     out["table"] = pd.DataFrame(
         {
-            "param": list(out["params"]),
-            "estimate": list(out["params"].values()),
-            "ci95_lo": [ci[p][0] if p in ci else float("nan") for p in out["params"]],
-            "ci95_hi": [ci[p][1] if p in ci else float("nan") for p in out["params"]],
+            "param": names,
+            "estimate": [out["params"][p] for p in names],
+            "ci95_lo": [ci.get(p, nan)[0] for p in names],
+            "ci95_hi": [ci.get(p, nan)[1] for p in names],
         }
     )
     return out

@@ -396,7 +396,8 @@ fn place_model(
     })
 }
 
-/// Fit the loss law on a ladder (`densing fit loss`); JSON text.
+/// Fit the loss law on a ladder (`densing fit loss`): its JSON text and the
+/// parameter names in the law's order (the JSON's keys are sorted).
 #[pyfunction]
 #[pyo3(signature = (data, form, drop_highest, delta, bootstrap, seed))]
 fn fit_loss(
@@ -407,7 +408,7 @@ fn fit_loss(
     delta: f64,
     bootstrap: usize,
     seed: u64,
-) -> PyResult<String> {
+) -> PyResult<(String, Vec<String>)> {
     guarded(py, || {
         let form = form_from_name(form)?;
         let points = parse_ladder(&data.table()?)?;
@@ -424,14 +425,19 @@ fn fit_loss(
             boot,
             &|| {},
         )?;
-        Ok(f.to_value().to_string())
+        Ok((f.to_value().to_string(), f.report.names))
     })
 }
 
-/// Fit the score map on anchors (`densing fit score`); JSON text.
+/// Fit the score map on anchors (`densing fit score`), as [`fit_loss`].
 #[pyfunction]
 #[pyo3(signature = (data, bootstrap, seed))]
-fn fit_score(py: Python<'_>, data: TableArg, bootstrap: usize, seed: u64) -> PyResult<String> {
+fn fit_score(
+    py: Python<'_>,
+    data: TableArg,
+    bootstrap: usize,
+    seed: u64,
+) -> PyResult<(String, Vec<String>)> {
     guarded(py, || {
         let anchors = parse_anchors(&data.table()?)?;
         let boot = fit::FitBootstrap {
@@ -439,7 +445,7 @@ fn fit_score(py: Python<'_>, data: TableArg, bootstrap: usize, seed: u64) -> PyR
             seed,
         };
         let f = fit::fit_score(&data.name(), anchors, boot, &|| {})?;
-        Ok(f.to_value().to_string())
+        Ok((f.to_value().to_string(), f.report.names))
     })
 }
 

@@ -95,6 +95,7 @@ def test_fit_loss_on_chinchilla_matches_the_cli(root, cli):
     # DESIGN.md's regression anchor: the grid-started optimum on Epoch's 240 points.
     assert py["objective"] == pytest.approx(1.01831e-3, rel=1e-4)
     assert py["params"]["E"] == pytest.approx(1.8172, abs=1e-3)
+    assert list(table["param"]) == ["E", "A", "B", "alpha", "beta"]
     row = table.set_index("param").loc["alpha"]
     assert row["ci95_lo"] < row["estimate"] < row["ci95_hi"]
 
