@@ -66,10 +66,22 @@ def _table(data: Optional[PathOrFrame], what: str) -> Any:
     raise TypeError(f"{what}: expected a path or a pandas DataFrame, got {type(data).__name__}")
 
 
+#: read_csv options that parse floats to the exact value written: pandas < 3
+#: rounds the last digit by default, pandas 3 is exact and deprecates the option.
+_ROUND_TRIP: Dict[str, str] = (
+    {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+)
+
+
+def _read_csv(source: Any) -> pd.DataFrame:
+    """CSV as densing writes it: only empty cells are missing, floats exact."""
+    return pd.read_csv(source, keep_default_na=False, na_values=[""], **_ROUND_TRIP)
+
+
 def _read_csv_text(text: str) -> pd.DataFrame:
     """A densing CSV (``#`` source lines first) as a frame of strings and numbers."""
     body = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
-    return pd.read_csv(io.StringIO(body), keep_default_na=False, na_values=[""])
+    return _read_csv(io.StringIO(body))
 
 
 class Registry:
@@ -194,7 +206,7 @@ class Study:
         """One row per registry model: N, N̂ and ρ with 95% intervals; a censored
         value is a bound (``rho_censor`` = lower_bound / upper_bound), never a
         number; per-benchmark N̂, flags. The columns of densities.csv."""
-        frame = pd.read_csv(io.BytesIO(self.densities_csv()), keep_default_na=False, na_values=[""])
+        frame = _read_csv(io.BytesIO(self.densities_csv()))
         frame["release_date"] = pd.to_datetime(frame["release_date"])
         return frame
 

@@ -101,7 +101,8 @@ def test_fit_loss_on_chinchilla_matches_the_cli(root, cli):
 
 
 def test_fit_from_a_frame_equals_fit_from_its_file(root, tmp_path):
-    frame = pd.read_csv(root / "data" / "chinchilla_epoch.csv", comment="#")
+    frame = pd.read_csv(root / "data" / "chinchilla_epoch.csv", comment="#",
+                        **densing._ROUND_TRIP)
     from_frame = densing.fit_loss(frame, form="chinchilla", drop_highest=5)
     from_file = densing.fit_loss(root / "data" / "chinchilla_epoch.csv", form="chinchilla",
                                  drop_highest=5)
