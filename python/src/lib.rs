@@ -67,45 +67,31 @@ create_exception!(
 /// file errors also carry their parts as attributes.
 fn to_py(py: Python<'_>, e: Error) -> PyErr {
     let msg = e.to_string();
-    let (err, attrs): (PyErr, Vec<(&str, Py<PyAny>)>) = match e {
+    let err = match &e {
+        Error::Field { .. } => FieldError::new_err(msg),
+        Error::File { .. } => FileError::new_err(msg),
+        Error::Fit(_) => FitError::new_err(msg),
+        Error::Invalid(_) => OptionError::new_err(msg),
+    };
+    let v = err.value(py);
+    let attrs = match e {
         Error::Field {
             file,
             line,
             field,
-            msg: reason,
-        } => (
-            FieldError::new_err(msg),
-            vec![
-                ("file", file.into_pyobject(py).unwrap().into_any().unbind()),
-                ("line", line.into_pyobject(py).unwrap().into_any().unbind()),
-                (
-                    "field",
-                    field.into_pyobject(py).unwrap().into_any().unbind(),
-                ),
-                (
-                    "reason",
-                    reason.into_pyobject(py).unwrap().into_any().unbind(),
-                ),
-            ],
-        ),
-        Error::File { file, msg: reason } => (
-            FileError::new_err(msg),
-            vec![
-                ("file", file.into_pyobject(py).unwrap().into_any().unbind()),
-                (
-                    "reason",
-                    reason.into_pyobject(py).unwrap().into_any().unbind(),
-                ),
-            ],
-        ),
-        Error::Fit(_) => (FitError::new_err(msg), Vec::new()),
-        Error::Invalid(_) => (OptionError::new_err(msg), Vec::new()),
+            msg,
+        } => v
+            .setattr("file", file)
+            .and_then(|_| v.setattr("line", line))
+            .and_then(|_| v.setattr("field", field))
+            .and_then(|_| v.setattr("reason", msg)),
+        Error::File { file, msg } => v
+            .setattr("file", file)
+            .and_then(|_| v.setattr("reason", msg)),
+        Error::Fit(_) | Error::Invalid(_) => Ok(()),
     };
-    for (k, v) in attrs {
-        // Setting an attribute on a fresh exception instance cannot fail.
-        let _ = err.value(py).setattr(k, v);
-    }
-    err
+    // Attributes on a fresh exception instance can only fail on a bug in Python.
+    attrs.map_or_else(|failed| failed, |()| err)
 }
 
 /// Run `f` without the GIL; library errors and panics become Python exceptions.
