@@ -33,7 +33,8 @@ cargo test --release --workspace
 # against the CLI binary the cargo tests just built. pytest's exit code 5 (no
 # tests collected) fails the suite like any other non-zero code.
 [ -x .venv-py/bin/python ] || python3 -m venv .venv-py
-.venv-py/bin/pip install -q "maturin>=1.9,<2" "pandas>=1.5" "pytest>=7"
+.venv-py/bin/python -c "import pandas, pytest" 2>/dev/null && [ -x .venv-py/bin/maturin ] ||
+    .venv-py/bin/pip install -q "maturin>=1.9,<2" "pandas>=1.5" "pytest>=7"
 PATH="$repo/.venv-py/bin:$PATH" CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}" \
     .venv-py/bin/pip install -q --no-build-isolation --force-reinstall --no-deps ./python
 status=0
