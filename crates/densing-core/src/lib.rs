@@ -5,6 +5,7 @@
 //! calibrations N ↦ S ([`calibration`]) → densities ρ = N̂/N ([`density`]) →
 //! the trend `ln ρ_max = A·t + B` ([`trend`]).
 
+pub mod benchmark;
 pub mod bootstrap;
 pub mod calibration;
 pub mod data;

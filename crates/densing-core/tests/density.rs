@@ -174,7 +174,7 @@ fn two_step_calibration_round_trips_score_to_n_hat_to_score() {
         })
         .collect();
     let cal = Calibration::two_step(&ladder, &anchors, LossForm::Paper, 1e12, None, UNC).unwrap();
-    let curve: &Curve = cal.curve(Benchmark::Mmlu, None).unwrap();
+    let curve: &Curve = cal.curve(Benchmark::parse("mmlu").unwrap(), None).unwrap();
     for n in [0.1, 0.5, 2.0, 10.0, 70.0] {
         let s = curve.score(n);
         match curve.invert(s) {

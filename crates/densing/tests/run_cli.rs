@@ -293,7 +293,10 @@ fn density_places_a_new_model_from_scores_and_from_lm_eval() {
 #[test]
 fn models_lists_the_bundled_registry() {
     let text = ok(&densing(&["models"]));
-    assert!(text.contains("65 models in data/models.csv (bundled) (valid)"));
+    assert!(
+        text.contains(" models in data/models.csv (bundled) + data/scores.csv (bundled) (valid)"),
+        "{text}"
+    );
     assert!(text.contains("Qwen2.5-72B"));
 }
 

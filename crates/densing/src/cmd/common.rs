@@ -12,17 +12,22 @@ use std::path::{Path, PathBuf};
 
 #[derive(Args, Clone)]
 pub struct RegistryArgs {
-    /// Registry CSV with the bundled file's columns (default: the bundled registry).
+    /// Your own registry file, layered on the bundled registry (repeatable, in
+    /// order): a models CSV with the bundled models.csv's columns, or a scores
+    /// CSV (model,benchmark,shots,protocol,value,source). A later row with the
+    /// same model name (or model and benchmark) replaces the earlier one.
     #[arg(long)]
-    pub registry: Option<PathBuf>,
+    pub registry: Vec<PathBuf>,
 }
 
 impl RegistryArgs {
+    /// The layered registry; each replacement is said on stderr.
     pub fn load(&self) -> Result<Registry> {
-        Ok(match &self.registry {
-            Some(p) => Registry::read(p)?,
-            None => Registry::bundled()?,
-        })
+        let reg = Registry::layered(&self.registry)?;
+        for r in &reg.replacements {
+            eprintln!("note: {r}");
+        }
+        Ok(reg)
     }
 }
 
@@ -83,7 +88,8 @@ pub struct CalibrationArgs {
     /// Parameter count densities are computed against.
     #[arg(long = "params", value_enum, default_value = "nonemb")]
     pub basis: Basis,
-    /// Benchmarks used (comma-separated).
+    /// Benchmarks used (comma-separated ids from data/benchmarks.csv; a
+    /// reference family calibrates those it reports at ≥ 4 sizes).
     #[arg(
         long,
         value_delimiter = ',',
@@ -111,15 +117,18 @@ impl CalibrationArgs {
         }
     }
 
-    pub fn options(&self) -> Result<DensityOptions> {
-        let benchmarks = self
+    pub fn benchmarks(&self) -> Result<Vec<Benchmark>> {
+        Ok(self
             .benchmarks
             .iter()
             .map(|b| Benchmark::parse(b))
-            .collect::<densing_core::Result<Vec<_>>>()?;
+            .collect::<densing_core::Result<Vec<_>>>()?)
+    }
+
+    pub fn options(&self) -> Result<DensityOptions> {
         Ok(DensityOptions {
             basis: self.basis.into(),
-            benchmarks,
+            benchmarks: self.benchmarks()?,
             min_benchmarks: self.min_benchmarks,
             include_chat: self.include_chat,
             fig1_only: false,
@@ -145,10 +154,11 @@ impl CalibrationArgs {
                     self.uncertainty(),
                 )?)
             }
-            _ => Ok(Calibration::family(
+            _ => Ok(Calibration::family_on(
                 reg,
                 &self.reference,
                 basis,
+                &self.benchmarks()?,
                 self.uncertainty(),
             )?),
         }

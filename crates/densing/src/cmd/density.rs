@@ -5,11 +5,11 @@ use super::common::{CalibrationArgs, RegistryArgs};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use densing_core::density::{model_density, sig, Bounded};
-use densing_core::registry::{parse_date, Benchmark, Model, Weights};
+use densing_core::registry::{parse_date, Benchmark, Model, Score, Weights};
 use densing_core::study::study;
 use densing_core::trend::days_since_origin;
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -26,7 +26,8 @@ pub struct DensityArgs {
     /// Release date, YYYY-MM-DD.
     #[arg(long)]
     date: String,
-    /// Scores in percent: mmlu=65.2,bbh=50.1,...
+    /// Scores in percent, each under its benchmark's standard protocol
+    /// (data/benchmarks.csv): mmlu=65.2,bbh=50.1,mmlu_pro=40,...
     #[arg(long, value_delimiter = ',', conflicts_with = "lm_eval")]
     scores: Vec<String>,
     /// lm-evaluation-harness results JSON to read the scores from.
@@ -41,8 +42,15 @@ pub struct DensityArgs {
     json: bool,
 }
 
-fn parse_scores(items: &[String]) -> Result<HashMap<Benchmark, f64>> {
-    let mut out = HashMap::new();
+/// `benchmark=percent` items (any benchmark in the catalog) → scores under the
+/// catalog's standard protocol, or under `protocol`/`shots` where given.
+pub fn parse_scores(
+    items: &[String],
+    shots: Option<u32>,
+    protocol: Option<&str>,
+    source: &str,
+) -> Result<BTreeMap<Benchmark, Score>> {
+    let mut out = BTreeMap::new();
     for item in items {
         let (k, v) = item
             .split_once('=')
@@ -55,7 +63,16 @@ fn parse_scores(items: &[String]) -> Result<HashMap<Benchmark, f64>> {
         if !(0.0..=100.0).contains(&v) || !v.is_finite() {
             bail!("--scores: {k}={v} is outside 0–100 (percent)");
         }
-        if out.insert(b, v / 100.0).is_some() {
+        let score = Score {
+            value: v / 100.0,
+            shots: shots.or(b.def().shots),
+            protocol: protocol
+                .map(str::to_string)
+                .or_else(|| b.def().protocol.clone()),
+            source: Some(source.to_string()),
+            origin: "--scores".into(),
+        };
+        if out.insert(b, score).is_some() {
             bail!("--scores: {k} given twice");
         }
     }
@@ -64,10 +81,10 @@ fn parse_scores(items: &[String]) -> Result<HashMap<Benchmark, f64>> {
 
 /// Which lm-evaluation-harness task and metric feed each benchmark, in order of
 /// preference.
-const LM_EVAL_MAP: [(Benchmark, &[&str], &[&str]); 5] = [
-    (Benchmark::Mmlu, &["mmlu"], &["acc,none", "acc"]),
+const LM_EVAL_MAP: [(&str, &[&str], &[&str]); 5] = [
+    ("mmlu", &["mmlu"], &["acc,none", "acc"]),
     (
-        Benchmark::Bbh,
+        "bbh",
         &["bbh_cot_fewshot", "bbh"],
         &[
             "exact_match,get-answer",
@@ -77,25 +94,26 @@ const LM_EVAL_MAP: [(Benchmark, &[&str], &[&str]); 5] = [
         ],
     ),
     (
-        Benchmark::Math,
+        "math",
         &["minerva_math", "hendrycks_math"],
         &["exact_match,none", "math_verify,none", "exact_match"],
     ),
     (
-        Benchmark::Humaneval,
+        "humaneval",
         &["humaneval"],
         &["pass@1,create_test", "pass@1,none", "pass@1"],
     ),
     (
-        Benchmark::Mbpp,
+        "mbpp",
         &["mbpp"],
         &["pass_at_1,none", "pass@1,none", "pass_at_1", "pass@1"],
     ),
 ];
 
 /// Read the five benchmarks from an lm-evaluation-harness `results` file; returns
-/// the scores and one line per benchmark saying what was read (or not found).
-pub fn read_lm_eval(path: &Path) -> Result<(HashMap<Benchmark, f64>, Vec<String>)> {
+/// the scores (protocol: the task, metric and `n-shot` the file records) and one
+/// line per benchmark saying what was read (or not found).
+pub fn read_lm_eval(path: &Path) -> Result<(BTreeMap<Benchmark, Score>, Vec<String>)> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let doc: serde_json::Value = serde_json::from_str(&text)
@@ -109,9 +127,10 @@ pub fn read_lm_eval(path: &Path) -> Result<(HashMap<Benchmark, f64>, Vec<String>
                 path.display()
             )
         })?;
-    let mut scores = HashMap::new();
+    let mut scores = BTreeMap::new();
     let mut notes = Vec::new();
-    for (bench, tasks, metrics) in LM_EVAL_MAP {
+    for (key, tasks, metrics) in LM_EVAL_MAP {
+        let bench = Benchmark::parse(key)?;
         let found = tasks.iter().find_map(|t| {
             let entry = results.get(*t)?.as_object()?;
             metrics
@@ -126,15 +145,30 @@ pub fn read_lm_eval(path: &Path) -> Result<(HashMap<Benchmark, f64>, Vec<String>
                         path.display()
                     );
                 }
+                let shots = doc
+                    .pointer(&format!("/n-shot/{task}"))
+                    .and_then(|n| n.as_u64())
+                    .map(|n| n as u32);
+                let shots_text =
+                    shots.map_or("n-shot not recorded".into(), |n| format!("{n}-shot"));
                 notes.push(format!(
-                    "{}: results.{task} metric \"{metric}\" = {v}",
-                    bench.key()
+                    "{key}: results.{task} metric \"{metric}\" = {v} ({shots_text})"
                 ));
-                scores.insert(bench, v);
+                scores.insert(
+                    bench,
+                    Score {
+                        value: v,
+                        shots,
+                        protocol: Some(format!(
+                            "lm-evaluation-harness {task} \"{metric}\", {shots_text}"
+                        )),
+                        source: Some(format!("lm-evaluation-harness results {}", path.display())),
+                        origin: path.display().to_string(),
+                    },
+                );
             }
             None => notes.push(format!(
-                "{}: not found (looked for tasks {})",
-                bench.key(),
+                "{key}: not found (looked for tasks {})",
                 tasks.join(", ")
             )),
         }
@@ -159,7 +193,10 @@ pub fn run(args: DensityArgs) -> Result<()> {
     let (scores, read_notes) = match &args.lm_eval {
         Some(p) => read_lm_eval(p)?,
         None if args.scores.is_empty() => bail!("give --scores or --lm-eval"),
-        None => (parse_scores(&args.scores)?, Vec::new()),
+        None => (
+            parse_scores(&args.scores, None, None, "user input")?,
+            Vec::new(),
+        ),
     };
     let reg = args.registry.load()?;
     if reg.get(&args.name).is_some() {
@@ -186,6 +223,7 @@ pub fn run(args: DensityArgs) -> Result<()> {
         in_densing_fig1: false,
         source: "user input".into(),
         notes: String::new(),
+        file: "command line".into(),
         line: 0,
     };
     let d = model_density(&model, &cal, &opts);

@@ -51,6 +51,10 @@ pub struct RunArgs {
     /// Sensitivity sweep (references, benchmark subsets, basis, model set, D0) and backtest.
     #[arg(long)]
     pub sweep: bool,
+    /// Benchmark set the sweep also fits the trend on (comma-separated; default:
+    /// every other benchmark the reference family reports at ≥ 4 sizes).
+    #[arg(long, value_delimiter = ',')]
+    pub alt_benchmarks: Vec<String>,
     /// Skip the HTML report and figures.
     #[arg(long)]
     pub no_report: bool,
@@ -92,6 +96,8 @@ pub struct Summary {
     pub parents: Vec<densing_core::study::ParentPair>,
     pub sweep: Option<Vec<SweepRow>>,
     pub backtest: Option<Vec<BacktestRow>>,
+    /// Rows and scores of the bundled registry that the user's files replaced.
+    pub registry_notes: Vec<String>,
     pub warnings: Vec<String>,
 }
 
@@ -157,6 +163,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         parents: main.parents.clone(),
         sweep,
         backtest: backtest_rows,
+        registry_notes: reg.replacements.iter().map(|r| r.to_string()).collect(),
         warnings,
     };
     write_outputs(&args, &main, &summary, &cal)?;
@@ -335,6 +342,9 @@ fn render_summary(s: &Summary) -> String {
             );
         }
     }
+    for n in &s.registry_notes {
+        out += &format!("note: {n}\n");
+    }
     for w in &s.warnings {
         out += &format!("warning: {w}\n");
     }
@@ -404,8 +414,9 @@ fn sweep(args: &RunArgs, reg: &Registry, opts: &DensityOptions) -> Result<Vec<Sw
             );
         }
     }
-    push("benchmarks", "all five".into(), base(), opts);
-    for b in Benchmark::ALL {
+    let keys = |bs: &[Benchmark]| bs.iter().map(|b| b.key()).collect::<Vec<_>>().join(",");
+    push("benchmarks", keys(&opts.benchmarks), base(), opts);
+    for &b in &opts.benchmarks {
         let o = DensityOptions {
             benchmarks: opts
                 .benchmarks
@@ -417,6 +428,24 @@ fn sweep(args: &RunArgs, reg: &Registry, opts: &DensityOptions) -> Result<Vec<Sw
             ..opts.clone()
         };
         push("benchmarks", format!("without {}", b.key()), base(), &o);
+    }
+    let alt = alt_benchmarks(args, reg, opts)?;
+    if !alt.is_empty() {
+        let cal = CalibrationArgs {
+            benchmarks: alt.iter().map(|b| b.key().to_string()).collect(),
+            ..unc_args.clone()
+        };
+        let o = DensityOptions {
+            min_benchmarks: opts.min_benchmarks.min(alt.len()),
+            benchmarks: alt.clone(),
+            ..opts.clone()
+        };
+        push(
+            "benchmarks",
+            format!("alternative {}", keys(&alt)),
+            cal.build(reg, opts.basis, args.cal.d0),
+            &o,
+        );
     }
     for (name, basis) in [
         ("total", ParamsBasis::Total),
@@ -443,7 +472,28 @@ fn sweep(args: &RunArgs, reg: &Registry, opts: &DensityOptions) -> Result<Vec<Sw
     Ok(rows)
 }
 
-fn densities_csv(s: &Study) -> Result<Vec<u8>> {
+/// The sweep's alternative benchmark set: `--alt-benchmarks`, or every benchmark
+/// outside the chosen set that the reference family reports at ≥ 4 sizes.
+fn alt_benchmarks(args: &RunArgs, reg: &Registry, opts: &DensityOptions) -> Result<Vec<Benchmark>> {
+    if !args.alt_benchmarks.is_empty() {
+        return Ok(args
+            .alt_benchmarks
+            .iter()
+            .map(|b| Benchmark::parse(b))
+            .collect::<densing_core::Result<Vec<_>>>()?);
+    }
+    if args.cal.is_two_step() {
+        return Ok(Vec::new());
+    }
+    Ok(reg
+        .family_benchmarks(&args.cal.reference)
+        .into_iter()
+        .filter(|(b, sizes)| *sizes >= 4 && !opts.benchmarks.contains(b))
+        .map(|(b, _)| b)
+        .collect())
+}
+
+fn densities_csv(s: &Study, benchmarks: &[Benchmark]) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec![
         "model",
@@ -468,7 +518,7 @@ fn densities_csv(s: &Study) -> Result<Vec<u8>> {
     .into_iter()
     .map(String::from)
     .collect::<Vec<_>>();
-    header.extend(Benchmark::ALL.iter().map(|b| format!("n_hat_{}", b.key())));
+    header.extend(benchmarks.iter().map(|b| format!("n_hat_{}", b.key())));
     header.push("flags".into());
     header.push("reference".into());
     w.write_record(&header)?;
@@ -505,7 +555,7 @@ fn densities_csv(s: &Study) -> Result<Vec<u8>> {
             d.in_densing_fig1.to_string(),
             d.parent.clone().unwrap_or_default(),
         ];
-        for b in Benchmark::ALL {
+        for &b in benchmarks {
             rec.push(d.per_benchmark.iter().find(|e| e.benchmark == b).map_or(
                 String::new(),
                 |e| {
@@ -529,7 +579,10 @@ fn write_outputs(args: &RunArgs, s: &Study, summary: &Summary, cal: &Calibration
     let out = &args.out;
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create output folder {}", out.display()))?;
-    write_atomic(&out.join("densities.csv"), &densities_csv(s)?)?;
+    write_atomic(
+        &out.join("densities.csv"),
+        &densities_csv(s, &cal.benchmarks())?,
+    )?;
     write_atomic(
         &out.join("trend.json"),
         serde_json::to_string_pretty(summary)?.as_bytes(),
