@@ -6,9 +6,13 @@
 //! [`crate::benchmark`]) and the long `scores.csv` (one row per model, benchmark
 //! and protocol, for any benchmark in the catalog). Both bundled copies are
 //! embedded in the binary. Users layer their own files on top: a later model row
-//! with the same name replaces the earlier one, a later score for the same model
-//! and benchmark replaces the earlier score, and every replacement is recorded in
-//! [`Registry::replacements`] so the output can say so.
+//! with the same name replaces the earlier one, a later score for the same model,
+//! benchmark and protocol replaces the earlier score, and every replacement is
+//! recorded in [`Registry::replacements`] so the output can say so.
+//!
+//! A model uses one score per benchmark: the one under the benchmark's standard
+//! shots where it has one, else the first given; scores under other protocols
+//! are kept as [`Model::alternates`].
 
 pub use crate::benchmark::Benchmark;
 use crate::benchmark::PAPER;
@@ -59,6 +63,15 @@ pub struct Score {
     pub origin: String,
 }
 
+impl Score {
+    /// Same shots and protocol (a later such score replaces an earlier one).
+    pub fn same_protocol(&self, other: &Score) -> bool {
+        self.shots == other.shots
+            && self.protocol.as_deref().map(str::to_ascii_lowercase)
+                == other.protocol.as_deref().map(str::to_ascii_lowercase)
+    }
+}
+
 /// One registry row.
 #[derive(Debug, Clone, Serialize)]
 pub struct Model {
@@ -72,8 +85,10 @@ pub struct Model {
     /// Training tokens, trillions.
     pub tokens_t: Option<f64>,
     pub release: NaiveDate,
-    /// Scores in catalog order, each with its protocol.
+    /// The score used per benchmark, in catalog order, each with its protocol.
     pub scores: BTreeMap<Benchmark, Score>,
+    /// Scores under other protocols than the one used.
+    pub alternates: Vec<(Benchmark, Score)>,
     pub parent: Option<String>,
     pub in_densing_fig1: bool,
     pub source: String,
@@ -101,6 +116,34 @@ impl Model {
 
     fn origin(&self) -> String {
         format!("{}:{}", self.file, self.line)
+    }
+
+    /// Add a score: it replaces one under the same protocol (returned), else it
+    /// is used if it is the first for its benchmark or the only one under the
+    /// standard shots, else it is kept as an alternate.
+    pub fn add_score(&mut self, b: Benchmark, score: Score) -> Option<Score> {
+        if let Some(used) = self.scores.get_mut(&b) {
+            if used.same_protocol(&score) {
+                return Some(std::mem::replace(used, score));
+            }
+        }
+        if let Some((_, alt)) = self
+            .alternates
+            .iter_mut()
+            .find(|(ab, a)| *ab == b && a.same_protocol(&score))
+        {
+            return Some(std::mem::replace(alt, score));
+        }
+        let standard = |s: &Score| b.def().shots.is_some() && s.shots == b.def().shots;
+        match self.scores.get(&b) {
+            Some(used) if standard(used) || !standard(&score) => self.alternates.push((b, score)),
+            _ => {
+                if let Some(old) = self.scores.insert(b, score) {
+                    self.alternates.push((b, old));
+                }
+            }
+        }
+        None
     }
 }
 
@@ -261,6 +304,7 @@ fn model_from_row(row: &Row, file: &str) -> Result<Model> {
         tokens_t,
         release,
         scores,
+        alternates: Vec::new(),
         parent: row.text("parent").map(str::to_string),
         in_densing_fig1: row.flag("in_densing_fig1")?,
         source: source.unwrap_or_default(),
@@ -326,23 +370,33 @@ fn models_from_table(table: &Table) -> Result<Vec<Model>> {
 /// and the line.
 type ScoreRow = (String, Benchmark, Score, u64);
 
-/// Read every row of a long score table; a (model, benchmark) pair twice in one
-/// file is an error.
+/// Read every row of a long score table; a model's benchmark under the same
+/// protocol twice in one file is an error.
 fn scores_from_table(table: &Table) -> Result<Vec<ScoreRow>> {
     table.require(&SCORE_COLUMNS)?;
-    let mut seen: HashMap<(String, Benchmark), u64> = HashMap::new();
-    let mut out = Vec::with_capacity(table.len());
+    let mut out: Vec<ScoreRow> = Vec::with_capacity(table.len());
     for row in table.rows() {
         let (model, b, score) = score_from_row(&row, &table.name)?;
-        if let Some(first) = seen.insert((model.to_ascii_lowercase(), b), row.line) {
-            return Err(row.error(
-                "benchmark",
-                format!("second {b} score for `{model}` (first on line {first})"),
-            ));
+        if let Some(first) = first_same_score(&out, &model, b, &score) {
+            return Err(row.error("benchmark", repeated_score(b, &model, &score, first)));
         }
         out.push((model, b, score, row.line));
     }
     Ok(out)
+}
+
+/// The line of an earlier row with the same model, benchmark and protocol.
+fn first_same_score(rows: &[ScoreRow], model: &str, b: Benchmark, score: &Score) -> Option<u64> {
+    rows.iter()
+        .find(|(m, rb, s, _)| *rb == b && m.eq_ignore_ascii_case(model) && s.same_protocol(score))
+        .map(|r| r.3)
+}
+
+fn repeated_score(b: Benchmark, model: &str, score: &Score, first: u64) -> String {
+    format!(
+        "second {b} score for `{model}` under {} (first on line {first})",
+        score.protocol.as_deref().unwrap_or("an unstated protocol")
+    )
 }
 
 /// Problems `densing models check` reports beyond what loading enforces:
@@ -476,7 +530,7 @@ impl Registry {
                     ));
                 };
                 let new = score.origin.clone();
-                if let Some(old) = m.scores.insert(b, score) {
+                if let Some(old) = m.add_score(b, score) {
                     self.replacements.push(Replacement {
                         model: m.name.clone(),
                         benchmark: Some(b),
@@ -541,16 +595,14 @@ impl Registry {
             if let Err(e) = table.require(&SCORE_COLUMNS) {
                 return vec![e];
             }
-            let mut seen: HashMap<(String, Benchmark), u64> = HashMap::new();
+            let mut seen: Vec<ScoreRow> = Vec::new();
             for row in table.rows() {
                 match score_from_row(&row, &table.name) {
                     Ok((model, b, score)) => {
-                        if let Some(first) = seen.insert((model.to_ascii_lowercase(), b), row.line)
-                        {
-                            errors.push(row.error(
-                                "benchmark",
-                                format!("second {b} score for `{model}` (first on line {first})"),
-                            ));
+                        if let Some(first) = first_same_score(&seen, &model, b, &score) {
+                            errors.push(
+                                row.error("benchmark", repeated_score(b, &model, &score, first)),
+                            );
                         }
                         if self.get(&model).is_none() {
                             errors.push(row.error(
@@ -559,6 +611,7 @@ impl Registry {
                             ));
                         }
                         errors.extend(strict_score(&score, &table.name, row.line));
+                        seen.push((model, b, score, row.line));
                     }
                     Err(e) => errors.push(e),
                 }
@@ -653,16 +706,13 @@ impl Registry {
         csv_text(w)
     }
 
-    /// Every score the wide table cannot hold, in long form.
+    /// Every score the wide table cannot hold (alternates included), in long form.
     pub fn long_csv(&self) -> Result<String> {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(SCORE_COLUMNS).map_err(csv_error)?;
         for m in &self.models {
-            for (b, s) in m
-                .scores
-                .iter()
-                .filter(|(b, s)| !Registry::fits_wide(m, **b, s))
-            {
+            let used = m.scores.iter().filter(|(b, s)| !Registry::fits_wide(m, **b, s));
+            for (b, s) in used.chain(m.alternates.iter().map(|(b, s)| (b, s))) {
                 w.write_record([
                     m.name.as_str(),
                     b.key(),

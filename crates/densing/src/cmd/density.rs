@@ -219,6 +219,7 @@ pub fn run(args: DensityArgs) -> Result<()> {
         tokens_t: args.tokens,
         release,
         scores,
+        alternates: Vec::new(),
         parent: None,
         in_densing_fig1: false,
         source: "user input".into(),
