@@ -711,7 +711,10 @@ impl Registry {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(SCORE_COLUMNS).map_err(csv_error)?;
         for m in &self.models {
-            let used = m.scores.iter().filter(|(b, s)| !Registry::fits_wide(m, **b, s));
+            let used = m
+                .scores
+                .iter()
+                .filter(|(b, s)| !Registry::fits_wide(m, **b, s));
             for (b, s) in used.chain(m.alternates.iter().map(|(b, s)| (b, s))) {
                 w.write_record([
                     m.name.as_str(),

@@ -205,8 +205,10 @@ fn each_validation_class_is_reported_with_file_line_and_field() {
     let row = "Qwen2.5-7B,gpqa_diamond,5,5-shot,30,src";
     assert_eq!(
         check(sh, &[row, row]),
-        ["user.csv:4: field `benchmark`: second gpqa_diamond score for `Qwen2.5-7B` (first on line 3)"]
+        ["user.csv:4: field `benchmark`: second gpqa_diamond score for `Qwen2.5-7B` under 5-shot (first on line 3)"]
     );
+    // The same benchmark under another protocol is an alternate, not a repeat.
+    assert!(check(sh, &[row, "Qwen2.5-7B,gpqa_diamond,0,0-shot,28,src"]).is_empty());
     // A missing column is one error for the file.
     let errors = check("model,benchmark,value", &["Qwen2.5-7B,gpqa,30"]);
     assert_eq!(errors.len(), 1);
@@ -224,6 +226,12 @@ fn user_files_layer_on_the_bundled_registry_and_replacements_are_reported() {
     let pro = Benchmark::parse("mmlu_pro").unwrap();
     let mbpp = Benchmark::parse("mbpp").unwrap();
     assert_eq!(mine.score(pro), Some(0.25));
+    // Its 5-shot MMLU (models file) is used; the 0-shot one is kept as an alternate.
+    let mmlu = Benchmark::parse("mmlu").unwrap();
+    assert_eq!(mine.score(mmlu), Some(0.55));
+    assert_eq!(mine.alternates.len(), 1);
+    assert_eq!(mine.alternates[0].0, mmlu);
+    assert_eq!(mine.alternates[0].1.shots, Some(0));
     assert_eq!(mine.scores[&mbpp].shots, Some(0));
     assert_eq!(
         mine.scores[&mbpp].protocol.as_deref(),
@@ -243,13 +251,12 @@ fn user_files_layer_on_the_bundled_registry_and_replacements_are_reported() {
     assert_eq!(
         msgs[1],
         format!(
-            "model `Qwen2.5-1.5B`: mmlu score {scores_file}:5 replaces {BUNDLED_NAME}:{line_15}"
+            "model `Qwen2.5-1.5B`: mmlu score {scores_file}:6 replaces {BUNDLED_NAME}:{line_15}"
         )
     );
-    let mmlu = Benchmark::parse("mmlu").unwrap();
     let q = reg.get("Qwen2.5-1.5B").unwrap();
     assert_eq!(q.score(mmlu), Some(0.58));
-    assert_eq!(q.scores[&mmlu].shots, Some(0));
+    assert_eq!(q.scores[&mmlu].source.as_deref(), Some("test fixture"));
     // The replaced row keeps its place; the bundled long scores still attach.
     let pos = |r: &Registry| r.models.iter().position(|m| m.name == "Qwen2.5-7B");
     assert_eq!(pos(&reg), pos(&bundled));
@@ -285,7 +292,12 @@ fn assert_same(a: &Registry, b: &Registry) {
             (&y.parent, &y.source, &y.notes)
         );
         assert_eq!(x.scores.len(), y.scores.len(), "{}", x.name);
-        for ((bx, sx), (by, sy)) in x.scores.iter().zip(&y.scores) {
+        assert_eq!(x.alternates.len(), y.alternates.len(), "{}", x.name);
+        let all = |m: &densing_core::registry::Model| {
+            let used = m.scores.iter().map(|(b, s)| (*b, s.clone()));
+            used.chain(m.alternates.iter().cloned()).collect::<Vec<_>>()
+        };
+        for ((bx, sx), (by, sy)) in all(x).into_iter().zip(all(y)) {
             assert_eq!(bx, by);
             assert_eq!(
                 (sx.value, sx.shots, &sx.protocol, &sx.source),
@@ -317,10 +329,10 @@ fn wide_and_long_forms_round_trip() {
     let user =
         Registry::layered(&[fixture("user_models.csv"), fixture("user_scores.csv")]).unwrap();
     let (wide, long) = (user.wide_csv().unwrap(), user.long_csv().unwrap());
-    // The five standard columns stay wide; variants (0-shot MMLU, EvalPlus MBPP)
-    // and newer benchmarks go long.
+    // The five standard columns stay wide; variants (0-shot MMLU, EvalPlus MBPP),
+    // alternates and newer benchmarks go long.
     assert!(
-        long.contains("Qwen2.5-1.5B,mmlu,0,0-shot,58,test fixture"),
+        long.contains("Mine-2B,mmlu,0,0-shot,52,test fixture"),
         "{long}"
     );
     assert!(long.contains("Mine-2B,mbpp,0,"), "{long}");
@@ -328,8 +340,10 @@ fn wide_and_long_forms_round_trip() {
         long.contains("Mine-2B,mmlu_pro,5,5-shot,25,test fixture"),
         "{long}"
     );
+    // A standard-protocol score goes long only when its source is not the row's.
+    assert!(long.contains("Qwen2.5-1.5B,mmlu,5,5-shot,58,test fixture"));
     assert!(
-        !long.contains(",mmlu,5,5-shot,"),
+        !long.contains("Mine-2B,mmlu,5,"),
         "standard MMLU went long:\n{long}"
     );
     let back = reread(&wide, &long);

@@ -85,8 +85,8 @@ fn user_registries_layer_and_replacements_are_said() {
         summary.contains("note: model `Qwen2.5-1.5B`: mmlu score"),
         "{summary}"
     );
-    // The 0-shot MMLU the user gave is used and flagged as off-protocol.
-    assert!(text.contains("mmlu 0-shot (standard 5-shot)"), "{text}");
+    // The 0-shot MBPP the user gave is used (no other) and flagged as off-protocol.
+    assert!(text.contains("mbpp 0-shot (standard 3-shot)"), "{text}");
     let trend: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("trend.json")).unwrap())
             .unwrap();
