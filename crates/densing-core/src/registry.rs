@@ -742,20 +742,4 @@ impl Registry {
         f.dedup();
         f
     }
-
-    /// The benchmarks some model of `family` (base weights) has scores on, with
-    /// how many sizes report each, in catalog order.
-    pub fn family_benchmarks(&self, family: &str) -> Vec<(Benchmark, usize)> {
-        let mut counts: BTreeMap<Benchmark, usize> = BTreeMap::new();
-        for m in self
-            .models
-            .iter()
-            .filter(|m| m.family.eq_ignore_ascii_case(family) && m.weights == Weights::Base)
-        {
-            for b in m.scores.keys() {
-                *counts.entry(*b).or_default() += 1;
-            }
-        }
-        counts.into_iter().collect()
-    }
 }

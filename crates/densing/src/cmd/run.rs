@@ -51,9 +51,14 @@ pub struct RunArgs {
     /// Sensitivity sweep (references, benchmark subsets, basis, model set, D0) and backtest.
     #[arg(long)]
     pub sweep: bool,
-    /// Benchmark set the sweep also fits the trend on (comma-separated; default:
-    /// every other benchmark the reference family reports at ≥ 4 sizes).
-    #[arg(long, value_delimiter = ',')]
+    /// Benchmark set the sweep also fits the trend on (comma-separated ids from
+    /// data/benchmarks.csv; default: the newer benchmarks 2025–2026 base-model
+    /// reports use; empty to skip).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "mmlu_pro,mmlu_redux,gpqa,gsm8k,evalplus"
+    )]
     pub alt_benchmarks: Vec<String>,
     /// Skip the HTML report and figures.
     #[arg(long)]
@@ -429,7 +434,12 @@ fn sweep(args: &RunArgs, reg: &Registry, opts: &DensityOptions) -> Result<Vec<Sw
         };
         push("benchmarks", format!("without {}", b.key()), base(), &o);
     }
-    let alt = alt_benchmarks(args, reg, opts)?;
+    let alt = args
+        .alt_benchmarks
+        .iter()
+        .filter(|b| !b.is_empty())
+        .map(|b| Benchmark::parse(b))
+        .collect::<densing_core::Result<Vec<_>>>()?;
     if !alt.is_empty() {
         let cal = CalibrationArgs {
             benchmarks: alt.iter().map(|b| b.key().to_string()).collect(),
@@ -470,27 +480,6 @@ fn sweep(args: &RunArgs, reg: &Registry, opts: &DensityOptions) -> Result<Vec<Sw
     };
     push("models", "paper's 29 (in_densing_fig1)".into(), base(), &o);
     Ok(rows)
-}
-
-/// The sweep's alternative benchmark set: `--alt-benchmarks`, or every benchmark
-/// outside the chosen set that the reference family reports at ≥ 4 sizes.
-fn alt_benchmarks(args: &RunArgs, reg: &Registry, opts: &DensityOptions) -> Result<Vec<Benchmark>> {
-    if !args.alt_benchmarks.is_empty() {
-        return Ok(args
-            .alt_benchmarks
-            .iter()
-            .map(|b| Benchmark::parse(b))
-            .collect::<densing_core::Result<Vec<_>>>()?);
-    }
-    if args.cal.is_two_step() {
-        return Ok(Vec::new());
-    }
-    Ok(reg
-        .family_benchmarks(&args.cal.reference)
-        .into_iter()
-        .filter(|(b, sizes)| *sizes >= 4 && !opts.benchmarks.contains(b))
-        .map(|(b, _)| b)
-        .collect())
 }
 
 fn densities_csv(s: &Study, benchmarks: &[Benchmark]) -> Result<Vec<u8>> {
