@@ -39,9 +39,7 @@ pub fn parse_catalog(name: &str, text: &str) -> Result<Vec<BenchmarkDef>> {
     table.require(&["name", "chance", "score", "description"])?;
     let mut defs: Vec<BenchmarkDef> = Vec::new();
     for row in table.rows() {
-        let id = row
-            .text("name")
-            .ok_or_else(|| row.error("name", "is empty"))?;
+        let id = row.required("name")?;
         if id != id.to_ascii_lowercase() || id.contains(char::is_whitespace) {
             return Err(row.error("name", format!("`{id}` must be lowercase, without spaces")));
         }
@@ -52,16 +50,7 @@ pub fn parse_catalog(name: &str, text: &str) -> Result<Vec<BenchmarkDef>> {
         if !(0.0..100.0).contains(&chance) {
             return Err(row.error("chance", format!("{chance} is outside [0, 100) percent")));
         }
-        let shots = row
-            .opt_number("shots")?
-            .map(|s| {
-                if s >= 0.0 && s.fract() == 0.0 {
-                    Ok(s as u32)
-                } else {
-                    Err(row.error("shots", format!("{s} is not a whole number ≥ 0")))
-                }
-            })
-            .transpose()?;
+        let shots = row.opt_count("shots")?;
         defs.push(BenchmarkDef {
             name: id.to_string(),
             chance,

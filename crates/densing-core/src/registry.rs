@@ -250,14 +250,8 @@ fn percent(row: &Row, column: &str, v: f64) -> Result<f64> {
 /// One row of a models table; the paper's five columns become scores under the
 /// catalog's standard protocol.
 fn model_from_row(row: &Row, file: &str) -> Result<Model> {
-    let name = row
-        .text("model")
-        .ok_or_else(|| row.error("model", "is empty"))?
-        .to_string();
-    let family = row
-        .text("family")
-        .ok_or_else(|| row.error("family", "is empty"))?
-        .to_string();
+    let name = row.required("model")?.to_string();
+    let family = row.required("family")?.to_string();
     let weights = match row.text("weights").map(str::to_ascii_lowercase).as_deref() {
         None | Some("base") => Weights::Base,
         Some("chat") => Weights::Chat,
@@ -273,9 +267,7 @@ fn model_from_row(row: &Row, file: &str) -> Result<Model> {
     let nonemb_b = positive_opt("nonemb_params_billion")?;
     let active_b = positive_opt("active_params_billion")?;
     let tokens_t = positive_opt("training_tokens_trillion")?;
-    let date_text = row
-        .text("release_date")
-        .ok_or_else(|| row.error("release_date", "is empty"))?;
+    let date_text = row.required("release_date")?;
     let release = parse_date(date_text).map_err(|m| row.error("release_date", m))?;
     let source = row.text("source").map(str::to_string);
     let mut scores = BTreeMap::new();
@@ -316,24 +308,10 @@ fn model_from_row(row: &Row, file: &str) -> Result<Model> {
 
 /// One row of a long score table: (model name, benchmark, score).
 fn score_from_row(row: &Row, file: &str) -> Result<(String, Benchmark, Score)> {
-    let model = row
-        .text("model")
-        .ok_or_else(|| row.error("model", "is empty"))?
-        .to_string();
-    let bench_text = row
-        .text("benchmark")
-        .ok_or_else(|| row.error("benchmark", "is empty"))?;
+    let model = row.required("model")?.to_string();
+    let bench_text = row.required("benchmark")?;
     let b = Benchmark::parse(bench_text).map_err(|e| row.error("benchmark", e.to_string()))?;
-    let shots = row
-        .opt_number("shots")?
-        .map(|s| {
-            if s >= 0.0 && s.fract() == 0.0 {
-                Ok(s as u32)
-            } else {
-                Err(row.error("shots", format!("{s} is not a whole number ≥ 0")))
-            }
-        })
-        .transpose()?;
+    let shots = row.opt_count("shots")?;
     let value = percent(row, "value", row.number("value")?)?;
     Ok((
         model,

@@ -3,24 +3,11 @@
 //! `densing models add` (flags and lm-evaluation-harness), and `--benchmarks`
 //! beyond the paper's five, in `run` and in the sweep.
 
+mod cli_support;
+
+use cli_support::{densing, ok};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn densing(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_densing"))
-        .args(args)
-        .output()
-        .expect("run densing")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
+use std::process::Output;
 
 fn fails(out: &Output) -> String {
     assert_eq!(

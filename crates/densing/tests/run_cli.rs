@@ -1,23 +1,9 @@
 //! `densing run`, `densing density` and `densing models` through the real binary.
 
+mod cli_support;
+
+use cli_support::{densing, ok};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn densing(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_densing"))
-        .args(args)
-        .output()
-        .expect("run densing")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
 
 #[test]
 fn run_on_the_bundled_registry_writes_every_output_and_reports_both_trends() {
