@@ -415,24 +415,22 @@ fn strict_model(m: &Model, today: NaiveDate) -> Vec<Error> {
 
 /// Strict problems of one long-table score: no protocol, no source.
 fn strict_score(s: &Score, file: &str, line: u64) -> Vec<Error> {
-    let mut out = Vec::new();
-    if s.protocol.is_none() {
-        out.push(Error::field(
-            file,
-            line,
+    [
+        (
             "protocol",
+            s.protocol.is_none(),
             "is empty; every score needs its protocol (e.g. `5-shot`, `0-shot pass@1`)",
-        ));
-    }
-    if s.source.is_none() {
-        out.push(Error::field(
-            file,
-            line,
+        ),
+        (
             "source",
+            s.source.is_none(),
             "is empty; every score needs a source",
-        ));
-    }
-    out
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, missing, _)| *missing)
+    .map(|(field, _, msg)| Error::field(file, line, field, msg))
+    .collect()
 }
 
 impl Registry {
