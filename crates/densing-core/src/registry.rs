@@ -463,11 +463,6 @@ impl Registry {
         Ok(reg)
     }
 
-    /// A registry from one models file alone (no bundled data).
-    pub fn read(path: &std::path::Path) -> Result<Registry> {
-        Registry::from_table(Table::read(path)?)
-    }
-
     /// A registry from models-table text alone (no bundled data).
     pub fn parse(name: &str, text: &str) -> Result<Registry> {
         Registry::from_table(Table::parse(name, text)?)
