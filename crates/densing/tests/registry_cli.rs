@@ -350,4 +350,23 @@ fn run_on_benchmarks_beyond_the_five_and_the_sweep_reports_the_alternative_set()
         .find(|l| l.starts_with("benchmarks") && l.contains("alternative "))
         .unwrap_or_else(|| panic!("no alternative-set row in\n{text}"));
     assert!(row.contains("mmlu_pro"), "{row}");
+
+    // `density` takes any catalog benchmark and says which scores it left out.
+    let text = ok(&densing(&[
+        "density",
+        "--name",
+        "X",
+        "--size",
+        "3",
+        "--date",
+        "2025-06-01",
+        "--scores",
+        "mmlu=60,mmlu_pro=40",
+        "--bootstrap",
+        "50",
+    ]));
+    assert!(
+        text.contains("not used (not in --benchmarks): mmlu_pro"),
+        "{text}"
+    );
 }

@@ -228,6 +228,12 @@ pub fn run(args: DensityArgs) -> Result<()> {
         line: 0,
     };
     let d = model_density(&model, &cal, &opts);
+    let unused: Vec<&str> = model
+        .scores
+        .keys()
+        .filter(|b| !opts.benchmarks.contains(b))
+        .map(|b| b.key())
+        .collect();
     let s = study(&reg, &cal, &opts, unc.replicates, unc.seed)?;
     let t = days_since_origin(release);
     let trend_rho = (s.trend.a * t + s.trend.b).exp();
@@ -252,6 +258,7 @@ pub fn run(args: DensityArgs) -> Result<()> {
                 "trend_rho_at_release": trend_rho,
                 "ratio_to_trend": vs_trend,
                 "scores_read": read_notes,
+                "scores_not_in_benchmarks": unused,
             })
         );
         return Ok(());
@@ -283,6 +290,9 @@ pub fn run(args: DensityArgs) -> Result<()> {
             }
         ),
         _ => println!("censored density: no rank or trend comparison"),
+    }
+    if !unused.is_empty() {
+        println!("not used (not in --benchmarks): {}", unused.join(", "));
     }
     if !d.flags.is_empty() {
         println!("flags: {}", d.flags.join("; "));
