@@ -289,6 +289,28 @@ fn models_add_writes_a_validated_row_from_flags_and_from_lm_eval() {
         4,
         "header, comment and two rows"
     );
+    // A file of your own with fewer columns gets rows in its own layout, and a
+    // value it has no column for is refused rather than dropped.
+    let sub = dir.path().join("sub.csv");
+    std::fs::write(
+        &sub,
+        "model,family,params_billion,release_date,mmlu,source\n",
+    )
+    .unwrap();
+    let err = fails(&add(&[
+        "--to",
+        s(&sub),
+        "--name",
+        "S-1B",
+        "--date",
+        "2025-01-01",
+        "--scores",
+        "mmlu=50",
+    ]));
+    assert!(
+        err.contains("has no `nonemb_params_billion` column for the value 2.8"),
+        "{err}"
+    );
     // The bundled registry is never the target.
     let copy = dir.path().join("models.csv");
     std::fs::copy(

@@ -243,7 +243,24 @@ fn split_scores(
 }
 
 /// One CSV record in the column order of `header`, from named values.
-fn record(header: &csv::StringRecord, values: &BTreeMap<&str, String>) -> Result<String> {
+/// Every value must have its column in `file`'s header, unless it is empty or
+/// what the reader assumes for a missing column (`weights` base, not in Fig. 1).
+fn record(
+    file: &Path,
+    header: &csv::StringRecord,
+    values: &BTreeMap<&str, String>,
+) -> Result<String> {
+    let assumed = |col: &str, v: &str| {
+        v.is_empty() || (col, v) == ("weights", "base") || (col, v) == ("in_densing_fig1", "no")
+    };
+    for (col, v) in values {
+        if !assumed(col, v) && !header.iter().any(|h| h.eq_ignore_ascii_case(col)) {
+            bail!(
+                "{}: has no `{col}` column for the value {v}",
+                file.display()
+            );
+        }
+    }
     let mut w = csv::WriterBuilder::new()
         .has_headers(false)
         .from_writer(Vec::new());
@@ -347,17 +364,7 @@ fn add(a: AddArgs) -> Result<()> {
         "# densing user registry (densing models add)",
         &MODELS_COLUMNS.join(","),
     )?;
-    for key in PAPER {
-        if wide.contains_key(&Benchmark::parse(key)?)
-            && !header.iter().any(|h| h.eq_ignore_ascii_case(key))
-        {
-            bail!(
-                "{}: has no `{key}` column for the {key} score",
-                a.to.display()
-            );
-        }
-    }
-    let models_text = text + &record(&header, &values)?;
+    let models_text = text + &record(&a.to, &header, &values)?;
     let models = Table::parse(&a.to.display().to_string(), &models_text)?;
     fail_on(reg.check(&models, today))?;
     let mut layered = reg.clone();
@@ -378,7 +385,7 @@ fn add(a: AddArgs) -> Result<()> {
                     ("value", percent_text(s.value)),
                     ("source", s.source.clone().unwrap_or_default()),
                 ]);
-                text += &record(&header, &row)?;
+                text += &record(path, &header, &row)?;
             }
             let table = Table::parse(&path.display().to_string(), &text)?;
             fail_on(layered.check(&table, today))?;
