@@ -209,6 +209,15 @@ const REQUIRED: [&str; 4] = ["model", "family", "params_billion", "release_date"
 /// Columns of a long score table.
 pub const SCORE_COLUMNS: [&str; 6] = ["model", "benchmark", "shots", "protocol", "value", "source"];
 
+/// Today's date (UTC) from the system clock: release dates after it are in the
+/// future.
+pub fn today() -> NaiveDate {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400);
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date") + chrono::Days::new(days)
+}
+
 /// Parse a `YYYY-MM-DD` date.
 pub fn parse_date(s: &str) -> std::result::Result<NaiveDate, String> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")

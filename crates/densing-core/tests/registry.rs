@@ -8,23 +8,17 @@ use densing_core::benchmark::{parse_catalog, Benchmark, PAPER};
 use densing_core::calibration::{Calibration, Curve, Uncertainty};
 use densing_core::density::{model_density, DensityOptions};
 use densing_core::law::Inverse;
-use densing_core::registry::{ParamsBasis, Registry, BUNDLED_CSV, BUNDLED_NAME};
+use densing_core::registry::{self, ParamsBasis, Registry, BUNDLED_CSV, BUNDLED_NAME};
 use densing_core::registry::{BUNDLED_SCORES_CSV, BUNDLED_SCORES_NAME};
 use densing_core::table::Table;
 use std::path::PathBuf;
 
 const TODAY: &str = "2026-11-30";
 
+/// The later of the system clock's today and the day these tests were written,
+/// so the check stays valid on a machine whose clock is behind.
 fn today() -> NaiveDate {
-    // Rows dated after the system clock's today would be in the future too; the
-    // later of the two keeps the test valid on a machine whose clock is behind.
-    let days = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        / 86_400;
-    let clock = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Days::new(days);
-    clock.max(TODAY.parse().unwrap())
+    registry::today().max(TODAY.parse().unwrap())
 }
 
 fn fixture(name: &str) -> PathBuf {

@@ -3,7 +3,8 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use densing_core::calibration::{Calibration, Uncertainty};
+use densing_analysis::{CalibrationSpec, Reference};
+use densing_core::calibration::Uncertainty;
 use densing_core::data::{read_anchors, read_ladder};
 use densing_core::density::DensityOptions;
 use densing_core::law::LossForm;
@@ -15,7 +16,7 @@ pub struct RegistryArgs {
     /// Your own registry file, layered on the bundled registry (repeatable, in
     /// order): a models CSV with the bundled models.csv's columns, or a scores
     /// CSV (model,benchmark,shots,protocol,value,source). A later row with the
-    /// same model name (or model and benchmark) replaces the earlier one.
+    /// same model name (or model, benchmark and protocol) replaces the earlier one.
     #[arg(long)]
     pub registry: Vec<PathBuf>,
 }
@@ -117,55 +118,44 @@ impl CalibrationArgs {
         }
     }
 
-    pub fn benchmarks(&self) -> Result<Vec<Benchmark>> {
-        Ok(self
+    pub fn options(&self) -> Result<DensityOptions> {
+        let benchmarks = self
             .benchmarks
             .iter()
             .map(|b| Benchmark::parse(b))
-            .collect::<densing_core::Result<Vec<_>>>()?)
-    }
-
-    pub fn options(&self) -> Result<DensityOptions> {
+            .collect::<densing_core::Result<Vec<_>>>()?;
         Ok(DensityOptions {
             basis: self.basis.into(),
-            benchmarks: self.benchmarks()?,
+            benchmarks,
             min_benchmarks: self.min_benchmarks,
             include_chat: self.include_chat,
             fig1_only: false,
         })
     }
 
-    /// Build the calibration these options ask for.
-    pub fn build(&self, reg: &Registry, basis: ParamsBasis, d0: f64) -> Result<Calibration> {
-        match (&self.ladder, &self.anchors) {
+    /// The calibration these options ask for (reads the ladder and anchors files).
+    pub fn spec(&self) -> Result<CalibrationSpec> {
+        let reference = match (&self.ladder, &self.anchors) {
             (Some(l), Some(a)) => {
                 let default_benchmark = self
                     .benchmark
                     .as_deref()
                     .map(Benchmark::parse)
                     .transpose()?;
-                let form = LossForm::from(self.form);
-                Ok(Calibration::two_step(
-                    &read_ladder(l)?,
-                    &read_anchors(a)?,
-                    form,
-                    d0,
+                Reference::TwoStep {
+                    ladder: read_ladder(l)?,
+                    anchors: read_anchors(a)?,
+                    form: self.form.into(),
                     default_benchmark,
-                    self.uncertainty(),
-                )?)
+                }
             }
-            _ => Ok(Calibration::family_on(
-                reg,
-                &self.reference,
-                basis,
-                &self.benchmarks()?,
-                self.uncertainty(),
-            )?),
-        }
-    }
-
-    pub fn is_two_step(&self) -> bool {
-        self.ladder.is_some()
+            _ => Reference::Family(self.reference.clone()),
+        };
+        Ok(CalibrationSpec {
+            reference,
+            d0: self.d0,
+            uncertainty: self.uncertainty(),
+        })
     }
 }
 

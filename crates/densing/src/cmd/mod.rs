@@ -4,6 +4,5 @@ pub mod eval;
 pub mod fit;
 pub mod models;
 pub mod report;
-pub mod report_input;
 pub mod run;
 pub mod serve;

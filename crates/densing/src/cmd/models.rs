@@ -4,11 +4,10 @@
 use super::common::{write_atomic, RegistryArgs};
 use super::density::{parse_scores, read_lm_eval};
 use anyhow::{bail, Context, Result};
-use chrono::NaiveDate;
 use clap::{Args, Subcommand, ValueEnum};
 use densing_core::benchmark::PAPER;
 use densing_core::registry::{
-    is_score_table, parse_date, percent_text, Benchmark, Score, BUNDLED_CSV, MODELS_COLUMNS,
+    is_score_table, parse_date, percent_text, today, Benchmark, Score, BUNDLED_CSV, MODELS_COLUMNS,
     SCORE_COLUMNS,
 };
 use densing_core::table::Table;
@@ -181,14 +180,6 @@ fn list(registry: &RegistryArgs, json: bool, export: Option<&Path>) -> Result<()
     }
     println!("\n{} models in {} (valid)", reg.models.len(), reg.name);
     Ok(())
-}
-
-/// Today's date (UTC) from the system clock.
-fn today() -> NaiveDate {
-    let days = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400);
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date") + chrono::Days::new(days)
 }
 
 fn check(args: CheckArgs) -> Result<()> {

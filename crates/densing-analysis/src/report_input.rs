@@ -1,10 +1,9 @@
-//! Fill the report crate's plain-data input from a study. Curves are sampled
+//! Fill the report crate's plain-data input from an analysis. Curves are sampled
 //! here so the report never needs the fitting code.
 
-use super::run::Summary;
+use crate::run::{Analysis, Summary};
 use densing_core::calibration::{Calibration, Curve};
 use densing_core::density::Bounded;
-use densing_core::study::Study;
 use densing_core::trend::{days_since_origin, origin, TrendFit};
 use densing_report as rep;
 
@@ -29,7 +28,10 @@ fn trend(t: &TrendFit) -> rep::Trend {
     }
 }
 
-pub fn report_input(s: &Study, summary: &Summary, cal: &Calibration) -> rep::ReportInput {
+/// The report's input: every model row, the trend and its band, the split, the
+/// sweep, residuals of every fit, the two-step figures, methods and caveats.
+pub fn report_input(analysis: &Analysis) -> rep::ReportInput {
+    let (s, summary, cal) = (&analysis.study, &analysis.summary, &analysis.calibration);
     let models = s
         .densities
         .iter()
