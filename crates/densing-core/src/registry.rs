@@ -445,11 +445,7 @@ fn strict_score(s: &Score, file: &str, line: u64) -> Vec<Error> {
 impl Registry {
     /// The bundled models and scores.
     pub fn bundled() -> Result<Registry> {
-        let mut reg = Registry::empty();
-        reg.layer(&Table::parse(BUNDLED_NAME, BUNDLED_CSV)?)?;
-        reg.layer(&Table::parse(BUNDLED_SCORES_NAME, BUNDLED_SCORES_CSV)?)?;
-        reg.finish()?;
-        Ok(reg)
+        Registry::layered(&[])
     }
 
     /// The bundled registry with user files layered on top, in order: models
@@ -474,12 +470,8 @@ impl Registry {
 
     /// A registry from models-table text alone (no bundled data).
     pub fn parse(name: &str, text: &str) -> Result<Registry> {
-        Registry::from_table(Table::parse(name, text)?)
-    }
-
-    fn from_table(table: Table) -> Result<Registry> {
         let mut reg = Registry::empty();
-        reg.layer(&table)?;
+        reg.layer(&Table::parse(name, text)?)?;
         reg.finish()?;
         Ok(reg)
     }
@@ -492,8 +484,9 @@ impl Registry {
         }
     }
 
-    /// Add one table: model rows replace same-named models; scores replace the
-    /// same model's score on the same benchmark and must name a known model.
+    /// Add one table: model rows replace same-named models; scores must name a
+    /// known model and replace its score on the same benchmark under the same
+    /// protocol (see [`Model::add_score`]).
     pub fn layer(&mut self, table: &Table) -> Result<()> {
         if is_score_table(table) {
             for (model, b, score, line) in scores_from_table(table)? {
