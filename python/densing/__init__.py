@@ -51,6 +51,8 @@ PathOrFrame = Union[str, "os.PathLike[str]", pd.DataFrame]
 
 #: The CLI's ``--benchmarks`` default.
 ALL_BENCHMARKS = ("mmlu", "bbh", "math", "humaneval", "mbpp")
+#: The CLI's ``--alt-benchmarks`` default: the set recent technical reports use.
+ALT_BENCHMARKS = ("mmlu_pro", "mmlu_redux", "gpqa", "gsm8k", "evalplus")
 
 
 def _table(data: Optional[PathOrFrame], what: str) -> Any:
@@ -78,49 +80,39 @@ def _read_csv(source: Any) -> pd.DataFrame:
     return pd.read_csv(source, keep_default_na=False, na_values=[""], **_ROUND_TRIP)
 
 
-def _read_csv_text(text: str) -> pd.DataFrame:
-    """A densing CSV (``#`` source lines first) as a frame of strings and numbers."""
-    body = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
-    return _read_csv(io.StringIO(body))
-
-
 class Registry:
-    """A validated model registry: the bundled one, a CSV file, or a frame.
+    """A validated model registry: the bundled one, with files or frames
+    layered on top, or a frame on its own.
 
     Validation is the library's: a bad value raises :class:`FieldError` whose
     message is ``file:line: field `name`: reason`` (also as attributes).
     """
 
-    def __init__(self, native: Any, frame: pd.DataFrame) -> None:
+    def __init__(self, native: Any) -> None:
         self._native = native
-        self._frame = frame
 
     @classmethod
     def bundled(cls) -> "Registry":
-        """The registry bundled with densing (65 open LLMs with sources)."""
-        name, text = _densing.bundled_registry_csv()
-        return cls(_densing._Registry.bundled(), _read_csv_text(text))
+        """The registry bundled with densing (models.csv + scores.csv, with sources)."""
+        return cls(_densing._Registry.bundled())
 
     @classmethod
     def read(cls, path: Union[str, "os.PathLike[str]"]) -> "Registry":
-        """Read and validate a registry CSV with the bundled file's columns."""
-        native = _densing._Registry.load(os.fspath(path))
-        with open(path, encoding="utf-8") as f:
-            return cls(native, _read_csv_text(f.read()))
+        """The bundled registry with a models or scores CSV layered on top, as
+        ``--registry`` does: its model rows replace same-named models."""
+        return cls(_densing._Registry.load(os.fspath(path)))
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, name: str = "<DataFrame registry>") -> "Registry":
-        """Validate a frame with the registry's columns (``Registry.bundled().frame``'s)."""
-        native = _densing._Registry.load((name, frame.to_csv(index=False)))
-        return cls(native, frame.reset_index(drop=True).copy())
+        """A registry of a frame's models alone (``Registry.bundled().frame``'s columns)."""
+        return cls(_densing._Registry.load((name, frame.to_csv(index=False))))
 
     def add(self, rows: pd.DataFrame, name: str = "<DataFrame rows>") -> "Registry":
-        """A new registry with ``rows`` (same columns) appended, validated as one
-        file: a name already present or an unknown parent raises
-        :class:`FieldError` naming the row (line = row index + 2)."""
-        native = self._native.with_rows(name, rows.to_csv(index=False))
-        frame = pd.concat([self._frame, rows], ignore_index=True)
-        return Registry(native, frame)
+        """A new registry with ``rows`` layered on top: model rows (this
+        registry's columns) replace same-named models, score rows (``model,
+        benchmark, value`` …) attach to known models. A bad row raises
+        :class:`FieldError` naming it (line = row index + 2)."""
+        return Registry(self._native.layer(name, rows.to_csv(index=False)))
 
     @property
     def name(self) -> str:
@@ -129,8 +121,8 @@ class Registry:
 
     @property
     def frame(self) -> pd.DataFrame:
-        """The registry's rows, in its CSV columns (scores in percent)."""
-        return self._frame.copy()
+        """The models in the bundled models.csv's columns (scores in percent)."""
+        return _read_csv(io.StringIO(self._native.wide_csv()))
 
     def families(self) -> List[str]:
         return self._native.families()
@@ -260,6 +252,7 @@ def run(
     hardware_doubling_years: float = 2.1,
     prices: Optional[PathOrFrame] = None,
     sweep: bool = False,
+    alt_benchmarks: Iterable[str] = ALT_BENCHMARKS,
     **options: Any,
 ) -> Study:
     """The whole analysis, as ``densing run`` with the same options: the
@@ -267,7 +260,8 @@ def run(
     (``total``, ``nonemb``, ``active``), benchmarks, bootstrap replicates and
     seed; ``split_at`` (YYYY-MM-DD) for separate trends before and after;
     ``prices`` (path or frame of date, price_per_mtok); ``sweep`` for the
-    sensitivity sweep and backtest. ``options``: ``min_benchmarks``,
+    sensitivity sweep and backtest, which also fits the trend on
+    ``alt_benchmarks`` (empty to skip). ``options``: ``min_benchmarks``,
     ``include_chat``, and the two-step ``ladder``, ``anchors``, ``form``,
     ``d0``, ``benchmark``."""
     native = _densing.run_analysis(
@@ -277,6 +271,7 @@ def run(
         hardware_doubling_years,
         _table(prices, "prices"),
         sweep,
+        list(alt_benchmarks),
     )
     return Study(native)
 

@@ -8,13 +8,12 @@
 //! the library's message, a panic becomes `densing.InternalError`.
 
 use densing_analysis::{
-    basis_from_name, densities_csv, density_options, fit, form_from_name, place, prices_from,
-    read_lm_eval, report_input, run, scores_from_percent, Analysis, CalibrationSpec, Reference,
-    RunOptions,
+    basis_from_name, densities_csv, density_options, fit, form_from_name, parse_scores, place,
+    prices_from, read_lm_eval, report_input, run, Analysis, CalibrationSpec, Reference, RunOptions,
 };
 use densing_core::calibration::Uncertainty;
 use densing_core::data::{parse_anchors, parse_ladder};
-use densing_core::registry::{parse_date, Benchmark, Registry, BUNDLED_CSV, BUNDLED_NAME};
+use densing_core::registry::{parse_date, Benchmark, Registry};
 use densing_core::table::Table;
 use densing_core::Error;
 use pyo3::create_exception;
@@ -22,7 +21,7 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
@@ -212,19 +211,32 @@ impl PyRegistry {
         guarded(py, Registry::bundled).map(|inner| PyRegistry { inner })
     }
 
-    /// Read and validate a registry CSV (a path, or `(name, text)`).
+    /// A path: the bundled registry with that models or scores file layered on
+    /// top (as `--registry`); `(name, text)`: a models table on its own.
     #[staticmethod]
     fn load(py: Python<'_>, source: TableArg) -> PyResult<Self> {
         guarded(py, || match &source {
             TableArg::Text(name, text) => Registry::parse(name, text),
-            TableArg::Path(p) => Registry::read(p),
+            TableArg::Path(p) => Registry::layered(std::slice::from_ref(p)),
         })
         .map(|inner| PyRegistry { inner })
     }
 
-    /// This registry plus the rows of `(name, text)`, validated as one file.
-    fn with_rows(&self, py: Python<'_>, name: &str, text: &str) -> PyResult<Self> {
-        guarded(py, || self.inner.with_rows(name, text)).map(|inner| PyRegistry { inner })
+    /// This registry with the table `(name, text)` layered on top: model rows
+    /// replace same-named models, score rows attach to known models.
+    fn layer(&self, py: Python<'_>, name: &str, text: &str) -> PyResult<Self> {
+        guarded(py, || {
+            let mut inner = self.inner.clone();
+            inner.layer(&Table::parse(name, text)?)?;
+            inner.finish()?;
+            Ok(inner)
+        })
+        .map(|inner| PyRegistry { inner })
+    }
+
+    /// The models in the bundled models.csv's columns (scores in percent).
+    fn wide_csv(&self, py: Python<'_>) -> PyResult<String> {
+        guarded(py, || self.inner.wide_csv())
     }
 
     #[getter]
@@ -243,12 +255,6 @@ impl PyRegistry {
             .map(String::from)
             .collect()
     }
-}
-
-/// The bundled registry's CSV text and the name messages give it.
-#[pyfunction]
-fn bundled_registry_csv() -> (&'static str, &'static str) {
-    (BUNDLED_NAME, BUNDLED_CSV)
 }
 
 /// A finished analysis.
@@ -313,7 +319,8 @@ fn registry_or_bundled(registry: Option<&PyRegistry>) -> densing_core::Result<Co
 
 /// The whole analysis (`densing run`).
 #[pyfunction]
-#[pyo3(signature = (registry, cal, split_at, hardware_doubling_years, prices, sweep))]
+#[pyo3(signature = (registry, cal, split_at, hardware_doubling_years, prices, sweep, alt_benchmarks))]
+#[allow(clippy::too_many_arguments)]
 fn run_analysis(
     py: Python<'_>,
     registry: Option<&PyRegistry>,
@@ -322,6 +329,7 @@ fn run_analysis(
     hardware_doubling_years: f64,
     prices: Option<TableArg>,
     sweep: bool,
+    alt_benchmarks: Vec<String>,
 ) -> PyResult<PyAnalysis> {
     let inner = guarded(py, || {
         let reg = registry_or_bundled(registry)?;
@@ -338,6 +346,10 @@ fn run_analysis(
                 .map(|p| prices_from(&p.table()?))
                 .transpose()?,
             sweep,
+            alt_benchmarks: alt_benchmarks
+                .iter()
+                .map(|b| Benchmark::parse(b))
+                .collect::<densing_core::Result<Vec<_>>>()?,
         };
         run(&reg, &opts)
     })?;
@@ -356,17 +368,17 @@ fn place_model(
     size: f64,
     date: String,
     tokens: Option<f64>,
-    scores: Option<HashMap<String, f64>>,
+    scores: Option<BTreeMap<String, f64>>,
     lm_eval: Option<PathBuf>,
 ) -> PyResult<String> {
     guarded(py, || {
         let release = parse_date(&date).map_err(|m| Error::Invalid(format!("date: {m}")))?;
         let (scores, read) = match (&lm_eval, &scores) {
             (Some(p), None) => read_lm_eval(p)?,
-            (None, Some(s)) => (
-                scores_from_percent(s.iter().map(|(k, v)| (k.as_str(), *v)))?,
-                Vec::new(),
-            ),
+            (None, Some(s)) => {
+                let items: Vec<String> = s.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                (parse_scores(&items, None, None, "user input")?, Vec::new())
+            }
             _ => {
                 return Err(Error::Invalid(
                     "give either scores (percent, by benchmark) or lm_eval (a results file)".into(),
@@ -455,7 +467,6 @@ fn _densing(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("InternalError", py.get_type::<InternalError>())?;
     m.add_class::<PyRegistry>()?;
     m.add_class::<PyAnalysis>()?;
-    m.add_function(wrap_pyfunction!(bundled_registry_csv, m)?)?;
     m.add_function(wrap_pyfunction!(run_analysis, m)?)?;
     m.add_function(wrap_pyfunction!(place_model, m)?)?;
     m.add_function(wrap_pyfunction!(fit_loss, m)?)?;

@@ -16,7 +16,7 @@ mod run;
 mod spec;
 
 pub use output::densities_csv;
-pub use place::{new_model, place, read_lm_eval, scores_from_percent, Placement};
+pub use place::{new_model, parse_scores, place, read_lm_eval, Placement};
 pub use report_input::report_input;
 pub use run::{
     bundled_prices, prices_from, read_prices, run, Analysis, RunOptions, Summary, SweepRow,

@@ -6,6 +6,7 @@ use densing_core::density::Bounded;
 use densing_core::registry::Benchmark;
 use densing_core::study::Study;
 use densing_core::{Error, Result};
+use std::collections::BTreeSet;
 
 /// The densities of a study as CSV bytes.
 pub fn densities_csv(s: &Study) -> Result<Vec<u8>> {
@@ -33,7 +34,13 @@ pub fn densities_csv(s: &Study) -> Result<Vec<u8>> {
     .into_iter()
     .map(String::from)
     .collect::<Vec<_>>();
-    header.extend(Benchmark::ALL.iter().map(|b| format!("n_hat_{}", b.key())));
+    // One column per benchmark some model was estimated on, in catalog order.
+    let benchmarks: BTreeSet<Benchmark> = s
+        .densities
+        .iter()
+        .flat_map(|d| d.per_benchmark.iter().map(|e| e.benchmark))
+        .collect();
+    header.extend(benchmarks.iter().map(|b| format!("n_hat_{}", b.key())));
     header.push("flags".into());
     header.push("reference".into());
     w.write_record(&header).map_err(csv_error)?;
@@ -70,7 +77,7 @@ pub fn densities_csv(s: &Study) -> Result<Vec<u8>> {
             d.in_densing_fig1.to_string(),
             d.parent.clone().unwrap_or_default(),
         ];
-        for b in Benchmark::ALL {
+        for &b in &benchmarks {
             rec.push(d.per_benchmark.iter().find(|e| e.benchmark == b).map_or(
                 String::new(),
                 |e| {

@@ -1,16 +1,17 @@
 //! Place one new model against the registry: its N̂ and ρ with CI, its rank among
 //! the registry's models, and its ratio to the trend line at its release date.
-//! Scores come as percentages or from an lm-evaluation-harness results file.
+//! Scores come as `benchmark=percent` items or from an lm-evaluation-harness
+//! results file.
 
 use crate::spec::CalibrationSpec;
 use chrono::NaiveDate;
 use densing_core::density::{model_density, DensityOptions, ModelDensity};
-use densing_core::registry::{Benchmark, Model, Registry, Weights};
+use densing_core::registry::{Benchmark, Model, Registry, Score, Weights};
 use densing_core::study::study;
 use densing_core::trend::days_since_origin;
 use densing_core::{Error, Result};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// A new model against the registry and the trend.
@@ -26,24 +27,22 @@ pub struct Placement {
     pub trend_rho_at_release: f64,
     /// ρ / trend ρ_max at release (`None` when ρ is censored).
     pub ratio_to_trend: Option<f64>,
+    /// Given scores the options' benchmarks leave out.
+    pub scores_not_in_benchmarks: Vec<String>,
 }
 
 /// A registry row for a user's model (family `user`, base weights).
-/// `scores` are fractions in [0, 1].
 pub fn new_model(
     name: &str,
     size_b: f64,
     tokens_t: Option<f64>,
     release: NaiveDate,
-    scores: HashMap<Benchmark, f64>,
+    scores: BTreeMap<Benchmark, Score>,
 ) -> Result<Model> {
     if !(size_b > 0.0 && size_b.is_finite()) {
         return Err(Error::Invalid(format!(
-            "size must be a positive number of billions, got {size_b}"
+            "--size must be a positive number of billions, got {size_b}"
         )));
-    }
-    if scores.is_empty() {
-        return Err(Error::Invalid("no scores given".into()));
     }
     Ok(Model {
         name: name.to_string(),
@@ -55,28 +54,50 @@ pub fn new_model(
         tokens_t,
         release,
         scores,
+        alternates: Vec::new(),
         parent: None,
         in_densing_fig1: false,
         source: "user input".into(),
         notes: String::new(),
+        file: "command line".into(),
         line: 0,
     })
 }
 
-/// Scores given in percent, keyed by benchmark name, as fractions.
-pub fn scores_from_percent<'a>(
-    items: impl IntoIterator<Item = (&'a str, f64)>,
-) -> Result<HashMap<Benchmark, f64>> {
-    let mut out = HashMap::new();
-    for (k, v) in items {
+/// `benchmark=percent` items as scores; `shots`/`protocol` default to the
+/// benchmark catalog's.
+pub fn parse_scores(
+    items: &[String],
+    shots: Option<u32>,
+    protocol: Option<&str>,
+    source: &str,
+) -> Result<BTreeMap<Benchmark, Score>> {
+    let mut out = BTreeMap::new();
+    for item in items {
+        let (k, v) = item.split_once('=').ok_or_else(|| {
+            Error::Invalid(format!("--scores: `{item}` is not benchmark=percent"))
+        })?;
         let b = Benchmark::parse(k)?;
+        let v: f64 = v
+            .trim()
+            .parse()
+            .map_err(|_| Error::Invalid(format!("--scores: `{v}` for {k} is not a number")))?;
         if !(0.0..=100.0).contains(&v) || !v.is_finite() {
             return Err(Error::Invalid(format!(
-                "scores: {k}={v} is outside 0–100 (percent)"
+                "--scores: {k}={v} is outside 0–100 (percent)"
             )));
         }
-        if out.insert(b, v / 100.0).is_some() {
-            return Err(Error::Invalid(format!("scores: {k} given twice")));
+        let score = Score {
+            value: v / 100.0,
+            shots: shots.or(b.def().shots),
+            protocol: protocol
+                .map(str::to_string)
+                .or_else(|| b.def().protocol.clone()),
+            source: Some(source.to_string()),
+            origin: "--scores".into(),
+        };
+        if out.insert(b, score).is_some() {
+            return Err(Error::Invalid(format!("--scores: {k} given twice")));
         }
     }
     Ok(out)
@@ -84,10 +105,10 @@ pub fn scores_from_percent<'a>(
 
 /// Which lm-evaluation-harness task and metric feed each benchmark, in order of
 /// preference.
-const LM_EVAL_MAP: [(Benchmark, &[&str], &[&str]); 5] = [
-    (Benchmark::Mmlu, &["mmlu"], &["acc,none", "acc"]),
+const LM_EVAL_MAP: [(&str, &[&str], &[&str]); 5] = [
+    ("mmlu", &["mmlu"], &["acc,none", "acc"]),
     (
-        Benchmark::Bbh,
+        "bbh",
         &["bbh_cot_fewshot", "bbh"],
         &[
             "exact_match,get-answer",
@@ -97,25 +118,26 @@ const LM_EVAL_MAP: [(Benchmark, &[&str], &[&str]); 5] = [
         ],
     ),
     (
-        Benchmark::Math,
+        "math",
         &["minerva_math", "hendrycks_math"],
         &["exact_match,none", "math_verify,none", "exact_match"],
     ),
     (
-        Benchmark::Humaneval,
+        "humaneval",
         &["humaneval"],
         &["pass@1,create_test", "pass@1,none", "pass@1"],
     ),
     (
-        Benchmark::Mbpp,
+        "mbpp",
         &["mbpp"],
         &["pass_at_1,none", "pass@1,none", "pass_at_1", "pass@1"],
     ),
 ];
 
 /// Read the five benchmarks from an lm-evaluation-harness `results` file; returns
-/// the scores and one line per benchmark saying what was read (or not found).
-pub fn read_lm_eval(path: &Path) -> Result<(HashMap<Benchmark, f64>, Vec<String>)> {
+/// the scores (with the n-shot the file records) and one line per benchmark
+/// saying what was read (or not found).
+pub fn read_lm_eval(path: &Path) -> Result<(BTreeMap<Benchmark, Score>, Vec<String>)> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
     let doc: serde_json::Value = serde_json::from_str(&text)
@@ -129,9 +151,10 @@ pub fn read_lm_eval(path: &Path) -> Result<(HashMap<Benchmark, f64>, Vec<String>
                 "no `results` object (is this an lm-evaluation-harness results file?)",
             )
         })?;
-    let mut scores = HashMap::new();
+    let mut scores = BTreeMap::new();
     let mut notes = Vec::new();
-    for (bench, tasks, metrics) in LM_EVAL_MAP {
+    for (key, tasks, metrics) in LM_EVAL_MAP {
+        let bench = Benchmark::parse(key)?;
         let found = tasks.iter().find_map(|t| {
             let entry = results.get(*t)?.as_object()?;
             metrics
@@ -146,15 +169,30 @@ pub fn read_lm_eval(path: &Path) -> Result<(HashMap<Benchmark, f64>, Vec<String>
                         format!("results.{task}.\"{metric}\" = {v} is outside [0, 1]"),
                     ));
                 }
+                let shots = doc
+                    .pointer(&format!("/n-shot/{task}"))
+                    .and_then(|n| n.as_u64())
+                    .map(|n| n as u32);
+                let shots_text =
+                    shots.map_or("n-shot not recorded".into(), |n| format!("{n}-shot"));
                 notes.push(format!(
-                    "{}: results.{task} metric \"{metric}\" = {v}",
-                    bench.key()
+                    "{key}: results.{task} metric \"{metric}\" = {v} ({shots_text})"
                 ));
-                scores.insert(bench, v);
+                scores.insert(
+                    bench,
+                    Score {
+                        value: v,
+                        shots,
+                        protocol: Some(format!(
+                            "lm-evaluation-harness {task} \"{metric}\", {shots_text}"
+                        )),
+                        source: Some(format!("lm-evaluation-harness results {}", path.display())),
+                        origin: path.display().to_string(),
+                    },
+                );
             }
             None => notes.push(format!(
-                "{}: not found (looked for tasks {})",
-                bench.key(),
+                "{key}: not found (looked for tasks {})",
                 tasks.join(", ")
             )),
         }
@@ -178,11 +216,11 @@ pub fn place(
 ) -> Result<Placement> {
     if reg.get(&model.name).is_some() {
         return Err(Error::Invalid(format!(
-            "model `{}` is already in {}; choose another name",
+            "model `{}` is already in {}; choose another --name",
             model.name, reg.name
         )));
     }
-    let cal = spec.build(reg, opts.basis)?;
+    let cal = spec.build(reg, opts)?;
     let unc = spec.uncertainty;
     let d = model_density(model, &cal, opts);
     let s = study(reg, &cal, opts, unc.replicates, unc.seed)?;
@@ -202,6 +240,12 @@ pub fn place(
         of: s.densities.len() + 1,
         trend_rho_at_release: trend_rho,
         ratio_to_trend: d.rho.value().map(|r| r / trend_rho),
+        scores_not_in_benchmarks: model
+            .scores
+            .keys()
+            .filter(|b| !opts.benchmarks.contains(b))
+            .map(|b| b.key().to_string())
+            .collect(),
         model: d,
     })
 }

@@ -34,6 +34,8 @@ pub struct RunOptions {
     pub prices: Option<Vec<(NaiveDate, f64)>>,
     /// Sensitivity sweep (references, benchmark subsets, basis, model set, D0) and backtest.
     pub sweep: bool,
+    /// A benchmark set the sweep also fits the trend on (empty: none).
+    pub alt_benchmarks: Vec<Benchmark>,
 }
 
 /// One row of the sensitivity sweep.
@@ -70,6 +72,8 @@ pub struct Summary {
     pub parents: Vec<ParentPair>,
     pub sweep: Option<Vec<SweepRow>>,
     pub backtest: Option<Vec<BacktestRow>>,
+    /// Rows and scores of earlier registry layers that later ones replaced.
+    pub registry_notes: Vec<String>,
     pub warnings: Vec<String>,
 }
 
@@ -84,7 +88,7 @@ pub struct Analysis {
 /// Run the whole analysis on `reg`.
 pub fn run(reg: &Registry, opts: &RunOptions) -> Result<Analysis> {
     let dens = &opts.density;
-    let cal = opts.calibration.build(reg, dens.basis)?;
+    let cal = opts.calibration.build(reg, dens)?;
     let unc = opts.calibration.uncertainty;
     let main = study(reg, &cal, dens, unc.replicates, unc.seed)?;
     let fig1_opts = DensityOptions {
@@ -140,6 +144,7 @@ pub fn run(reg: &Registry, opts: &RunOptions) -> Result<Analysis> {
         parents: main.parents.clone(),
         sweep,
         backtest: backtest_rows,
+        registry_notes: reg.replacements.iter().map(|r| r.to_string()).collect(),
         warnings,
     };
     Ok(Analysis {
@@ -183,7 +188,7 @@ fn sweep(reg: &Registry, opts: &RunOptions) -> Vec<SweepRow> {
     let mut rows = Vec::new();
     let mut push = |dimension: &str, choice: String, spec: &CalibrationSpec, o: &DensityOptions| {
         let row = match spec
-            .build(reg, o.basis)
+            .build(reg, o)
             .and_then(|c| study(reg, &c, o, replicates, seed))
         {
             Ok(s) => SweepRow {
@@ -231,8 +236,9 @@ fn sweep(reg: &Registry, opts: &RunOptions) -> Vec<SweepRow> {
             push("D0", format!("{d0:.0e} tokens"), &spec, dens);
         }
     }
-    push("benchmarks", "all five".into(), &unc_spec, dens);
-    for b in Benchmark::ALL {
+    let keys = |bs: &[Benchmark]| bs.iter().map(|b| b.key()).collect::<Vec<_>>().join(",");
+    push("benchmarks", keys(&dens.benchmarks), &unc_spec, dens);
+    for &b in &dens.benchmarks {
         let o = DensityOptions {
             benchmarks: dens
                 .benchmarks
@@ -244,6 +250,15 @@ fn sweep(reg: &Registry, opts: &RunOptions) -> Vec<SweepRow> {
             ..dens.clone()
         };
         push("benchmarks", format!("without {}", b.key()), &unc_spec, &o);
+    }
+    if !opts.alt_benchmarks.is_empty() {
+        let o = DensityOptions {
+            min_benchmarks: dens.min_benchmarks.min(opts.alt_benchmarks.len()),
+            benchmarks: opts.alt_benchmarks.clone(),
+            ..dens.clone()
+        };
+        let choice = format!("alternative {}", keys(&opts.alt_benchmarks));
+        push("benchmarks", choice, &unc_spec, &o);
     }
     for (name, basis) in [
         ("total", ParamsBasis::Total),

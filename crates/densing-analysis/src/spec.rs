@@ -33,9 +33,10 @@ pub struct CalibrationSpec {
 }
 
 impl CalibrationSpec {
-    /// Build the calibration this spec asks for, on the given parameter basis
-    /// (a two-step calibration has its own N and ignores it).
-    pub fn build(&self, reg: &Registry, basis: ParamsBasis) -> Result<Calibration> {
+    /// Build the calibration this spec asks for, on the parameter basis and for
+    /// the benchmarks of `opts` (a two-step calibration has its own N and
+    /// calibrates the benchmarks its anchors name).
+    pub fn build(&self, reg: &Registry, opts: &DensityOptions) -> Result<Calibration> {
         match &self.reference {
             Reference::TwoStep {
                 ladder,
@@ -50,7 +51,9 @@ impl CalibrationSpec {
                 *default_benchmark,
                 self.uncertainty,
             ),
-            Reference::Family(family) => Calibration::family(reg, family, basis, self.uncertainty),
+            Reference::Family(family) => {
+                Calibration::family_on(reg, family, opts.basis, &opts.benchmarks, self.uncertainty)
+            }
         }
     }
 

@@ -34,6 +34,7 @@ fn options(replicates: usize) -> RunOptions {
             (NaiveDate::from_ymd_opt(2024, 8, 1).unwrap(), 0.075),
         ]),
         sweep: false,
+        alt_benchmarks: Vec::new(),
     }
 }
 

@@ -118,11 +118,23 @@ pub struct Calibration {
 
 impl Calibration {
     /// Fit a reference-family calibration from the registry's base models of
-    /// `family`, on the given parameter basis.
+    /// `family`, on the given parameter basis, for the paper's five benchmarks.
     pub fn family(
         reg: &Registry,
         family: &str,
         basis: ParamsBasis,
+        unc: Uncertainty,
+    ) -> Result<Calibration> {
+        Calibration::family_on(reg, family, basis, &Benchmark::paper(), unc)
+    }
+
+    /// [`Calibration::family`] on any benchmarks the family reports (at least
+    /// four sizes each); the others are named in the description.
+    pub fn family_on(
+        reg: &Registry,
+        family: &str,
+        basis: ParamsBasis,
+        benchmarks: &[Benchmark],
         unc: Uncertainty,
     ) -> Result<Calibration> {
         let members: Vec<_> = reg
@@ -139,14 +151,10 @@ impl Calibration {
         }
         let mut curves = BTreeMap::new();
         let mut skipped = Vec::new();
-        for b in Benchmark::ALL {
+        for &b in benchmarks {
             let pts: Vec<(String, f64, f64)> = members
                 .iter()
-                .filter_map(|m| {
-                    m.scores
-                        .get(&b)
-                        .map(|s| (m.name.clone(), m.params(basis), *s))
-                })
+                .filter_map(|m| m.score(b).map(|s| (m.name.clone(), m.params(basis), s)))
                 .collect();
             // Three parameters need four points to leave a residual to bootstrap.
             if pts.len() < 4 {
@@ -157,7 +165,8 @@ impl Calibration {
         }
         if curves.is_empty() {
             return Err(Error::Invalid(format!(
-                "reference family `{family}` has fewer than 4 sizes with scores on every benchmark; it cannot calibrate"
+                "reference family `{family}` has fewer than 4 sizes with scores on each of {}; it cannot calibrate",
+                benchmarks.iter().map(|b| b.key()).collect::<Vec<_>>().join(", ")
             )));
         }
         let ns: Vec<f64> = members.iter().map(|m| m.params(basis)).collect();
@@ -350,7 +359,7 @@ fn fit_family_curve(
     let replicates = (0..unc.replicates)
         .into_par_iter()
         .map(|i| {
-            let mut rng = replicate_rng(unc.seed ^ (b as u64 + 1), i);
+            let mut rng = replicate_rng(unc.seed ^ (b.index() as u64 + 1), i);
             let s_star: Vec<f64> = fitted
                 .iter()
                 .map(|f| f - resid[rng.random_range(0..resid.len())])

@@ -117,7 +117,7 @@ impl Default for DensityOptions {
     fn default() -> Self {
         DensityOptions {
             basis: ParamsBasis::Nonemb,
-            benchmarks: Benchmark::ALL.to_vec(),
+            benchmarks: Benchmark::paper(),
             min_benchmarks: 4,
             include_chat: false,
             fig1_only: false,
@@ -220,7 +220,7 @@ pub fn model_density(m: &Model, cal: &Calibration, opts: &DensityOptions) -> Mod
         .benchmarks
         .iter()
         .filter(|b| cal.curves.contains_key(b))
-        .filter_map(|b| m.scores.get(b).map(|s| (*b, *s)))
+        .filter_map(|b| m.score(*b).map(|s| (*b, s)))
         .collect();
     let per_benchmark: Vec<BenchEstimate> = used
         .iter()
@@ -274,6 +274,14 @@ pub fn model_density(m: &Model, cal: &Calibration, opts: &DensityOptions) -> Mod
                 flags.push(format!("{} extrapolated", e.benchmark.key()))
             }
             _ => {}
+        }
+    }
+    for (b, _) in &used {
+        let shots = m.scores.get(b).and_then(|s| s.shots);
+        if let (Some(n), Some(standard)) = (shots, b.def().shots) {
+            if n != standard {
+                flags.push(format!("{b} {n}-shot (standard {standard}-shot)"));
+            }
         }
     }
     if m.weights == Weights::Chat {

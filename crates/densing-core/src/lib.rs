@@ -1,10 +1,11 @@
 //! densing-core: the math of capability density, free of any inference engine.
 //!
-//! Data flows one way: validated inputs ([`data`], [`registry`]) → fitted laws
+//! Data flows one way: validated inputs ([`data`], [`registry`], [`benchmark`]) → fitted laws
 //! ([`fit`], [`loss`], [`score`]) with bootstrap uncertainty ([`bootstrap`]) →
 //! calibrations N ↦ S ([`calibration`]) → densities ρ = N̂/N ([`density`]) →
 //! the trend `ln ρ_max = A·t + B` ([`trend`]).
 
+pub mod benchmark;
 pub mod bootstrap;
 pub mod calibration;
 pub mod data;

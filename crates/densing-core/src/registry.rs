@@ -1,69 +1,33 @@
 //! The model registry: open LLMs with parameter counts, training tokens, release
-//! dates and benchmark scores, each with its source. The bundled copy
-//! (`data/models.csv`) is embedded in the binary; users may pass their own file
-//! with the same columns.
+//! dates and benchmark scores, each with its source and protocol.
+//!
+//! Two tables feed it: the wide `models.csv` (one row per model; its five score
+//! columns hold the paper's benchmarks under their standard protocols, see
+//! [`crate::benchmark`]) and the long `scores.csv` (one row per model, benchmark
+//! and protocol, for any benchmark in the catalog). Both bundled copies are
+//! embedded in the binary. Users layer their own files on top: a later model row
+//! with the same name replaces the earlier one, a later score for the same model,
+//! benchmark and protocol replaces the earlier score, and every replacement is
+//! recorded in [`Registry::replacements`] so the output can say so.
+//!
+//! A model uses one score per benchmark: the one under the benchmark's standard
+//! shots where it has one, else the first given; scores under other protocols
+//! are kept as [`Model::alternates`].
 
+pub use crate::benchmark::Benchmark;
+use crate::benchmark::PAPER;
 use crate::error::{Error, Result};
-use crate::table::Table;
+use crate::table::{Row, Table};
 use chrono::NaiveDate;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The bundled registry, compiled in so `densing run` needs no files.
 pub const BUNDLED_CSV: &str = include_str!("../../../data/models.csv");
 pub const BUNDLED_NAME: &str = "data/models.csv (bundled)";
-
-/// The five benchmarks of the Densing paper.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Benchmark {
-    Mmlu,
-    Bbh,
-    Math,
-    Humaneval,
-    Mbpp,
-}
-
-impl Benchmark {
-    pub const ALL: [Benchmark; 5] = [
-        Benchmark::Mmlu,
-        Benchmark::Bbh,
-        Benchmark::Math,
-        Benchmark::Humaneval,
-        Benchmark::Mbpp,
-    ];
-
-    pub fn key(self) -> &'static str {
-        match self {
-            Benchmark::Mmlu => "mmlu",
-            Benchmark::Bbh => "bbh",
-            Benchmark::Math => "math",
-            Benchmark::Humaneval => "humaneval",
-            Benchmark::Mbpp => "mbpp",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Benchmark> {
-        Benchmark::ALL
-            .into_iter()
-            .find(|b| b.key() == s.trim().to_ascii_lowercase())
-            .ok_or_else(|| {
-                Error::Invalid(format!(
-                    "unknown benchmark `{s}`; expected one of mmlu, bbh, math, humaneval, mbpp"
-                ))
-            })
-    }
-
-    /// Chance-level score, the floor of a calibration curve: 4-option multiple
-    /// choice for MMLU; the others are generative (exact match / pass@1) with no
-    /// guessing floor.
-    pub fn floor(self) -> f64 {
-        match self {
-            Benchmark::Mmlu => 0.25,
-            _ => 0.0,
-        }
-    }
-}
+/// The bundled long score table.
+pub const BUNDLED_SCORES_CSV: &str = include_str!("../../../data/scores.csv");
+pub const BUNDLED_SCORES_NAME: &str = "data/scores.csv (bundled)";
 
 /// Which parameter count densities are computed against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -85,7 +49,30 @@ pub enum Weights {
     Chat,
 }
 
-/// One registry row. Scores are fractions in [0, 1] (the file holds percent).
+/// One benchmark score with the protocol it was measured under.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Score {
+    /// Fraction in [0, 1] (files hold percent).
+    pub value: f64,
+    pub shots: Option<u32>,
+    /// e.g. "5-shot", "3-shot CoT", "0-shot pass@1"; `None` = not stated.
+    pub protocol: Option<String>,
+    /// Where the number was read; `None` = not stated.
+    pub source: Option<String>,
+    /// `file:line` the score was read from.
+    pub origin: String,
+}
+
+impl Score {
+    /// Same shots and protocol (a later such score replaces an earlier one).
+    pub fn same_protocol(&self, other: &Score) -> bool {
+        self.shots == other.shots
+            && self.protocol.as_deref().map(str::to_ascii_lowercase)
+                == other.protocol.as_deref().map(str::to_ascii_lowercase)
+    }
+}
+
+/// One registry row.
 #[derive(Debug, Clone, Serialize)]
 pub struct Model {
     pub name: String,
@@ -98,11 +85,16 @@ pub struct Model {
     /// Training tokens, trillions.
     pub tokens_t: Option<f64>,
     pub release: NaiveDate,
-    pub scores: HashMap<Benchmark, f64>,
+    /// The score used per benchmark, in catalog order, each with its protocol.
+    pub scores: BTreeMap<Benchmark, Score>,
+    /// Scores under other protocols than the one used.
+    pub alternates: Vec<(Benchmark, Score)>,
     pub parent: Option<String>,
     pub in_densing_fig1: bool,
     pub source: String,
     pub notes: String,
+    /// The file and line the row was read from.
+    pub file: String,
     pub line: u64,
 }
 
@@ -116,25 +108,115 @@ impl Model {
             ParamsBasis::Active => self.active_b.unwrap_or(nonemb),
         }
     }
+
+    /// The score (fraction) on a benchmark, if the registry has one.
+    pub fn score(&self, b: Benchmark) -> Option<f64> {
+        self.scores.get(&b).map(|s| s.value)
+    }
+
+    fn origin(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+
+    /// Add a score: it replaces one under the same protocol (returned), else it
+    /// is used if it is the first for its benchmark or the only one under the
+    /// standard shots, else it is kept as an alternate.
+    pub fn add_score(&mut self, b: Benchmark, score: Score) -> Option<Score> {
+        if let Some(used) = self.scores.get_mut(&b) {
+            if used.same_protocol(&score) {
+                return Some(std::mem::replace(used, score));
+            }
+        }
+        if let Some((_, alt)) = self
+            .alternates
+            .iter_mut()
+            .find(|(ab, a)| *ab == b && a.same_protocol(&score))
+        {
+            return Some(std::mem::replace(alt, score));
+        }
+        let standard = |s: &Score| b.def().shots.is_some() && s.shots == b.def().shots;
+        match self.scores.get(&b) {
+            Some(used) if standard(used) || !standard(&score) => self.alternates.push((b, score)),
+            _ => {
+                if let Some(old) = self.scores.insert(b, score) {
+                    self.alternates.push((b, old));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// A model row or a score that a later layer replaced.
+#[derive(Debug, Clone, Serialize)]
+pub struct Replacement {
+    pub model: String,
+    /// `None` when the whole model row was replaced.
+    pub benchmark: Option<Benchmark>,
+    /// `file:line` of the replaced and of the replacing entry.
+    pub old: String,
+    pub new: String,
+}
+
+impl std::fmt::Display for Replacement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.benchmark {
+            None => write!(
+                f,
+                "model `{}`: row {} replaces {}",
+                self.model, self.new, self.old
+            ),
+            Some(b) => write!(
+                f,
+                "model `{}`: {b} score {} replaces {}",
+                self.model, self.new, self.old
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Registry {
-    /// What messages call the file.
+    /// What messages call it: the files it was read from, in layer order.
     pub name: String,
     pub models: Vec<Model>,
+    /// Entries of earlier layers that later layers replaced.
+    pub replacements: Vec<Replacement>,
 }
 
-const REQUIRED: [&str; 8] = [
+/// The columns of `models.csv`, in its order.
+pub const MODELS_COLUMNS: [&str; 17] = [
     "model",
     "family",
+    "weights",
     "params_billion",
+    "nonemb_params_billion",
+    "active_params_billion",
+    "training_tokens_trillion",
     "release_date",
     "mmlu",
     "bbh",
     "math",
     "humaneval",
+    "mbpp",
+    "parent",
+    "in_densing_fig1",
+    "source",
+    "notes",
 ];
+/// Columns every models file needs (score columns are optional).
+const REQUIRED: [&str; 4] = ["model", "family", "params_billion", "release_date"];
+/// Columns of a long score table.
+pub const SCORE_COLUMNS: [&str; 6] = ["model", "benchmark", "shots", "protocol", "value", "source"];
+
+/// Today's date (UTC) from the system clock: release dates after it are in the
+/// future.
+pub fn today() -> NaiveDate {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400);
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date") + chrono::Days::new(days)
+}
 
 /// Parse a `YYYY-MM-DD` date.
 pub fn parse_date(s: &str) -> std::result::Result<NaiveDate, String> {
@@ -142,109 +224,329 @@ pub fn parse_date(s: &str) -> std::result::Result<NaiveDate, String> {
         .map_err(|_| format!("`{s}` is not a valid date (YYYY-MM-DD)"))
 }
 
-impl Registry {
-    pub fn bundled() -> Result<Registry> {
-        Registry::parse(BUNDLED_NAME, BUNDLED_CSV)
-    }
+/// Whether a table is a long score table (it has `benchmark` and `value`
+/// columns) rather than a models table.
+pub fn is_score_table(table: &Table) -> bool {
+    table.has("benchmark") && table.has("value")
+}
 
-    pub fn read(path: &std::path::Path) -> Result<Registry> {
-        Registry::from_table(Table::read(path)?, None)
-    }
+/// A fraction as the percent a file holds, without float noise (0.702 → 70.2).
+pub fn percent_text(v: f64) -> String {
+    let p = v * 100.0;
+    let rounded = (p * 1e6).round() / 1e6;
+    rounded.to_string()
+}
 
-    pub fn parse(name: &str, text: &str) -> Result<Registry> {
-        Registry::from_table(Table::parse(name, text)?, None)
-    }
+fn csv_error(e: csv::Error) -> Error {
+    Error::Invalid(format!("cannot write CSV: {e}"))
+}
 
-    /// This registry plus the rows of `text` (same columns), validated as one
-    /// file would be; messages name `name` and the row's line there. A model
-    /// already here is a duplicate; a parent may be in either.
-    pub fn with_rows(&self, name: &str, text: &str) -> Result<Registry> {
-        Registry::from_table(Table::parse(name, text)?, Some(self))
-    }
+fn csv_text(w: csv::Writer<Vec<u8>>) -> Result<String> {
+    let bytes = w
+        .into_inner()
+        .map_err(|e| Error::Invalid(format!("cannot write CSV: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| Error::Invalid(format!("CSV is not UTF-8: {e}")))
+}
 
-    fn from_table(table: Table, base: Option<&Registry>) -> Result<Registry> {
-        table.require(&REQUIRED)?;
-        table.require(&["mbpp"])?;
-        let mut models: Vec<Model> = Vec::with_capacity(table.len());
-        let mut seen: HashMap<String, u64> = HashMap::new();
-        for row in table.rows() {
-            let name = row
-                .text("model")
-                .ok_or_else(|| row.error("model", "is empty"))?
-                .to_string();
-            if let Some(prior) = base.and_then(|b| b.get(&name)) {
-                return Err(row.error(
-                    "model",
-                    format!(
-                        "duplicate model `{name}` (already in {}, line {})",
-                        base.map_or("", |b| b.name.as_str()),
-                        prior.line
-                    ),
-                ));
-            }
-            if let Some(first) = seen.insert(name.to_ascii_lowercase(), row.line) {
-                return Err(row.error(
-                    "model",
-                    format!("duplicate model `{name}` (first on line {first})"),
-                ));
-            }
-            let family = row
-                .text("family")
-                .ok_or_else(|| row.error("family", "is empty"))?
-                .to_string();
-            let weights = match row.text("weights").map(str::to_ascii_lowercase).as_deref() {
-                None | Some("base") => Weights::Base,
-                Some("chat") => Weights::Chat,
-                Some(w) => return Err(row.error("weights", format!("`{w}` is not base or chat"))),
-            };
-            let params_b = row.positive("params_billion")?;
-            let positive_opt = |col: &str| -> Result<Option<f64>> {
-                match row.opt_number(col)? {
-                    Some(v) if v <= 0.0 => Err(row.error(col, format!("must be > 0, got {v}"))),
-                    v => Ok(v),
-                }
-            };
-            let nonemb_b = positive_opt("nonemb_params_billion")?;
-            let active_b = positive_opt("active_params_billion")?;
-            let tokens_t = positive_opt("training_tokens_trillion")?;
-            let date_text = row
-                .text("release_date")
-                .ok_or_else(|| row.error("release_date", "is empty"))?;
-            let release = parse_date(date_text).map_err(|m| row.error("release_date", m))?;
-            let mut scores = HashMap::new();
-            for b in Benchmark::ALL {
-                if let Some(v) = row.opt_number(b.key())? {
-                    if !(0.0..=100.0).contains(&v) {
-                        return Err(
-                            row.error(b.key(), format!("score {v} is outside 0–100 (percent)"))
-                        );
-                    }
-                    scores.insert(b, v / 100.0);
-                }
-            }
-            models.push(Model {
-                name,
-                family,
-                weights,
-                params_b,
-                nonemb_b,
-                active_b,
-                tokens_t,
-                release,
-                scores,
-                parent: row.text("parent").map(str::to_string),
-                in_densing_fig1: row.flag("in_densing_fig1")?,
-                source: row.text("source").unwrap_or_default().to_string(),
-                notes: row.text("notes").unwrap_or_default().to_string(),
-                line: row.line,
-            });
+/// A score in percent, checked to lie in 0–100, as a fraction.
+fn percent(row: &Row, column: &str, v: f64) -> Result<f64> {
+    if !(0.0..=100.0).contains(&v) {
+        return Err(row.error(column, format!("score {v} is outside 0–100 (percent)")));
+    }
+    Ok(v / 100.0)
+}
+
+/// One row of a models table; the paper's five columns become scores under the
+/// catalog's standard protocol.
+fn model_from_row(row: &Row, file: &str) -> Result<Model> {
+    let name = row.required("model")?.to_string();
+    let family = row.required("family")?.to_string();
+    let weights = match row.text("weights").map(str::to_ascii_lowercase).as_deref() {
+        None | Some("base") => Weights::Base,
+        Some("chat") => Weights::Chat,
+        Some(w) => return Err(row.error("weights", format!("`{w}` is not base or chat"))),
+    };
+    let params_b = row.positive("params_billion")?;
+    let positive_opt = |col: &str| -> Result<Option<f64>> {
+        match row.opt_number(col)? {
+            Some(v) if v <= 0.0 => Err(row.error(col, format!("must be > 0, got {v}"))),
+            v => Ok(v),
         }
-        for m in &models {
-            if let Some(p) = &m.parent {
-                let in_base = base.is_some_and(|b| b.get(p).is_some());
-                if !in_base && !seen.contains_key(&p.to_ascii_lowercase()) {
+    };
+    let nonemb_b = positive_opt("nonemb_params_billion")?;
+    let active_b = positive_opt("active_params_billion")?;
+    let tokens_t = positive_opt("training_tokens_trillion")?;
+    let date_text = row.required("release_date")?;
+    let release = parse_date(date_text).map_err(|m| row.error("release_date", m))?;
+    let source = row.text("source").map(str::to_string);
+    let mut scores = BTreeMap::new();
+    for key in PAPER {
+        if let Some(v) = row.opt_number(key)? {
+            let b = Benchmark::parse(key)?;
+            scores.insert(
+                b,
+                Score {
+                    value: percent(row, key, v)?,
+                    shots: b.def().shots,
+                    protocol: b.def().protocol.clone(),
+                    source: source.clone(),
+                    origin: format!("{file}:{}", row.line),
+                },
+            );
+        }
+    }
+    Ok(Model {
+        name,
+        family,
+        weights,
+        params_b,
+        nonemb_b,
+        active_b,
+        tokens_t,
+        release,
+        scores,
+        alternates: Vec::new(),
+        parent: row.text("parent").map(str::to_string),
+        in_densing_fig1: row.flag("in_densing_fig1")?,
+        source: source.unwrap_or_default(),
+        notes: row.text("notes").unwrap_or_default().to_string(),
+        file: file.to_string(),
+        line: row.line,
+    })
+}
+
+/// One row of a long score table: (model name, benchmark, score).
+fn score_from_row(row: &Row, file: &str) -> Result<(String, Benchmark, Score)> {
+    let model = row.required("model")?.to_string();
+    let bench_text = row.required("benchmark")?;
+    let b = Benchmark::parse(bench_text).map_err(|e| row.error("benchmark", e.to_string()))?;
+    let shots = row.opt_count("shots")?;
+    let value = percent(row, "value", row.number("value")?)?;
+    Ok((
+        model,
+        b,
+        Score {
+            value,
+            shots,
+            protocol: row.text("protocol").map(str::to_string),
+            source: row.text("source").map(str::to_string),
+            origin: format!("{file}:{}", row.line),
+        },
+    ))
+}
+
+/// Read every model row of a table; a name twice in one file is an error.
+fn models_from_table(table: &Table) -> Result<Vec<Model>> {
+    table.require(&REQUIRED)?;
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut models = Vec::with_capacity(table.len());
+    for row in table.rows() {
+        let m = model_from_row(&row, &table.name)?;
+        if let Some(first) = seen.insert(m.name.to_ascii_lowercase(), row.line) {
+            return Err(row.error(
+                "model",
+                format!("duplicate model `{}` (first on line {first})", m.name),
+            ));
+        }
+        models.push(m);
+    }
+    Ok(models)
+}
+
+/// One long-table score as read: the model it names, the benchmark, the score
+/// and the line.
+type ScoreRow = (String, Benchmark, Score, u64);
+
+/// Read every row of a long score table; a model's benchmark under the same
+/// protocol twice in one file is an error.
+fn scores_from_table(table: &Table) -> Result<Vec<ScoreRow>> {
+    table.require(&SCORE_COLUMNS)?;
+    let mut out: Vec<ScoreRow> = Vec::with_capacity(table.len());
+    for row in table.rows() {
+        let (model, b, score) = score_from_row(&row, &table.name)?;
+        if let Some(first) = first_same_score(&out, &model, b, &score) {
+            return Err(row.error("benchmark", repeated_score(b, &model, &score, first)));
+        }
+        out.push((model, b, score, row.line));
+    }
+    Ok(out)
+}
+
+/// The line of an earlier row with the same model, benchmark and protocol.
+fn first_same_score(rows: &[ScoreRow], model: &str, b: Benchmark, score: &Score) -> Option<u64> {
+    rows.iter()
+        .find(|(m, rb, s, _)| *rb == b && m.eq_ignore_ascii_case(model) && s.same_protocol(score))
+        .map(|r| r.3)
+}
+
+fn repeated_score(b: Benchmark, model: &str, score: &Score, first: u64) -> String {
+    format!(
+        "second {b} score for `{model}` under {} (first on line {first})",
+        score.protocol.as_deref().unwrap_or("an unstated protocol")
+    )
+}
+
+/// Problems `densing models check` reports beyond what loading enforces:
+/// parameter counts that contradict each other, release dates after `today`,
+/// rows without a source.
+fn strict_model(m: &Model, today: NaiveDate) -> Vec<Error> {
+    let err = |field: &str, msg: String| Error::field(&m.file, m.line, field, msg);
+    let mut out = Vec::new();
+    if let Some(ne) = m.nonemb_b.filter(|ne| *ne > m.params_b) {
+        out.push(err(
+            "nonemb_params_billion",
+            format!("{ne} exceeds the total params_billion {}", m.params_b),
+        ));
+    }
+    if let Some(a) = m.active_b {
+        let (cap, col) = match m.nonemb_b {
+            Some(ne) => (ne, "nonemb_params_billion"),
+            None => (m.params_b, "params_billion"),
+        };
+        if a > cap {
+            out.push(err(
+                "active_params_billion",
+                format!("{a} exceeds {col} {cap}"),
+            ));
+        }
+    }
+    if m.release > today {
+        out.push(err(
+            "release_date",
+            format!("{} is in the future (today is {today})", m.release),
+        ));
+    }
+    if m.source.trim().is_empty() {
+        out.push(err("source", "is empty; every row needs a source".into()));
+    }
+    out
+}
+
+/// Strict problems of one long-table score: no protocol, no source.
+fn strict_score(s: &Score, file: &str, line: u64) -> Vec<Error> {
+    [
+        (
+            "protocol",
+            s.protocol.is_none(),
+            "is empty; every score needs its protocol (e.g. `5-shot`, `0-shot pass@1`)",
+        ),
+        (
+            "source",
+            s.source.is_none(),
+            "is empty; every score needs a source",
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, missing, _)| *missing)
+    .map(|(field, _, msg)| Error::field(file, line, field, msg))
+    .collect()
+}
+
+impl Registry {
+    /// The bundled models and scores.
+    pub fn bundled() -> Result<Registry> {
+        Registry::layered(&[])
+    }
+
+    /// The bundled registry with user files layered on top, in order: models
+    /// files first, then score tables (a file is a score table when it has
+    /// `benchmark` and `value` columns), so scores attach to the final rows.
+    pub fn layered(files: &[std::path::PathBuf]) -> Result<Registry> {
+        let mut reg = Registry::empty();
+        let mut tables = vec![
+            Table::parse(BUNDLED_NAME, BUNDLED_CSV)?,
+            Table::parse(BUNDLED_SCORES_NAME, BUNDLED_SCORES_CSV)?,
+        ];
+        for f in files {
+            tables.push(Table::read(f)?);
+        }
+        tables.sort_by_key(is_score_table);
+        for t in &tables {
+            reg.layer(t)?;
+        }
+        reg.finish()?;
+        Ok(reg)
+    }
+
+    /// A registry from models-table text alone (no bundled data).
+    pub fn parse(name: &str, text: &str) -> Result<Registry> {
+        let mut reg = Registry::empty();
+        reg.layer(&Table::parse(name, text)?)?;
+        reg.finish()?;
+        Ok(reg)
+    }
+
+    fn empty() -> Registry {
+        Registry {
+            name: String::new(),
+            models: Vec::new(),
+            replacements: Vec::new(),
+        }
+    }
+
+    /// Add one table: model rows replace same-named models; scores must name a
+    /// known model and replace its score on the same benchmark under the same
+    /// protocol (see [`Model::add_score`]).
+    pub fn layer(&mut self, table: &Table) -> Result<()> {
+        if is_score_table(table) {
+            for (model, b, score, line) in scores_from_table(table)? {
+                let Some(m) = self
+                    .models
+                    .iter_mut()
+                    .find(|m| m.name.eq_ignore_ascii_case(&model))
+                else {
                     return Err(Error::field(
                         &table.name,
+                        line,
+                        "model",
+                        format!("model `{model}` is in no models file loaded before this one"),
+                    ));
+                };
+                let new = score.origin.clone();
+                if let Some(old) = m.add_score(b, score) {
+                    self.replacements.push(Replacement {
+                        model: m.name.clone(),
+                        benchmark: Some(b),
+                        old: old.origin,
+                        new,
+                    });
+                }
+            }
+        } else {
+            for m in models_from_table(table)? {
+                match self
+                    .models
+                    .iter_mut()
+                    .find(|o| o.name.eq_ignore_ascii_case(&m.name))
+                {
+                    Some(old) => {
+                        self.replacements.push(Replacement {
+                            model: m.name.clone(),
+                            benchmark: None,
+                            old: old.origin(),
+                            new: m.origin(),
+                        });
+                        *old = m;
+                    }
+                    None => self.models.push(m),
+                }
+            }
+        }
+        if !self.name.is_empty() {
+            self.name.push_str(" + ");
+        }
+        self.name.push_str(&table.name);
+        Ok(())
+    }
+
+    /// Checks on the whole: every parent is a model, and there is a model.
+    /// Run it after the last [`Registry::layer`].
+    pub fn finish(&self) -> Result<()> {
+        for m in &self.models {
+            if let Some(p) = &m.parent {
+                if self.get(p).is_none() {
+                    return Err(Error::field(
+                        &m.file,
                         m.line,
                         "parent",
                         format!("parent `{p}` of `{}` is not in the registry", m.name),
@@ -252,19 +554,154 @@ impl Registry {
                 }
             }
         }
-        if models.is_empty() {
-            return Err(Error::file(&table.name, "no models"));
+        if self.models.is_empty() {
+            return Err(Error::file(&self.name, "no models"));
         }
-        Ok(match base {
-            None => Registry {
-                name: table.name.clone(),
-                models,
-            },
-            Some(b) => Registry {
-                name: format!("{} + {}", b.name, table.name),
-                models: b.models.iter().cloned().chain(models).collect(),
-            },
-        })
+        Ok(())
+    }
+
+    /// Strict validation of one table (models or scores) layered on `self`:
+    /// every problem, each as `file:line: field`, or none. Rows that do not
+    /// parse are reported and the rest are still checked.
+    pub fn check(&self, table: &Table, today: NaiveDate) -> Vec<Error> {
+        let mut errors = Vec::new();
+        if is_score_table(table) {
+            if let Err(e) = table.require(&SCORE_COLUMNS) {
+                return vec![e];
+            }
+            let mut seen: Vec<ScoreRow> = Vec::new();
+            for row in table.rows() {
+                match score_from_row(&row, &table.name) {
+                    Ok((model, b, score)) => {
+                        if let Some(first) = first_same_score(&seen, &model, b, &score) {
+                            errors.push(
+                                row.error("benchmark", repeated_score(b, &model, &score, first)),
+                            );
+                        }
+                        if self.get(&model).is_none() {
+                            errors.push(row.error(
+                                "model",
+                                format!("model `{model}` is not in {}", self.name),
+                            ));
+                        }
+                        errors.extend(strict_score(&score, &table.name, row.line));
+                        seen.push((model, b, score, row.line));
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+        } else {
+            if let Err(e) = table.require(&REQUIRED) {
+                return vec![e];
+            }
+            let mut models: Vec<Model> = Vec::new();
+            for row in table.rows() {
+                match model_from_row(&row, &table.name) {
+                    Ok(m) => models.push(m),
+                    Err(e) => errors.push(e),
+                }
+            }
+            let first_in_file =
+                |name: &str| models.iter().find(|m| m.name.eq_ignore_ascii_case(name));
+            for m in &models {
+                if let Some(first) = first_in_file(&m.name).filter(|f| f.line != m.line) {
+                    errors.push(Error::field(
+                        &m.file,
+                        m.line,
+                        "model",
+                        format!(
+                            "duplicate model `{}` (first on line {})",
+                            m.name, first.line
+                        ),
+                    ));
+                }
+                if let Some(p) = &m.parent {
+                    if self.get(p).is_none() && first_in_file(p).is_none() {
+                        errors.push(Error::field(
+                            &m.file,
+                            m.line,
+                            "parent",
+                            format!("parent `{p}` of `{}` is not in the registry", m.name),
+                        ));
+                    }
+                }
+                errors.extend(strict_model(m, today));
+            }
+        }
+        if table.is_empty() {
+            errors.push(Error::file(&table.name, "no rows"));
+        }
+        errors
+    }
+
+    /// Whether `s` is what the wide column of `b` holds for model `m`: a paper
+    /// benchmark under its standard shots and protocol, with the row's source.
+    fn fits_wide(m: &Model, b: Benchmark, s: &Score) -> bool {
+        b.is_paper()
+            && s.shots == b.def().shots
+            && s.protocol == b.def().protocol
+            && s.source.as_deref().unwrap_or_default() == m.source
+    }
+
+    /// The models in `models.csv`'s columns, the five score columns filled with
+    /// the scores they can hold ([`Registry::long_csv`] has the rest).
+    pub fn wide_csv(&self) -> Result<String> {
+        let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(MODELS_COLUMNS).map_err(csv_error)?;
+        for m in &self.models {
+            let mut rec = vec![
+                m.name.clone(),
+                m.family.clone(),
+                format!("{:?}", m.weights).to_lowercase(),
+                m.params_b.to_string(),
+                opt(m.nonemb_b),
+                opt(m.active_b),
+                opt(m.tokens_t),
+                m.release.to_string(),
+            ];
+            for key in PAPER {
+                let b = Benchmark::parse(key)?;
+                rec.push(
+                    m.scores
+                        .get(&b)
+                        .filter(|s| Registry::fits_wide(m, b, s))
+                        .map_or(String::new(), |s| percent_text(s.value)),
+                );
+            }
+            rec.extend([
+                m.parent.clone().unwrap_or_default(),
+                if m.in_densing_fig1 { "yes" } else { "no" }.into(),
+                m.source.clone(),
+                m.notes.clone(),
+            ]);
+            w.write_record(&rec).map_err(csv_error)?;
+        }
+        csv_text(w)
+    }
+
+    /// Every score the wide table cannot hold (alternates included), in long form.
+    pub fn long_csv(&self) -> Result<String> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(SCORE_COLUMNS).map_err(csv_error)?;
+        for m in &self.models {
+            let used = m
+                .scores
+                .iter()
+                .filter(|(b, s)| !Registry::fits_wide(m, **b, s));
+            for (b, s) in used.chain(m.alternates.iter().map(|(b, s)| (b, s))) {
+                w.write_record([
+                    m.name.as_str(),
+                    b.key(),
+                    &s.shots.map_or(String::new(), |n| n.to_string()),
+                    s.protocol.as_deref().unwrap_or_default(),
+                    &percent_text(s.value),
+                    s.source.as_deref().unwrap_or_default(),
+                ])
+                .map_err(csv_error)?;
+            }
+        }
+        csv_text(w)
     }
 
     pub fn get(&self, name: &str) -> Option<&Model> {

@@ -125,6 +125,21 @@ impl Row<'_> {
         Error::field(&self.table.name, self.line, field, msg)
     }
 
+    /// A required non-blank text.
+    pub fn required(&self, column: &str) -> Result<&str> {
+        self.text(column)
+            .ok_or_else(|| self.error(column, "is empty"))
+    }
+
+    /// An optional whole number ≥ 0, such as a shot count (blank → `None`).
+    pub fn opt_count(&self, column: &str) -> Result<Option<u32>> {
+        match self.opt_number(column)? {
+            Some(v) if v >= 0.0 && v.fract() == 0.0 && v <= u32::MAX as f64 => Ok(Some(v as u32)),
+            Some(v) => Err(self.error(column, format!("{v} is not a whole number ≥ 0"))),
+            None => Ok(None),
+        }
+    }
+
     /// A required finite number.
     pub fn number(&self, column: &str) -> Result<f64> {
         let raw = self

@@ -7,6 +7,7 @@ use densing_core::density::{model_density, Bounded, DensityOptions};
 use densing_core::law::{Inverse, LossForm, LossLaw, ScoreMap};
 use densing_core::registry::{Benchmark, ParamsBasis, Registry, BUNDLED_CSV};
 use densing_core::study::study;
+use densing_core::table::Table;
 
 const UNC: Uncertainty = Uncertainty {
     replicates: 200,
@@ -69,9 +70,12 @@ fn a_dominated_model_changes_nothing_on_the_envelope() {
     let opts = DensityOptions::default();
     let before = study(&reg, &cal, &opts, 0, 1).unwrap();
     // A late, weak, large model: far below the running maximum.
+    let header = BUNDLED_CSV.lines().find(|l| !l.starts_with('#')).unwrap();
     let text =
-        format!("{BUNDLED_CSV}Weak-70B,Weak,base,70,,,2,2025-01-01,40,30,5,10,20,,no,test,test\n");
-    let reg2 = Registry::parse("test registry", &text).unwrap();
+        format!("{header}\nWeak-70B,Weak,base,70,,,2,2025-01-01,40,30,5,10,20,,no,test,test\n");
+    let mut reg2 = reg.clone();
+    reg2.layer(&Table::parse("test rows", &text).unwrap())
+        .unwrap();
     let after = study(&reg2, &cal, &opts, 0, 1).unwrap();
     assert!(after
         .densities
@@ -174,7 +178,7 @@ fn two_step_calibration_round_trips_score_to_n_hat_to_score() {
         })
         .collect();
     let cal = Calibration::two_step(&ladder, &anchors, LossForm::Paper, 1e12, None, UNC).unwrap();
-    let curve: &Curve = cal.curve(Benchmark::Mmlu, None).unwrap();
+    let curve: &Curve = cal.curve(Benchmark::parse("mmlu").unwrap(), None).unwrap();
     for n in [0.1, 0.5, 2.0, 10.0, 70.0] {
         let s = curve.score(n);
         match curve.invert(s) {

@@ -13,17 +13,22 @@ use std::path::{Path, PathBuf};
 
 #[derive(Args, Clone)]
 pub struct RegistryArgs {
-    /// Registry CSV with the bundled file's columns (default: the bundled registry).
+    /// Your own registry file, layered on the bundled registry (repeatable, in
+    /// order): a models CSV with the bundled models.csv's columns, or a scores
+    /// CSV (model,benchmark,shots,protocol,value,source). A later row with the
+    /// same model name (or model, benchmark and protocol) replaces the earlier one.
     #[arg(long)]
-    pub registry: Option<PathBuf>,
+    pub registry: Vec<PathBuf>,
 }
 
 impl RegistryArgs {
+    /// The layered registry; each replacement is said on stderr.
     pub fn load(&self) -> Result<Registry> {
-        Ok(match &self.registry {
-            Some(p) => Registry::read(p)?,
-            None => Registry::bundled()?,
-        })
+        let reg = Registry::layered(&self.registry)?;
+        for r in &reg.replacements {
+            eprintln!("note: {r}");
+        }
+        Ok(reg)
     }
 }
 
@@ -84,7 +89,8 @@ pub struct CalibrationArgs {
     /// Parameter count densities are computed against.
     #[arg(long = "params", value_enum, default_value = "nonemb")]
     pub basis: Basis,
-    /// Benchmarks used (comma-separated).
+    /// Benchmarks used (comma-separated ids from data/benchmarks.csv; a
+    /// reference family calibrates those it reports at ≥ 4 sizes).
     #[arg(
         long,
         value_delimiter = ',',

@@ -2,13 +2,12 @@
 //! CI, its rank, and where it sits relative to the trend line.
 
 use super::common::{CalibrationArgs, RegistryArgs};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
-use densing_analysis::{new_model, place, read_lm_eval, scores_from_percent};
+use densing_analysis::{new_model, parse_scores, place, read_lm_eval};
 use densing_core::density::{sig, Bounded};
-use densing_core::registry::{parse_date, Benchmark};
+use densing_core::registry::parse_date;
 use serde_json::json;
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -25,7 +24,8 @@ pub struct DensityArgs {
     /// Release date, YYYY-MM-DD.
     #[arg(long)]
     date: String,
-    /// Scores in percent: mmlu=65.2,bbh=50.1,...
+    /// Scores in percent, each under its benchmark's standard protocol
+    /// (data/benchmarks.csv): mmlu=65.2,bbh=50.1,mmlu_pro=40,...
     #[arg(long, value_delimiter = ',', conflicts_with = "lm_eval")]
     scores: Vec<String>,
     /// lm-evaluation-harness results JSON to read the scores from.
@@ -40,36 +40,21 @@ pub struct DensityArgs {
     json: bool,
 }
 
-/// `mmlu=65.2,bbh=50.1` → percentages by benchmark, validated by the library.
-fn parse_scores(items: &[String]) -> Result<HashMap<Benchmark, f64>> {
-    let pairs = items
-        .iter()
-        .map(|item| {
-            let (k, v) = item
-                .split_once('=')
-                .with_context(|| format!("--scores: `{item}` is not benchmark=percent"))?;
-            let v: f64 = v
-                .trim()
-                .parse()
-                .with_context(|| format!("--scores: `{v}` for {k} is not a number"))?;
-            Ok((k, v))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(scores_from_percent(pairs)?)
-}
-
 pub fn run(args: DensityArgs) -> Result<()> {
     let release = parse_date(&args.date).map_err(|m| anyhow::anyhow!("--date: {m}"))?;
     let (scores, read_notes) = match &args.lm_eval {
         Some(p) => read_lm_eval(p)?,
         None if args.scores.is_empty() => bail!("give --scores or --lm-eval"),
-        None => (parse_scores(&args.scores)?, Vec::new()),
+        None => (
+            parse_scores(&args.scores, None, None, "user input")?,
+            Vec::new(),
+        ),
     };
     let model = new_model(&args.name, args.size_b, args.tokens, release, scores)?;
     let reg = args.registry.load()?;
     let opts = args.cal.options()?;
     let p = place(&reg, &args.cal.spec()?, &opts, &model)?;
-    let d = &p.model;
+    let (d, unused) = (&p.model, &p.scores_not_in_benchmarks);
     if args.json {
         println!(
             "{}",
@@ -81,6 +66,7 @@ pub fn run(args: DensityArgs) -> Result<()> {
                 "trend_rho_at_release": p.trend_rho_at_release,
                 "ratio_to_trend": p.ratio_to_trend,
                 "scores_read": read_notes,
+                "scores_not_in_benchmarks": unused,
             })
         );
         return Ok(());
@@ -112,6 +98,9 @@ pub fn run(args: DensityArgs) -> Result<()> {
             }
         ),
         _ => println!("censored density: no rank or trend comparison"),
+    }
+    if !unused.is_empty() {
+        println!("not used (not in --benchmarks): {}", unused.join(", "));
     }
     if !d.flags.is_empty() {
         println!("flags: {}", d.flags.join("; "));

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use densing_analysis::{densities_csv, read_prices, report_input, Analysis, RunOptions, Summary};
 use densing_core::density::{sig, Bounded, ModelDensity};
-use densing_core::registry::parse_date;
+use densing_core::registry::{parse_date, Benchmark};
 use densing_core::study::Study;
 use densing_core::trend::TrendFit;
 use std::path::PathBuf;
@@ -47,6 +47,15 @@ pub struct RunArgs {
     /// Sensitivity sweep (references, benchmark subsets, basis, model set, D0) and backtest.
     #[arg(long)]
     pub sweep: bool,
+    /// Benchmark set the sweep also fits the trend on (comma-separated ids from
+    /// data/benchmarks.csv; default: the newer benchmarks 2025–2026 base-model
+    /// reports use; empty to skip).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "mmlu_pro,mmlu_redux,gpqa,gsm8k,evalplus"
+    )]
+    pub alt_benchmarks: Vec<String>,
     /// Skip the HTML report and figures.
     #[arg(long)]
     pub no_report: bool,
@@ -72,6 +81,12 @@ pub fn run(args: RunArgs) -> Result<()> {
         hardware_doubling_years: args.hardware_doubling_years,
         prices,
         sweep: args.sweep,
+        alt_benchmarks: args
+            .alt_benchmarks
+            .iter()
+            .filter(|b| !b.is_empty())
+            .map(|b| Benchmark::parse(b))
+            .collect::<densing_core::Result<Vec<_>>>()?,
     };
     let analysis = densing_analysis::run(&reg, &opts)?;
     write_outputs(&args, &analysis)?;
@@ -234,6 +249,9 @@ fn render_summary(s: &Summary) -> String {
                 r.baseline_log_error.exp()
             );
         }
+    }
+    for n in &s.registry_notes {
+        out += &format!("note: {n}\n");
     }
     for w in &s.warnings {
         out += &format!("warning: {w}\n");
