@@ -3,7 +3,8 @@
 //! Data flows one way: validated inputs ([`data`], [`registry`]) → fitted laws
 //! ([`fit`], [`loss`], [`score`]) with bootstrap uncertainty ([`bootstrap`]) →
 //! calibrations N ↦ S ([`calibration`]) → densities ρ = N̂/N ([`density`]) →
-//! the trend `ln ρ_max = A·t + B` ([`trend`]).
+//! the trend `ln ρ_max = A·t + B` ([`trend`]). [`predict`] chains the two
+//! steps on a ladder of training runs to forecast an untrained model.
 
 pub mod bootstrap;
 pub mod calibration;
@@ -14,6 +15,7 @@ pub mod family;
 pub mod fit;
 pub mod law;
 pub mod loss;
+pub mod predict;
 pub mod registry;
 pub mod score;
 pub mod study;
