@@ -196,7 +196,13 @@ impl Calibration {
     ) -> Result<Calibration> {
         // A checkpoint ladder (with `step`) contributes each run's final point.
         let ladder = &final_points("ladder", ladder, Settings::default().window)?;
-        if ladder.iter().map(|p| &p.task).collect::<BTreeSet<_>>().len() > 1 {
+        if ladder
+            .iter()
+            .map(|p| &p.task)
+            .collect::<BTreeSet<_>>()
+            .len()
+            > 1
+        {
             return Err(Error::Invalid(
                 "the ladder has several tasks; the loss law needs one (choose it with --ladder-task)"
                     .into(),

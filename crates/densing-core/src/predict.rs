@@ -238,7 +238,10 @@ impl Ladder {
             }
             let have: BTreeSet<&str> = runs.iter().map(|r| r.run.as_str()).collect();
             if let Some(missing) = run_order.iter().find(|r| !have.contains(*r)) {
-                let line = points.iter().find(|p| p.run == *missing).map_or(0, |p| p.line);
+                let line = points
+                    .iter()
+                    .find(|p| p.run == *missing)
+                    .map_or(0, |p| p.line);
                 return Err(Error::field(
                     file,
                     line,
@@ -276,7 +279,12 @@ impl Ladder {
             tasks: self
                 .tasks
                 .iter()
-                .map(|(t, runs)| (t.clone(), runs.iter().filter(|r| keep(r)).cloned().collect()))
+                .map(|(t, runs)| {
+                    (
+                        t.clone(),
+                        runs.iter().filter(|r| keep(r)).cloned().collect(),
+                    )
+                })
                 .collect(),
         }
     }
@@ -322,7 +330,10 @@ pub fn final_points(file: &str, points: &[LadderPoint], window: usize) -> Result
     Ok(ladder
         .tasks
         .iter()
-        .flat_map(|(task, runs)| runs.iter().map(move |r| final_ladder_point(task, r, window)))
+        .flat_map(|(task, runs)| {
+            runs.iter()
+                .map(move |r| final_ladder_point(task, r, window))
+        })
         .collect())
 }
 
@@ -442,7 +453,11 @@ pub fn fit_task(
         .iter()
         .map(|r| final_ladder_point(task, r, s.window))
         .collect();
-    let step1 = LossStep::fit(&finals, LossForm::Chinchilla, &format!("step 1 of `{task}`"))?;
+    let step1 = LossStep::fit(
+        &finals,
+        LossForm::Chinchilla,
+        &format!("step 1 of `{task}`"),
+    )?;
     let per_run: Vec<Vec<(f64, f64)>> = runs.iter().map(|r| r.step2_points(&s)).collect();
     let mut anchors: Vec<AnchorPoint> = per_run
         .iter()

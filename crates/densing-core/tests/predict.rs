@@ -110,7 +110,9 @@ fn chain_predicts_a_larger_model_with_intervals_reproducible_per_seed() {
         params: 7e9,
         tokens: 4e12,
     };
-    let a = fit_task("t", &l.tasks["t"], &cfg(24, 7), &|| {}).unwrap().predict(&target);
+    let a = fit_task("t", &l.tasks["t"], &cfg(24, 7), &|| {})
+        .unwrap()
+        .predict(&target);
     let truth = LAW.loss(7e9, 4e12);
     assert!((a.loss / truth - 1.0).abs() < 0.02, "{} vs {truth}", a.loss);
     assert!((a.score - MAP.score(truth)).abs() < 0.02);
@@ -123,7 +125,9 @@ fn chain_predicts_a_larger_model_with_intervals_reproducible_per_seed() {
     let b = fit.predict(&target);
     assert_eq!(a.loss_ci95, b.loss_ci95);
     assert_eq!(a.score_ci95, b.score_ci95);
-    let c = fit_task("t", &l.tasks["t"], &cfg(24, 8), &|| {}).unwrap().predict(&target);
+    let c = fit_task("t", &l.tasks["t"], &cfg(24, 8), &|| {})
+        .unwrap()
+        .predict(&target);
     assert_ne!(a.score_ci95, c.score_ci95);
 }
 
@@ -166,7 +170,10 @@ fn bad_ladders_name_file_line_and_field() {
     }
     let e = ladder_error(&short);
     assert!(e.starts_with("bad.csv:2: field `run`:"), "{e}");
-    assert!(e.contains("3 evaluation(s)") && e.contains("window of 5"), "{e}");
+    assert!(
+        e.contains("3 evaluation(s)") && e.contains("window of 5"),
+        "{e}"
+    );
 
     let mut missing = String::from(head);
     for k in 1..=5 {
@@ -191,6 +198,9 @@ fn bad_ladders_name_file_line_and_field() {
 
     let l = ladder(&ladder_csv(0.0));
     let e = l.tasks_named(&["nope".into()]).unwrap_err().to_string();
-    assert!(e.contains("unknown task `nope`") && e.contains("its tasks are: t"), "{e}");
+    assert!(
+        e.contains("unknown task `nope`") && e.contains("its tasks are: t"),
+        "{e}"
+    );
     assert!(fit_all(&l.filter(|_| false), &cfg(0, 1), &|| {}).is_err());
 }

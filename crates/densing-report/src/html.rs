@@ -24,7 +24,7 @@ pub(crate) fn escape(s: &str) -> String {
     out
 }
 
-const STYLE: &str = r#"
+pub(crate) const STYLE: &str = r#"
 :root { color-scheme: light; --ink:#222; --muted:#666; --line:#ddd; --accent:#c81e2d; }
 * { box-sizing: border-box; }
 body { font: 15px/1.5 system-ui, "DejaVu Sans", sans-serif; color: var(--ink); margin: 0; background: #fafafa; }
@@ -56,12 +56,11 @@ tr.env td:first-child { border-left: 3px solid var(--accent); }
 
 "#;
 
-/// Sorts the models table by the clicked column, using each cell's `data-sort`
-/// value (numbers compare numerically; empty cells always go last).
-const SCRIPT: &str = r#"
-(function () {
-  var table = document.getElementById('models');
-  if (!table) return;
+/// Sorts a `table.sortable` (the models table, the predictions table) by the
+/// clicked column, using each cell's `data-sort` value (numbers compare
+/// numerically; empty cells always go last).
+pub(crate) const SCRIPT: &str = r#"
+Array.prototype.forEach.call(document.querySelectorAll('table.sortable'), function (table) {
   var heads = table.tHead.rows[0].cells;
   Array.prototype.forEach.call(heads, function (th, col) {
     var button = th.querySelector('button');
@@ -89,7 +88,7 @@ const SCRIPT: &str = r#"
       rows.forEach(function (r) { body.appendChild(r); });
     });
   });
-})();
+});
 "#;
 
 pub(crate) fn render_page(input: &ReportInput, figures: &[(Figure, String)]) -> String {
@@ -167,7 +166,7 @@ pub(crate) fn render_page(input: &ReportInput, figures: &[(Figure, String)]) -> 
 
 /// plotters writes a complete SVG document; the page needs only the `<svg>` element,
 /// and a `viewBox` so CSS can scale it to the column width.
-fn inline_svg(svg: &str) -> String {
+pub(crate) fn inline_svg(svg: &str) -> String {
     let start = svg.find("<svg").unwrap_or(0);
     let body = &svg[start..];
     if body.contains("viewBox") {
@@ -297,7 +296,7 @@ fn models_table(h: &mut String, input: &ReportInput) {
     h.push_str("<h2 id=\"table\">All models</h2>\n");
     h.push_str(
         "<p class=\"sub\">Click a column heading to sort. N̂ and ρ show 95% intervals in brackets; \
-         censored models show only a bound.</p>\n<div class=\"tablewrap\"><table id=\"models\">\n<thead><tr>",
+         censored models show only a bound.</p>\n<div class=\"tablewrap\"><table id=\"models\" class=\"sortable\">\n<thead><tr>",
     );
     let head = |h: &mut String, key: &str, label: &str, numeric: bool| {
         let _ = write!(

@@ -12,9 +12,11 @@ mod font;
 mod html;
 mod input;
 mod label;
+mod predict;
 
 pub use figures::FigureKind;
 pub use input::*;
+pub use predict::*;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

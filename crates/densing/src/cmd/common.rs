@@ -71,6 +71,10 @@ pub struct CalibrationArgs {
     /// Anchors CSV for a two-step calibration (column `task` names the benchmark).
     #[arg(long, requires = "ladder")]
     pub anchors: Option<PathBuf>,
+    /// The ladder task whose loss the loss law is fitted on, for a ladder with
+    /// several tasks (such as `densing predict`'s checkpoint ladders).
+    #[arg(long, requires = "ladder")]
+    pub ladder_task: Option<String>,
     /// Loss-law form of a two-step calibration.
     #[arg(long, value_enum, default_value = "paper")]
     pub form: Form,
@@ -136,8 +140,15 @@ impl CalibrationArgs {
                     .map(Benchmark::parse)
                     .transpose()?;
                 let form = LossForm::from(self.form);
+                let mut ladder = read_ladder(l)?;
+                if let Some(task) = &self.ladder_task {
+                    ladder.retain(|p| p.task.as_deref() == Some(task.as_str()));
+                    if ladder.is_empty() {
+                        anyhow::bail!("{}: no rows of --ladder-task `{task}`", l.display());
+                    }
+                }
                 Ok(Calibration::two_step(
-                    &read_ladder(l)?,
+                    &ladder,
                     &read_anchors(a)?,
                     form,
                     d0,
