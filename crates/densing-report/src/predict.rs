@@ -99,7 +99,8 @@ impl PredictInput {
                      with the fitted loss law along each N. Middle: step 2, score against loss \
                      (smoothed evaluations) with the fitted sigmoid. Right: the chain, score \
                      against compute. Black diamonds are the predictions with 95% bootstrap \
-                     intervals; open circles are runs not in the fit.",
+                     intervals; open circles are runs not in the fit; red crosses are the true final \
+                     values of held-out runs (a backtest).",
                     self.loss_unit
                 ),
             })
@@ -235,7 +236,7 @@ fn render_page(input: &PredictInput, figures: &[(Figure, String)]) -> String {
             .count();
         let _ = write!(
             h,
-            " Backtest on {} held-out runs: mean absolute score error {} points; 95% intervals \
+            " Backtest on {} held-out (run, task) pairs: mean absolute score error {} points; 95% intervals \
              cover the true loss {cov_l}/{} times and the true score {cov_s}/{} times.",
             backtest.len(),
             sig(100.0 * mean_err),

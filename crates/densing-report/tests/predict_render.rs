@@ -125,7 +125,7 @@ fn the_page_lists_predictions_fits_and_the_backtest_and_escapes_text() {
     assert!(page.contains("<table id=\"predictions\" class=\"sortable\">"));
     assert!(page.contains("data-key=\"score\""));
     assert!(page.contains("synthetic ladder &lt;test&gt;"));
-    assert!(page.contains("Backtest on 1 held-out runs"));
+    assert!(page.contains("Backtest on 1 held-out (run, task) pairs"));
     assert!(page.contains("Step 1 &amp; step 2."));
     assert_eq!(page.matches("<figure ").count(), 2);
 }
