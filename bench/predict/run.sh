@@ -8,13 +8,13 @@
 # score) over every (target, task), and wall and CPU seconds of both with the ratio.
 #
 # Usage (from anywhere): bash bench/predict/run.sh
-# Env: REPLICATES (bootstrap replicates for both, default 200), CARGO_TARGET_DIR
+# Env: REPLICATES (bootstrap replicates for both, default 100), CARGO_TARGET_DIR
 # (default target), PY (default .venv-bench/bin/python, created with numpy + scipy
 # if missing).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-B=${REPLICATES:-200}
+B=${REPLICATES:-100}
 py=${PY:-.venv-bench/bin/python}
 if [[ ! -x $py ]]; then
     python3 -m venv .venv-bench

@@ -977,25 +977,9 @@ fn draw_loss_law<DB: DrawingBackend>(
     let Some(ladder) = &input.ladder else {
         return Ok(());
     };
-    let mut sizes: Vec<f64> = ladder.points.iter().map(|p| p.params).collect();
-    sizes.sort_by(f64::total_cmp);
-    sizes.dedup_by(|a, b| same_size(*a, *b));
-    let color_of = |n: f64| {
-        sizes
-            .iter()
-            .position(|s| same_size(*s, n))
-            .map(|i| PALETTE[i % PALETTE.len()])
-            .unwrap_or(FAINT)
-    };
-    let mut legend: Vec<(Mark, String)> = sizes
-        .iter()
-        .map(|n| {
-            (
-                Mark::Dot(color_of(*n), true),
-                format!("N = {}", fmt_count(*n)),
-            )
-        })
-        .collect();
+    let sizes = SizeColors::new(ladder.points.iter().map(|p| p.params));
+    let color_of = |n: f64| sizes.color(n);
+    let mut legend = sizes.legend();
     if !ladder.curves.is_empty() {
         legend.push((Mark::Line(INK), "fitted loss law".into()));
     }
@@ -1059,6 +1043,39 @@ fn draw_loss_law<DB: DrawingBackend>(
         )
         .plot(fig)?;
     Ok(())
+}
+
+/// One palette colour per model size N, in ascending order (FAINT for a size
+/// not in the list), and the legend entries naming them.
+struct SizeColors(Vec<f64>);
+
+impl SizeColors {
+    fn new(params: impl Iterator<Item = f64>) -> SizeColors {
+        let mut sizes: Vec<f64> = params.collect();
+        sizes.sort_by(f64::total_cmp);
+        sizes.dedup_by(|a, b| same_size(*a, *b));
+        SizeColors(sizes)
+    }
+
+    fn color(&self, n: f64) -> RGBColor {
+        self.0
+            .iter()
+            .position(|s| same_size(*s, n))
+            .map(|i| PALETTE[i % PALETTE.len()])
+            .unwrap_or(FAINT)
+    }
+
+    fn legend(&self) -> Vec<(Mark, String)> {
+        self.0
+            .iter()
+            .map(|&n| {
+                (
+                    Mark::Dot(self.color(n), true),
+                    format!("N = {}", fmt_count(n)),
+                )
+            })
+            .collect()
+    }
 }
 
 fn same_size(a: f64, b: f64) -> bool {

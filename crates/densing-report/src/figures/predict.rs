@@ -28,25 +28,9 @@ fn draw_task<DB: DrawingBackend>(
     task: &PredictTask,
     loss_unit: &str,
 ) -> Result<()> {
-    let mut sizes: Vec<f64> = task.runs.iter().map(|r| r.params).collect();
-    sizes.sort_by(f64::total_cmp);
-    sizes.dedup_by(|a, b| same_size(*a, *b));
-    let color_of = |n: f64| {
-        sizes
-            .iter()
-            .position(|s| same_size(*s, n))
-            .map(|i| PALETTE[i % PALETTE.len()])
-            .unwrap_or(FAINT)
-    };
-    let mut legend: Vec<(Mark, String)> = sizes
-        .iter()
-        .map(|n| {
-            (
-                Mark::Dot(color_of(*n), true),
-                format!("N = {}", fmt_count(*n)),
-            )
-        })
-        .collect();
+    let sizes = SizeColors::new(task.runs.iter().map(|r| r.params));
+    let color_of = |n: f64| sizes.color(n);
+    let mut legend = sizes.legend();
     if task.runs.iter().any(|r| !r.fitted) {
         legend.push((Mark::Dot(FAINT, false), "not in the fit".into()));
     }
