@@ -135,8 +135,8 @@ def sigmoid(x, c, g, l, d):
 
 
 def fit_step2(x, y, w, starts):
-    sigma = 1.0 / np.sqrt(w)  # weights as multiplicities
     keep = w > 0
+    sigma = 1.0 / np.sqrt(np.where(keep, w, 1.0))  # weights as multiplicities
     best, best_sse = None, np.inf
     for p0 in starts:
         try:
