@@ -1,7 +1,7 @@
 // Opens densing report pages in headless Chromium (Debian's, not a downloaded one)
 // and checks what a reader would see: the page loads with no console errors and no
 // network requests, every figure is present and non-empty, and sorting the models
-// table by density works. Saves a full-page screenshot of each page.
+// table by density (a prediction report: its predictions by score) works. Saves a full-page screenshot of each page.
 //
 // usage: node check.mjs SHOT_DIR PAGE.html [PAGE.html ...]
 // env:   CHROMIUM  path of the browser (default /usr/bin/chromium)
@@ -97,20 +97,27 @@ async function checkPage(file) {
     if (f.shapes < 3 || f.texts < 3) problems.push(`figure ${f.id} looks empty: ${f.shapes} shapes, ${f.texts} texts`);
   }
 
+  // A density report sorts its models by ρ; a prediction report (densing predict)
+  // sorts its predictions by score.
+  const kind = await page.evaluate(() => document.body.dataset.page || 'density');
+  const { table, key, summaryWord } =
+    kind === 'predict'
+      ? { table: '#predictions', key: 'score', summaryWord: /predicted/i }
+      : { table: '#models', key: 'rho', summaryWord: /doubling/i };
   const summary = await page.textContent('#summary');
-  if (!summary || !/doubling/i.test(summary)) problems.push('summary lacks the doubling time');
+  if (!summary || !summaryWord.test(summary)) problems.push(`summary lacks ${summaryWord}`);
 
-  const rowCount = await page.$$eval('#models tbody tr', (rows) => rows.length);
+  const rowCount = await page.$$eval(`${table} tbody tr`, (rows) => rows.length);
   const sorted = [];
   for (const expected of ['descending', 'ascending']) {
-    await page.click('#models th[data-key="rho"] button');
-    const state = await page.$eval('#models', (table) => {
-      const th = table.querySelector('th[data-key="rho"]');
+    await page.click(`${table} th[data-key="${key}"] button`);
+    const state = await page.$eval(table, (t, key) => {
+      const th = t.querySelector(`th[data-key="${key}"]`);
       const col = Array.prototype.indexOf.call(th.parentNode.children, th);
-      const keys = Array.from(table.tBodies[0].rows, (r) => r.cells[col].dataset.sort);
+      const keys = Array.from(t.tBodies[0].rows, (r) => r.cells[col].dataset.sort);
       return { aria: th.getAttribute('aria-sort'), keys };
-    });
-    if (state.aria !== expected) problems.push(`after a click the ρ column says ${state.aria}, expected ${expected}`);
+    }, key);
+    if (state.aria !== expected) problems.push(`after a click the ${key} column says ${state.aria}, expected ${expected}`);
     const values = state.keys.filter((k) => k !== '').map(Number);
     const firstEmpty = state.keys.indexOf('');
     if (firstEmpty !== -1 && state.keys.slice(firstEmpty).some((k) => k !== '')) {
@@ -119,7 +126,7 @@ async function checkPage(file) {
     for (let i = 1; i < values.length; i++) {
       const ok = expected === 'descending' ? values[i - 1] >= values[i] : values[i - 1] <= values[i];
       if (!ok) {
-        problems.push(`ρ column not ${expected} at row ${i}: ${values[i - 1]} then ${values[i]}`);
+        problems.push(`${key} column not ${expected} at row ${i}: ${values[i - 1]} then ${values[i]}`);
         break;
       }
     }

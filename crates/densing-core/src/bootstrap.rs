@@ -12,6 +12,14 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 
+/// The solver of one replicate: a coarser grid than the main fit is enough,
+/// since the full-data optimum is also a start.
+pub const REPLICATE_SOLVER: GridPolish = GridPolish {
+    resolution: 20,
+    polish: 3,
+    max_iters: 1000,
+};
+
 #[derive(Debug, Clone, Copy)]
 pub struct BootstrapConfig {
     pub replicates: usize,

@@ -7,19 +7,18 @@
 //! * **two-step** (the paper) — a loss law from a ladder and a score map from
 //!   anchors, composed at D0: `S(N) = map(law(N, D0))`.
 
-use crate::bootstrap::{bootstrap, replicate_rng, BootstrapConfig};
+use crate::bootstrap::{bootstrap, replicate_rng, BootstrapConfig, REPLICATE_SOLVER};
 use crate::data::{AnchorPoint, LadderPoint};
 use crate::error::{Error, Result};
 use crate::family::{FamilyCurve, FamilyProblem};
-use crate::fit::{fit, FitReport, GridPolish, Problem};
+use crate::fit::{fit, FitReport, GridPolish};
 use crate::law::{Inverse, LossForm, LossLaw, ScoreMap};
-use crate::loss::LossProblem;
+use crate::predict::{final_points, LossStep, ScoreStep, Settings};
 use crate::registry::{Benchmark, ParamsBasis, Registry, Weights};
-use crate::score::ScoreProblem;
 use rand::Rng;
 use rayon::prelude::*;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One benchmark's N ↦ S curve (N in billions).
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -204,9 +203,24 @@ impl Calibration {
         default_benchmark: Option<Benchmark>,
         unc: Uncertainty,
     ) -> Result<Calibration> {
-        let loss_problem = LossProblem::new(form, ladder, 1e-3);
-        crate::fit::require_points("ladder", ladder.len(), loss_problem.names().len())?;
-        let loss_fit = fit(&loss_problem, &GridPolish::default())?;
+        // A checkpoint ladder (with `step`) contributes each run's final point.
+        let ladder = &final_points("ladder", ladder, Settings::default().window)?;
+        if ladder
+            .iter()
+            .map(|p| &p.task)
+            .collect::<BTreeSet<_>>()
+            .len()
+            > 1
+        {
+            return Err(Error::Invalid(
+                "the ladder has several tasks; the loss law needs one (choose it with --ladder-task)"
+                    .into(),
+            ));
+        }
+        let LossStep {
+            problem: loss_problem,
+            fit: loss_fit,
+        } = LossStep::fit(ladder, form, "ladder")?;
         let loss_boot = bootstrap(&loss_problem, &loss_fit.theta, &boot_cfg(unc), &|| {});
         let law = loss_problem.law(&loss_fit.theta);
         let mut by_bench: BTreeMap<Benchmark, Vec<AnchorPoint>> = BTreeMap::new();
@@ -227,9 +241,10 @@ impl Calibration {
         }
         let mut curves = BTreeMap::new();
         for (b, pts) in by_bench {
-            let sp = ScoreProblem::new(&pts);
-            crate::fit::require_points(&format!("anchors for {}", b.key()), pts.len(), 4)?;
-            let sfit = fit(&sp, &GridPolish::default())?;
+            let ScoreStep {
+                problem: sp,
+                fit: sfit,
+            } = ScoreStep::fit(&pts, &format!("anchors for {}", b.key()))?;
             let map = sp.map(&sfit.theta);
             let sboot = bootstrap(&sp, &sfit.theta, &boot_cfg(unc), &|| {});
             let replicates = loss_boot
@@ -324,11 +339,7 @@ fn boot_cfg(unc: Uncertainty) -> BootstrapConfig {
     BootstrapConfig {
         replicates: unc.replicates,
         seed: unc.seed,
-        solver: GridPolish {
-            resolution: 20,
-            polish: 3,
-            max_iters: 1000,
-        },
+        solver: REPLICATE_SOLVER,
     }
 }
 

@@ -17,6 +17,13 @@ pub struct LadderPoint {
     /// stay together. Defaults to one run per row.
     pub run: String,
     pub task: Option<String>,
+    /// Benchmark score of this checkpoint, fraction in [0, 1] (optional column
+    /// `score`; step 2 of `densing predict` fits it against the loss).
+    pub score: Option<f64>,
+    /// Training step (optional column `step`). A ladder with steps is a ladder
+    /// of in-training evaluations: each run's final point is the mean of its last
+    /// few evaluations ([`crate::predict`]), not every row.
+    pub step: Option<f64>,
     /// Line in the source file, for messages.
     pub line: u64,
 }
@@ -34,7 +41,7 @@ pub struct AnchorPoint {
 }
 
 /// Read a ladder CSV: required columns `params`, `tokens`, `loss`; optional `run`,
-/// `task`; everything else ignored.
+/// `task`, `score`, `step`; everything else ignored.
 pub fn read_ladder(path: &Path) -> Result<Vec<LadderPoint>> {
     parse_ladder(&Table::read(path)?)
 }
@@ -51,6 +58,14 @@ pub fn parse_ladder(table: &Table) -> Result<Vec<LadderPoint>> {
             .text("run")
             .map_or_else(|| format!("row{}", row.line), str::to_string);
         let task = row.text("task").map(str::to_string);
+        let score = row.opt_number("score")?;
+        if let Some(s) = score.filter(|s| !(0.0..=1.0).contains(s)) {
+            return Err(row.error(
+                "score",
+                format!("{s} is outside [0, 1] (scores are fractions, not percent)"),
+            ));
+        }
+        let step = row.opt_number("step")?;
         let key = format!("{params:e}|{tokens:e}|{run}|{task:?}");
         if row.text("run").is_none() {
             // Without run ids a repeated (N, D, task) is a copy-paste slip.
@@ -73,6 +88,8 @@ pub fn parse_ladder(table: &Table) -> Result<Vec<LadderPoint>> {
             loss,
             run,
             task,
+            score,
+            step,
             line: row.line,
         });
     }

@@ -160,6 +160,8 @@ fn two_step_calibration_round_trips_score_to_n_hat_to_score() {
                 loss: law.loss(n, k * n),
                 run: format!("r{i}"),
                 task: None,
+                score: None,
+                step: None,
                 line: 0,
             });
         }

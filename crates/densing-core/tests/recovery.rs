@@ -26,6 +26,8 @@ fn paper_ladder(law: &LossLaw, noise: f64, seed: u64) -> Vec<LadderPoint> {
                 loss: law.loss(n, d) * (1.0 + eps),
                 run: format!("n{i}"),
                 task: None,
+                score: None,
+                step: None,
                 line: 0,
             });
         }
@@ -75,7 +77,7 @@ proptest! {
             for k in [5.0, 10.0, 20.0, 40.0, 80.0, 160.0] {
                 let d = k * n;
                 let eps: f64 = rng.random_range(-1.0..1.0) * 2e-4;
-                pts.push(LadderPoint { params: n, tokens: d, loss: truth.loss(n, d) * (1.0 + eps), run: format!("{i}-{k}"), task: None, line: 0 });
+                pts.push(LadderPoint { params: n, tokens: d, loss: truth.loss(n, d) * (1.0 + eps), run: format!("{i}-{k}"), task: None, score: None, step: None, line: 0 });
             }
         }
         let p = LossProblem::new(LossForm::Chinchilla, &pts, 1e-3);

@@ -16,6 +16,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::fmt::Display;
 use std::path::Path;
 
+mod predict;
+
 /// Which figure, for callers that want one alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FigureKind {
@@ -33,6 +35,8 @@ pub enum FigureKind {
     Residuals(usize),
     /// Doubling time under alternative choices.
     Sweep,
+    /// The `i`-th task of a two-step prediction: step 1, step 2 and the chain.
+    Predict(usize),
 }
 
 /// One figure to draw: what it is, its file name and its words for the page.
@@ -128,29 +132,42 @@ pub(crate) fn figures_for(input: &ReportInput) -> Vec<Figure> {
 fn size_of(kind: FigureKind) -> (u32, u32) {
     match kind {
         FigureKind::Density | FigureKind::SplitTrend => (1200, 760),
+        FigureKind::Predict(_) => (1500, 560),
         _ => (900, 600),
     }
 }
 
+/// Anything that can draw its figures: the density report and the prediction
+/// report share the SVG/PNG plumbing below and differ only in `draw`.
+pub(crate) trait Drawing {
+    fn draw<DB: DrawingBackend>(&self, fig: &Figure, root: &DrawingArea<DB, Shift>) -> Result<()>;
+}
+
+impl Drawing for ReportInput {
+    fn draw<DB: DrawingBackend>(&self, fig: &Figure, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        draw(fig, self, root)
+    }
+}
+
 /// Draws a figure into an SVG document string.
-pub(crate) fn render_svg(fig: &Figure, input: &ReportInput) -> Result<String> {
+pub(crate) fn render_svg(fig: &Figure, input: &impl Drawing) -> Result<String> {
     font::ensure_registered()?;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, size_of(fig.kind)).into_drawing_area();
-        draw(fig, input, &root)?;
+        input.draw(fig, &root)?;
         root.present().plot(fig)?;
     }
     Ok(svg)
 }
 
 /// Draws a figure into a PNG at `path`, through a temporary file and a rename.
-pub(crate) fn write_png(fig: &Figure, input: &ReportInput, path: &Path) -> Result<()> {
+pub(crate) fn write_png(fig: &Figure, input: &impl Drawing, path: &Path) -> Result<()> {
     font::ensure_registered()?;
     let tmp = tmp_sibling(path);
     {
         let root = BitMapBackend::new(&tmp, size_of(fig.kind)).into_drawing_area();
-        draw(fig, input, &root)?;
+        input.draw(fig, &root)?;
         root.present().plot(fig)?;
     }
     std::fs::rename(&tmp, path).map_err(|source| ReportError::Io {
@@ -208,6 +225,8 @@ fn draw<DB: DrawingBackend>(
         FigureKind::ParentChild => draw_parent_child(fig, root, input),
         FigureKind::Residuals(i) => draw_residuals(fig, root, input, i),
         FigureKind::Sweep => draw_sweep(fig, root, input),
+        // Drawn by the prediction report's own `Drawing`.
+        FigureKind::Predict(_) => Ok(()),
     }
 }
 
@@ -308,7 +327,7 @@ fn fmt_count(v: f64) -> String {
     format!("{}{suffix}", fmt_sig(v / scale))
 }
 
-fn slug(s: &str) -> String {
+pub(crate) fn slug(s: &str) -> String {
     let mut out = String::new();
     for c in s.chars() {
         if c.is_ascii_alphanumeric() {
@@ -958,25 +977,9 @@ fn draw_loss_law<DB: DrawingBackend>(
     let Some(ladder) = &input.ladder else {
         return Ok(());
     };
-    let mut sizes: Vec<f64> = ladder.points.iter().map(|p| p.params).collect();
-    sizes.sort_by(f64::total_cmp);
-    sizes.dedup_by(|a, b| same_size(*a, *b));
-    let color_of = |n: f64| {
-        sizes
-            .iter()
-            .position(|s| same_size(*s, n))
-            .map(|i| PALETTE[i % PALETTE.len()])
-            .unwrap_or(FAINT)
-    };
-    let mut legend: Vec<(Mark, String)> = sizes
-        .iter()
-        .map(|n| {
-            (
-                Mark::Dot(color_of(*n), true),
-                format!("N = {}", fmt_count(*n)),
-            )
-        })
-        .collect();
+    let sizes = SizeColors::new(ladder.points.iter().map(|p| p.params));
+    let color_of = |n: f64| sizes.color(n);
+    let mut legend = sizes.legend();
     if !ladder.curves.is_empty() {
         legend.push((Mark::Line(INK), "fitted loss law".into()));
     }
@@ -1040,6 +1043,39 @@ fn draw_loss_law<DB: DrawingBackend>(
         )
         .plot(fig)?;
     Ok(())
+}
+
+/// One palette colour per model size N, in ascending order (FAINT for a size
+/// not in the list), and the legend entries naming them.
+struct SizeColors(Vec<f64>);
+
+impl SizeColors {
+    fn new(params: impl Iterator<Item = f64>) -> SizeColors {
+        let mut sizes: Vec<f64> = params.collect();
+        sizes.sort_by(f64::total_cmp);
+        sizes.dedup_by(|a, b| same_size(*a, *b));
+        SizeColors(sizes)
+    }
+
+    fn color(&self, n: f64) -> RGBColor {
+        self.0
+            .iter()
+            .position(|s| same_size(*s, n))
+            .map(|i| PALETTE[i % PALETTE.len()])
+            .unwrap_or(FAINT)
+    }
+
+    fn legend(&self) -> Vec<(Mark, String)> {
+        self.0
+            .iter()
+            .map(|&n| {
+                (
+                    Mark::Dot(self.color(n), true),
+                    format!("N = {}", fmt_count(n)),
+                )
+            })
+            .collect()
+    }
 }
 
 fn same_size(a: f64, b: f64) -> bool {

@@ -12,9 +12,11 @@ mod font;
 mod html;
 mod input;
 mod label;
+mod predict;
 
 pub use figures::FigureKind;
 pub use input::*;
+pub use predict::*;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -72,14 +74,32 @@ pub type Result<T, E = ReportError> = std::result::Result<T, E>;
 /// Writes the figures (per `format`) and `report.html` into `out_dir`, creating it
 /// if needed, and returns the paths written, page last.
 pub fn write_report(input: &ReportInput, out_dir: &Path, format: Format) -> Result<Vec<PathBuf>> {
+    write_pages(
+        input,
+        figures::figures_for(input),
+        out_dir,
+        format,
+        |inline| html::render_page(input, inline),
+    )
+}
+
+/// The writer both reports share: each figure as SVG and/or PNG, then the page
+/// (rendered from the inlined SVGs) as `report.html`; every file atomically.
+fn write_pages(
+    drawing: &impl figures::Drawing,
+    figs: Vec<figures::Figure>,
+    out_dir: &Path,
+    format: Format,
+    page: impl FnOnce(&[(figures::Figure, String)]) -> String,
+) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out_dir).map_err(|source| ReportError::Io {
         path: out_dir.to_path_buf(),
         source,
     })?;
     let mut written = Vec::new();
     let mut inline = Vec::new();
-    for fig in figures::figures_for(input) {
-        let svg = figures::render_svg(&fig, input)?;
+    for fig in figs {
+        let svg = figures::render_svg(&fig, drawing)?;
         if format.svg() {
             let path = out_dir.join(format!("{}.svg", fig.file_stem));
             write_atomically(&path, svg.as_bytes())?;
@@ -87,14 +107,13 @@ pub fn write_report(input: &ReportInput, out_dir: &Path, format: Format) -> Resu
         }
         if format.png() {
             let path = out_dir.join(format!("{}.png", fig.file_stem));
-            figures::write_png(&fig, input, &path)?;
+            figures::write_png(&fig, drawing, &path)?;
             written.push(path);
         }
         inline.push((fig, svg));
     }
-    let page = html::render_page(input, &inline);
     let path = out_dir.join("report.html");
-    write_atomically(&path, page.as_bytes())?;
+    write_atomically(&path, page(&inline).as_bytes())?;
     written.push(path);
     Ok(written)
 }

@@ -28,6 +28,8 @@ enum Command {
     Models(cmd::models::ModelsArgs),
     /// Fit a loss law on a reference ladder or a score map on anchor models.
     Fit(cmd::fit::FitArgs),
+    /// Predict an untrained model's loss and score per task from a ladder of runs.
+    Predict(cmd::predict::PredictArgs),
     /// Score a model's conditional loss on a benchmark (resumable results store).
     Eval(cmd::eval::EvalArgs),
     /// Draw the figures and the HTML report again from a run folder's report.json.
@@ -43,6 +45,7 @@ fn main() {
         Command::Models(args) => cmd::models::run(args),
         Command::Density(args) => cmd::density::run(args),
         Command::Fit(args) => cmd::fit::run(args),
+        Command::Predict(args) => cmd::predict::run(args),
         Command::Eval(args) => cmd::eval::run(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Serve(args) => cmd::serve::run(args),

@@ -189,6 +189,28 @@ fn report_pages_pass_in_headless_chromium() {
         );
     }
 
+    // The prediction report of `densing predict` (two tasks, backtest plus a target).
+    let dir = base.join("predict");
+    must(
+        densing(&[
+            "predict",
+            "--backtest",
+            "largest",
+            "--task",
+            "arc_easy_test",
+            "--task",
+            "piqa_val",
+            "--target",
+            "OLMo-2-7B=6887575552:3945065873408",
+            "--bootstrap",
+            "20",
+            "--out",
+            dir.to_str().unwrap(),
+        ]),
+        "densing predict",
+    );
+    pages.push(dir.join("report.html"));
+
     let fixture = repo_root().join("crates/densing-report/tests/fixtures/report_input.json");
     let fixture: ReportInput =
         serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();

@@ -77,6 +77,10 @@ pub struct CalibrationArgs {
     /// Anchors CSV for a two-step calibration (column `task` names the benchmark).
     #[arg(long, requires = "ladder")]
     pub anchors: Option<PathBuf>,
+    /// The ladder task whose loss the loss law is fitted on, for a ladder with
+    /// several tasks (such as `densing predict`'s checkpoint ladders).
+    #[arg(long, requires = "ladder")]
+    pub ladder_task: Option<String>,
     /// Loss-law form of a two-step calibration.
     #[arg(long, value_enum, default_value = "paper")]
     pub form: Form,
@@ -136,8 +140,15 @@ impl CalibrationArgs {
                     .as_deref()
                     .map(Benchmark::parse)
                     .transpose()?;
+                let mut ladder = read_ladder(l)?;
+                if let Some(task) = &self.ladder_task {
+                    ladder.retain(|p| p.task.as_deref() == Some(task.as_str()));
+                    if ladder.is_empty() {
+                        anyhow::bail!("{}: no rows of --ladder-task `{task}`", l.display());
+                    }
+                }
                 Reference::TwoStep {
-                    ladder: read_ladder(l)?,
+                    ladder,
                     anchors: read_anchors(a)?,
                     form: self.form.into(),
                     default_benchmark,

@@ -3,6 +3,7 @@ pub mod density;
 pub mod eval;
 pub mod fit;
 pub mod models;
+pub mod predict;
 pub mod report;
 pub mod run;
 pub mod serve;

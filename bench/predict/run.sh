@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Benchmark `densing predict` against a numpy/scipy implementation of the same two
+# steps (bench/predict/scipy_predict.py) on the bundled OLMo-2 ladder, one after the
+# other on this machine, in two settings:
+#   forecast  — the default runs (20, without 0.5×C), OLMo-2 7B and 13B as targets;
+#   backtest  — fit 190M–1.3B at 1–10×C (16 runs), predict the five 3.2B runs.
+# Prints the machine, the largest |difference| of the point predictions (loss and
+# score) over every (target, task), and wall and CPU seconds of both with the ratio.
+#
+# Usage (from anywhere): bash bench/predict/run.sh
+# Env: REPLICATES (bootstrap replicates for both, default 100), CARGO_TARGET_DIR
+# (default target), PY (default .venv-bench/bin/python, created with numpy + scipy
+# if missing).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
+B=${REPLICATES:-100}
+py=${PY:-.venv-bench/bin/python}
+if [[ ! -x $py ]]; then
+    python3 -m venv .venv-bench
+    .venv-bench/bin/pip install -q numpy scipy
+    py=.venv-bench/bin/python
+fi
+ladder=data/olmo_ladder/checkpoints.csv
+targets=(--target OLMo-2-7B=6887575552:3945065873408 --target OLMo-2-13B=13202396160:5000088518656)
+
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores online; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "versions: $(rustc --version); $($py -c 'import sys, numpy, scipy; print("python", sys.version.split()[0], "numpy", numpy.__version__, "scipy", scipy.__version__)')"
+cargo build --release -q -p densing
+bin=$CARGO_TARGET_DIR/release/densing
+
+TIMEFORMAT='%R %U %S'
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for mode in forecast backtest; do
+    if [[ $mode == backtest ]]; then extra=(--backtest); rs_extra=(--backtest largest); else extra=("${targets[@]}"); rs_extra=("${targets[@]}"); fi
+    { time "$bin" predict --ladder "$ladder" "${rs_extra[@]}" --bootstrap "$B" --json >"$tmp/rs-$mode.json"; } 2>"$tmp/rs-$mode.time"
+    $py bench/predict/scipy_predict.py "$ladder" --exclude '*-0.5xC' "${extra[@]}" --replicates "$B" >"$tmp/py-$mode.json"
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+$py - "$tmp" "$B" <<'PY'
+import json, sys
+d, B = sys.argv[1], int(sys.argv[2])
+print(f"| setting | max abs diff loss | max abs diff score | densing wall s | densing CPU s | scipy wall s | scipy CPU s | ratio (wall) | ratio (CPU) |")
+print("|---|---|---|---|---|---|---|---|---|")
+for mode in ("forecast", "backtest"):
+    rs = json.load(open(f"{d}/rs-{mode}.json"))
+    py = json.load(open(f"{d}/py-{mode}.json"))
+    wall, user, sys_ = map(float, open(f"{d}/rs-{mode}.time").read().split())
+    cpu = user + sys_
+    key = lambda p: (p["target"], p["task"])
+    pyp = {key(p): p for p in py["predictions"]}
+    dl = max(abs(p["loss"] - pyp[key(p)]["loss"]) for p in rs["predictions"])
+    ds = max(abs(p["score"] - pyp[key(p)]["score"]) for p in rs["predictions"])
+    n = len(rs["predictions"])
+    assert n == len(py["predictions"]), (n, len(py["predictions"]))
+    print(f"| {mode} ({n} predictions, {B} replicates) | {dl:.1e} | {ds:.1e} | {wall:.1f} | {cpu:.1f} | "
+          f"{py['wall_s']:.1f} | {py['cpu_s']:.1f} | {py['wall_s'] / wall:.1f}× | {py['cpu_s'] / cpu:.1f}× |")
+    worst = max(rs["predictions"], key=lambda p: abs(p["score"] - pyp[key(p)]["score"]))
+    q = pyp[key(worst)]
+    print(f"  worst score: {worst['target']} {worst['task']}: densing {worst['score']:.5f} "
+          f"{[round(x, 4) for x in worst['score_ci95']]}, scipy {q['score']:.5f} "
+          f"{[round(x, 4) for x in q['score_ci95']] if q['score_ci95'] else ''}")
+PY
