@@ -33,6 +33,8 @@ pub enum FigureKind {
     Residuals(usize),
     /// Doubling time under alternative choices.
     Sweep,
+    /// Forecast error of each estimator in the rolling-origin backtest.
+    Backtest,
 }
 
 /// One figure to draw: what it is, its file name and its words for the page.
@@ -122,6 +124,20 @@ pub(crate) fn figures_for(input: &ReportInput) -> Vec<Figure> {
                 .into(),
         });
     }
+    if !input.backtest.is_empty() {
+        let horizon = input.backtest[0].horizon_days;
+        out.push(Figure {
+            kind: FigureKind::Backtest,
+            file_stem: "backtest_forecast".into(),
+            title: "Forecast skill: rolling-origin backtest".into(),
+            caption: format!(
+                "Each estimator's trend, fitted on the models released before a cutoff, forecasts \
+                 the best density {horizon} days later; the y axis is the factor by which the \
+                 forecast missed what was reached (1 = exact). The dashed line is the forecast \
+                 \"no further growth\"."
+            ),
+        });
+    }
     out
 }
 
@@ -208,6 +224,7 @@ fn draw<DB: DrawingBackend>(
         FigureKind::ParentChild => draw_parent_child(fig, root, input),
         FigureKind::Residuals(i) => draw_residuals(fig, root, input, i),
         FigureKind::Sweep => draw_sweep(fig, root, input),
+        FigureKind::Backtest => draw_backtest(fig, root, input),
     }
 }
 
@@ -571,19 +588,43 @@ fn density_value(m: &ModelRow) -> Option<(f64, Option<CensorKind>)> {
         .map(|r| (r, None))
 }
 
-/// The trend's "A, doubling, R²" text for a legend.
+/// The trend's "A, doubling, p, R²" text for a legend.
 pub(crate) fn trend_summary(t: &Trend) -> String {
     let ci = t
         .doubling_ci95
         .map(|[lo, hi]| format!(" (95% CI {}–{})", fmt_sig(lo), fmt_sig(hi)))
         .unwrap_or_default();
+    let r2 =
+        t.r2.map(|r| format!(", R² = {}", fmt_sig(r)))
+            .unwrap_or_default();
     format!(
-        "A = {}/day, doubling {} days{ci}, R² = {}, n = {}",
+        "A = {}/day, doubling {} days{ci}, {}{r2}, n = {}",
         fmt_sig(t.a),
         fmt_sig(t.doubling_days),
-        fmt_sig(t.r2),
+        p_text(t),
         t.n_points
     )
+}
+
+/// `p = 0.003` or, when the test says the trend is indistinguishable from none,
+/// `p = 0.31: not distinguishable from no trend`.
+pub(crate) fn p_text(t: &Trend) -> String {
+    match t.p_value {
+        Some(p) if p >= crate::ALPHA => {
+            format!("p = {}: not distinguishable from no trend", fmt_p(p))
+        }
+        Some(p) => format!("p = {}", fmt_p(p)),
+        None => "no permutation test".into(),
+    }
+}
+
+/// A p-value to two significant figures (`0.001`, `0.046`, `0.31`).
+pub(crate) fn fmt_p(p: f64) -> String {
+    if p < 0.01 {
+        format!("{p:.3}")
+    } else {
+        format!("{p:.2}")
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1473,6 +1514,86 @@ fn draw_sweep<DB: DrawingBackend>(
         row_names.push((chart.backend_coord(&(x0, y)).1, name));
     }
     draw_row_names(fig, &plot, &chart, &row_names)
+}
+
+fn draw_backtest<DB: DrawingBackend>(
+    fig: &Figure,
+    root: &DrawingArea<DB, Shift>,
+    input: &ReportInput,
+) -> Result<()> {
+    let mut estimators: Vec<&str> = input
+        .backtest
+        .iter()
+        .map(|r| r.estimator.as_str())
+        .collect();
+    estimators.dedup();
+    let day = |r: &crate::BacktestPoint| parse_days(&r.cutoff).map(|d| d as f64);
+    let series: Vec<Vec<(f64, f64)>> = estimators
+        .iter()
+        .map(|e| {
+            input
+                .backtest
+                .iter()
+                .filter(|r| r.estimator == *e)
+                .filter_map(|r| Some((day(r)?, r.law_log_error.exp())))
+                .collect()
+        })
+        .collect();
+    // "No growth" does not depend on the estimator: one series, from the first.
+    let baseline: Vec<(f64, f64)> = input
+        .backtest
+        .iter()
+        .filter(|r| r.estimator == estimators[0])
+        .filter_map(|r| Some((day(r)?, r.baseline_log_error.exp())))
+        .collect();
+    let mut legend: Vec<(Mark, String)> = estimators
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (Mark::Line(PALETTE[i % PALETTE.len()]), e.to_string()))
+        .collect();
+    legend.push((Mark::Dashed(FAINT), "no further growth".into()));
+    let plot = with_legend(fig, root, &legend)?;
+    let all = || series.iter().flatten().chain(&baseline);
+    let (d0, d1) = linear_range(all().map(|p| p.0), 0.05);
+    let (d0, d1) = (d0.min(d1 - 60.0), d1.max(d0 + 60.0));
+    let (y0, y1) = log_range(all().map(|p| p.1).chain([1.0]), 1.3);
+    let mut chart = ChartBuilder::on(&plot)
+        .caption(&fig.title, (FAMILY, TITLE_PX))
+        .margin(14)
+        .x_label_area_size(46)
+        .y_label_area_size(70)
+        .build_cartesian_2d(DateAxis::new(d0, d1), log_axis(y0.min(1.0), y1))
+        .plot(fig)?;
+    chart
+        .configure_mesh()
+        .x_label_formatter(&|d| month_label(*d))
+        .y_label_formatter(&|v| format!("{}×", fmt_sig(*v)))
+        .x_desc("cutoff (trend fitted on models released before it)")
+        .y_desc("forecast error factor  (log scale)")
+        .label_style((FAMILY, TICK_PX))
+        .axis_desc_style((FAMILY, DESC_PX))
+        .max_light_lines(0)
+        .bold_line_style(GRID)
+        .draw()
+        .plot(fig)?;
+    chart
+        .draw_series(DashedLineSeries::new(
+            baseline.iter().copied(),
+            8,
+            6,
+            FAINT.stroke_width(2),
+        ))
+        .plot(fig)?;
+    for (i, pts) in series.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        chart
+            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+            .plot(fig)?;
+        chart
+            .draw_series(pts.iter().map(|p| Circle::new(*p, 4, color.filled())))
+            .plot(fig)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

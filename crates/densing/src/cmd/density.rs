@@ -1,7 +1,7 @@
 //! `densing density`: place your own model against the registry — its N̂, ρ with
 //! CI, its rank, and where it sits relative to the trend line.
 
-use super::common::{CalibrationArgs, RegistryArgs};
+use super::common::{CalibrationArgs, RegistryArgs, TrendArgs};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use densing_core::density::{model_density, sig, Bounded};
@@ -36,6 +36,8 @@ pub struct DensityArgs {
     registry: RegistryArgs,
     #[command(flatten)]
     cal: CalibrationArgs,
+    #[command(flatten)]
+    trend: TrendArgs,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -189,7 +191,13 @@ pub fn run(args: DensityArgs) -> Result<()> {
         line: 0,
     };
     let d = model_density(&model, &cal, &opts);
-    let s = study(&reg, &cal, &opts, unc.replicates, unc.seed)?;
+    let s = study(
+        &reg,
+        &cal,
+        &opts,
+        &args.trend.config(unc.replicates, unc.seed)?,
+        &|| {},
+    )?;
     let t = days_since_origin(release);
     let trend_rho = (s.trend.a * t + s.trend.b).exp();
     let better = s

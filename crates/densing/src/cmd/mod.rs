@@ -7,3 +7,4 @@ pub mod report;
 pub mod report_input;
 pub mod run;
 pub mod serve;
+pub mod simulate;

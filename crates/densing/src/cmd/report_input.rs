@@ -13,6 +13,9 @@ fn trend(t: &TrendFit) -> rep::Trend {
         a: t.a,
         b: t.b,
         r2: t.r2,
+        estimator: t.estimator.label(),
+        p_value: t.p_value,
+        n_censored: t.n_censored,
         doubling_days: t.doubling_days,
         doubling_ci95: t.doubling_ci95.and_then(|[lo, hi]| Some([lo?, hi?])),
         origin_date: origin().to_string(),
@@ -130,6 +133,18 @@ pub fn report_input(s: &Study, summary: &Summary, cal: &Calibration) -> rep::Rep
         score_map: score_map_figure(cal),
         residuals,
         sweep,
+        backtest: summary
+            .backtest
+            .iter()
+            .flatten()
+            .map(|r| rep::BacktestPoint {
+                estimator: r.estimator.label(),
+                cutoff: r.cutoff.to_string(),
+                horizon_days: r.horizon_days,
+                law_log_error: r.law_log_error,
+                baseline_log_error: r.baseline_log_error,
+            })
+            .collect(),
         methods: methods(cal, summary),
         caveats: caveats(summary),
     }

@@ -4,7 +4,7 @@
 //! table and a forecasting backtest. Writes densities.csv, trend.json,
 //! summary.md, report.json and the HTML report, each atomically.
 
-use super::common::{write_atomic, CalibrationArgs, RegistryArgs};
+use super::common::{write_atomic, CalibrationArgs, RegistryArgs, TrendArgs};
 use super::report_input::report_input;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
@@ -33,6 +33,8 @@ pub struct RunArgs {
     pub registry: RegistryArgs,
     #[command(flatten)]
     pub cal: CalibrationArgs,
+    #[command(flatten)]
+    pub trend: TrendArgs,
     /// Output folder.
     #[arg(long, default_value = "densing-out")]
     pub out: PathBuf,
@@ -79,7 +81,7 @@ pub struct Summary {
     pub n_trend: usize,
     #[serde(rename = "A")]
     pub a: f64,
-    pub r2: f64,
+    pub r2: Option<f64>,
     pub doubling_days: f64,
     pub doubling_ci95: Option<[Option<f64>; 2]>,
     pub trend: TrendFit,
@@ -100,12 +102,13 @@ pub fn run(args: RunArgs) -> Result<()> {
     let opts = args.cal.options()?;
     let cal = args.cal.build(&reg, opts.basis, args.cal.d0)?;
     let unc = args.cal.uncertainty();
-    let main = study(&reg, &cal, &opts, unc.replicates, unc.seed)?;
+    let cfg = args.trend.config(unc.replicates, unc.seed)?;
+    let main = study(&reg, &cal, &opts, &cfg, &|| {})?;
     let fig1_opts = DensityOptions {
         fig1_only: true,
         ..opts.clone()
     };
-    let fig1 = study(&reg, &cal, &fig1_opts, unc.replicates, unc.seed)
+    let fig1 = study(&reg, &cal, &fig1_opts, &cfg, &|| {})
         .ok()
         .map(|s| s.trend);
     let split = args
@@ -114,7 +117,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         .map(|d| {
             parse_date(d)
                 .map_err(|m| anyhow::anyhow!("--split-at: {m}"))
-                .map(|date| split_trend(&main.densities, date, unc.replicates, unc.seed))
+                .map(|date| split_trend(&main.densities, date, &cfg))
         })
         .transpose()?;
     let prices = read_prices(args.prices.as_ref())?;
@@ -131,7 +134,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     let (sweep, backtest_rows) = if args.sweep {
         (
             Some(sweep(&args, &reg, &opts)?),
-            Some(backtest(&main.densities, 180, 90)),
+            Some(backtest(&main.densities, &cfg, 180, 90)),
         )
     } else {
         (None, None)
@@ -234,7 +237,7 @@ fn render_table(s: &Study) -> String {
 
 fn render_summary(s: &Summary) -> String {
     let mut out = format!(
-        "\nDensing-Law trend on {} models ({} on the envelope): ln ρ_max = {:.5}·t {} {:.3}, R² = {:.3}\n",
+        "\nDensing-Law trend on {} models ({} on the envelope): ln ρ_max = {:.5}·t {} {:.3}, R² = {:?}\n",
         s.n_trend,
         s.trend.envelope.len(),
         s.a,
@@ -250,7 +253,7 @@ fn render_summary(s: &Summary) -> String {
     );
     if let Some(f) = &s.trend_fig1 {
         out += &format!(
-            "paper's 29-model set ({} with enough benchmarks): doubling {:.0} days, 95% CI {}, R² = {:.3}\n",
+            "paper's 29-model set ({} with enough benchmarks): doubling {:.0} days, 95% CI {}, R² = {:?}\n",
             f.n_points,
             f.doubling_days,
             ci_text(f.doubling_ci95),
@@ -344,6 +347,7 @@ fn render_summary(s: &Summary) -> String {
 /// Doubling time under each alternative choice, one change at a time.
 fn sweep(args: &RunArgs, reg: &Registry, opts: &DensityOptions) -> Result<Vec<SweepRow>> {
     let replicates = args.cal.bootstrap.min(200);
+    let cfg = args.trend.config(replicates, args.cal.seed)?;
     let unc_args = CalibrationArgs {
         bootstrap: replicates,
         ..args.cal.clone()
@@ -351,14 +355,14 @@ fn sweep(args: &RunArgs, reg: &Registry, opts: &DensityOptions) -> Result<Vec<Sw
     let mut rows = Vec::new();
     let mut push =
         |dimension: &str, choice: String, cal: Result<Calibration>, o: &DensityOptions| {
-            let row = match cal.and_then(|c| Ok(study(reg, &c, o, replicates, args.cal.seed)?)) {
+            let row = match cal.and_then(|c| Ok(study(reg, &c, o, &cfg, &|| {})?)) {
                 Ok(s) => SweepRow {
                     dimension: dimension.into(),
                     choice,
                     n_models: s.trend.n_points,
                     doubling_days: Some(s.trend.doubling_days),
                     doubling_ci95: s.trend.doubling_ci95,
-                    r2: Some(s.trend.r2),
+                    r2: s.trend.r2,
                     note: None,
                 },
                 Err(e) => SweepRow {
