@@ -4,7 +4,8 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use densing_core::calibration::{Calibration, Uncertainty};
+use densing_analysis::{CalibrationSpec, Reference};
+use densing_core::calibration::Uncertainty;
 use densing_core::data::{read_anchors, read_ladder};
 use densing_core::density::DensityOptions;
 use densing_core::law::LossForm;
@@ -129,36 +130,29 @@ impl CalibrationArgs {
         })
     }
 
-    /// Build the calibration these options ask for.
-    pub fn build(&self, reg: &Registry, basis: ParamsBasis, d0: f64) -> Result<Calibration> {
-        match (&self.ladder, &self.anchors) {
+    /// The calibration these options ask for (reads the ladder and anchors files).
+    pub fn spec(&self) -> Result<CalibrationSpec> {
+        let reference = match (&self.ladder, &self.anchors) {
             (Some(l), Some(a)) => {
                 let default_benchmark = self
                     .benchmark
                     .as_deref()
                     .map(Benchmark::parse)
                     .transpose()?;
-                let form = LossForm::from(self.form);
-                Ok(Calibration::two_step(
-                    &read_ladder(l)?,
-                    &read_anchors(a)?,
-                    form,
-                    d0,
+                Reference::TwoStep {
+                    ladder: read_ladder(l)?,
+                    anchors: read_anchors(a)?,
+                    form: self.form.into(),
                     default_benchmark,
-                    self.uncertainty(),
-                )?)
+                }
             }
-            _ => Ok(Calibration::family(
-                reg,
-                &self.reference,
-                basis,
-                self.uncertainty(),
-            )?),
-        }
-    }
-
-    pub fn is_two_step(&self) -> bool {
-        self.ladder.is_some()
+            _ => Reference::Family(self.reference.clone()),
+        };
+        Ok(CalibrationSpec {
+            reference,
+            d0: self.d0,
+            uncertainty: self.uncertainty(),
+        })
     }
 }
 

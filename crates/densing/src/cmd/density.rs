@@ -172,7 +172,7 @@ pub fn run(args: DensityArgs) -> Result<()> {
         );
     }
     let opts = args.cal.options()?;
-    let cal = args.cal.build(&reg, opts.basis, args.cal.d0)?;
+    let cal = args.cal.spec()?.build(&reg, opts.basis)?;
     let unc = args.cal.uncertainty();
     let model = Model {
         name: args.name.clone(),

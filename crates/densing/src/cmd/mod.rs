@@ -4,7 +4,6 @@ pub mod eval;
 pub mod fit;
 pub mod models;
 pub mod report;
-pub mod report_input;
 pub mod run;
 pub mod serve;
 pub mod simulate;

@@ -14,7 +14,6 @@ use densing_core::density::DensityOptions;
 use densing_core::study::{densities, sim_design, trend_points};
 use densing_core::trend::simulate::{simulate, SimConfig, SimRow};
 use densing_core::trend::{fit_trend, EstimatorKind, TrendConfig};
-use serde::Serialize;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -44,18 +43,6 @@ pub struct SimulateArgs {
     /// Also write the table as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
-}
-
-#[derive(Serialize)]
-struct SimReport {
-    registry_models: usize,
-    family_sd: f64,
-    model_sd: f64,
-    registries: usize,
-    bootstrap: usize,
-    permutations: usize,
-    seed: u64,
-    rows: Vec<SimRow>,
 }
 
 pub fn run(args: SimulateArgs) -> Result<()> {
@@ -115,16 +102,16 @@ pub fn run(args: SimulateArgs) -> Result<()> {
     }
     print!("{}", render(&rows));
     if let Some(path) = &args.json {
-        let report = SimReport {
-            registry_models: design.models.len(),
-            family_sd: design.family_sd,
-            model_sd: design.model_sd,
-            registries: args.registries,
-            bootstrap: args.bootstrap,
-            permutations: args.permutations,
-            seed: args.seed,
-            rows,
-        };
+        let report = serde_json::json!({
+            "registry_models": design.models.len(),
+            "family_sd": design.family_sd,
+            "model_sd": design.model_sd,
+            "registries": args.registries,
+            "bootstrap": args.bootstrap,
+            "permutations": args.permutations,
+            "seed": args.seed,
+            "rows": rows,
+        });
         write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
     }
     Ok(())

@@ -1,11 +1,10 @@
-//! Fill the report crate's plain-data input from a study. Curves are sampled
+//! Fill the report crate's plain-data input from an analysis. Curves are sampled
 //! here so the report never needs the fitting code.
 
-use super::run::Summary;
+use crate::run::{Analysis, Summary};
 use densing_core::calibration::{Calibration, Curve};
 use densing_core::density::Bounded;
-use densing_core::study::Study;
-use densing_core::trend::{days_since_origin, origin, TrendFit};
+use densing_core::trend::{days_since_origin, origin, EstimatorKind, TrendFit};
 use densing_report as rep;
 
 fn trend(t: &TrendFit) -> rep::Trend {
@@ -32,7 +31,10 @@ fn trend(t: &TrendFit) -> rep::Trend {
     }
 }
 
-pub fn report_input(s: &Study, summary: &Summary, cal: &Calibration) -> rep::ReportInput {
+/// The report's input: every model row, the trend and its band, the split, the
+/// sweep, residuals of every fit, the two-step figures, methods and caveats.
+pub fn report_input(analysis: &Analysis) -> rep::ReportInput {
+    let (s, summary, cal) = (&analysis.study, &analysis.summary, &analysis.calibration);
     let models = s
         .densities
         .iter()
@@ -88,13 +90,21 @@ pub fn report_input(s: &Study, summary: &Summary, cal: &Calibration) -> rep::Rep
             })
         })
         .collect();
+    // The envelope estimator fits the envelope's points; the others every trend model.
+    let fitted = |d: &densing_core::density::ModelDensity| match s.trend.estimator {
+        EstimatorKind::Envelope => s.trend.envelope.contains(&d.name),
+        _ => d.in_trend,
+    };
     residuals.push(rep::ResidualSet {
-        fit_name: "trend on the envelope (observed − fitted ln ρ)".into(),
+        fit_name: format!(
+            "trend, {} (observed − fitted ln ρ)",
+            s.trend.estimator.label()
+        ),
         x_label: format!("days since {}", origin()),
         points: s
             .densities
             .iter()
-            .filter(|d| s.trend.envelope.contains(&d.name))
+            .filter(|d| fitted(d))
             .filter_map(|d| {
                 let t = days_since_origin(d.release);
                 d.rho
@@ -158,9 +168,22 @@ fn methods(cal: &Calibration, s: &Summary) -> Vec<String> {
         ),
         "Benchmarks are combined by the geometric mean of their N̂. Scores beyond a curve's ceiling or at/below its floor give only a bound (ρ > x or ρ < x), never a number.".into(),
         format!(
-            "Trend: ln ρ_max = A·t + B by least squares on the envelope (models denser than everything released before them), t in days since {}. Doubling time = ln 2 / A. The 95% intervals come from {} bootstrap replicates that resample models and carry the calibration's own bootstrap through.",
+            "Trend: ln ρ = A·t + B fitted by the {} estimator, t in days since {}; doubling time = ln 2 / A. {} Models known only as ρ > x ({} here) {}. The 95% intervals come from {} bootstrap replicates that resample model families and carry the calibration's own bootstrap through; their coverage was measured on simulated registries (`densing simulate`).",
+            s.trend.estimator.label(),
             origin(),
+            match s.trend.estimator {
+                EstimatorKind::Envelope => "The paper's estimator: least squares on the envelope (models denser than everything released before them).",
+                EstimatorKind::Quantile { .. } => "Quantile regression of ln ρ on t at a high quantile: a frontier that every model with a numeric density informs.",
+                EstimatorKind::CensoredQuantile { .. } => "Quantile regression of ln ρ on t at a high quantile: a frontier that every model informs, censored ones included.",
+            },
+            s.n_censored,
+            if s.trend.estimator.uses_censored() { "constrain the fit as bounds" } else { "are left out of the fit" },
             s.trend.replicates_used
+        ),
+        format!(
+            "Null: a one-sided permutation test refits the same estimator on {} registries whose release dates are shuffled among the model families; p = (1 + #slopes ≥ observed)/(1 + permutations). Here p = {}.",
+            s.trend.permutations,
+            s.p_value.map_or("not computed".into(), |p| format!("{p:.3}"))
         ),
     ]
 }
@@ -170,6 +193,9 @@ fn caveats(s: &Summary) -> Vec<String> {
         "Densities are relative to the reference: a different reference family moves every ρ, and mostly leaves the doubling time alone (see the sweep).".into(),
         "Scores come from each model's report or card with differing prompts and shot counts; the registry records the source of every number.".into(),
     ];
+    if s.trend.distinguishable() == Some(false) {
+        c.push(format!("The {}.", s.verdict));
+    }
     if s.doubling_ci95.is_some_and(|ci| ci[1].is_none()) {
         c.push("The slope's 95% interval reaches zero, so the doubling time has no finite upper bound.".into());
     }

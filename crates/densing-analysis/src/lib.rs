@@ -1,0 +1,20 @@
+//! densing-analysis: the whole analysis as plain functions and types, so the CLI
+//! and the Python module are thin layers over one API.
+//!
+//! [`CalibrationSpec`] says which calibration to build, [`RunOptions`] what else
+//! to compute; [`run`] returns an [`Analysis`] (the study, its [`Summary`] and the
+//! calibration). [`densities_csv`] and [`report_input`] turn it into the table
+//! and the report's plain-data input; nothing here writes files.
+
+mod output;
+mod report_input;
+mod run;
+mod spec;
+
+pub use output::densities_csv;
+pub use report_input::report_input;
+pub use run::{
+    bundled_prices, read_prices, run, run_observed, verdict, Analysis, RunOptions, Summary,
+    SweepRow,
+};
+pub use spec::{CalibrationSpec, Reference};

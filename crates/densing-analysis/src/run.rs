@@ -1,0 +1,356 @@
+//! One full analysis: densities of every registry model against a calibration,
+//! the Densing-Law trend with its CI for all qualifying models and for the
+//! paper's 29, the corollaries (hardware, prices, compressed models), and on
+//! request the sensitivity sweep and a forecasting backtest. Every trend comes
+//! with its estimator, bootstrap interval and permutation p-value; the main
+//! trend is also fitted by every other estimator, side by side.
+
+use crate::spec::{CalibrationSpec, Reference};
+use chrono::NaiveDate;
+use densing_core::calibration::{basis_name, Calibration};
+use densing_core::density::DensityOptions;
+use densing_core::registry::{parse_date, Benchmark, ParamsBasis, Registry, Weights};
+use densing_core::study::{
+    backtest, split_trend, study, trend_points, BacktestRow, ParentPair, SplitTrend, Study,
+};
+use densing_core::table::Table;
+use densing_core::trend::{
+    combined_doubling_days, fit_trend, price_halving_days, EstimatorKind, TrendConfig, TrendFit,
+};
+use densing_core::Result;
+use serde::Serialize;
+use std::path::Path;
+
+/// The paper's price example, bundled so a run shows the corollary with no files.
+const BUNDLED_PRICES: &str = include_str!("../../../data/prices.csv");
+
+/// What to compute besides the main study.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub calibration: CalibrationSpec,
+    pub density: DensityOptions,
+    /// Also fit separate trends before and after this date.
+    pub split_at: Option<NaiveDate>,
+    /// Hardware price-performance doubling time, years (compounded with density).
+    pub hardware_doubling_years: f64,
+    /// (date, price per million tokens) for the price-halving corollary; `None`:
+    /// the paper's two points ([`bundled_prices`]).
+    pub prices: Option<Vec<(NaiveDate, f64)>>,
+    /// Sensitivity sweep (references, benchmark subsets, basis, model set, D0) and backtest.
+    pub sweep: bool,
+    /// The trend's estimator (the others are fitted beside it).
+    pub estimator: EstimatorKind,
+    /// Release-date permutations behind every trend's p-value (0: no test).
+    pub permutations: usize,
+}
+
+impl RunOptions {
+    /// The trend configuration with `replicates` bootstrap replicates.
+    fn trend(&self, replicates: usize) -> TrendConfig {
+        TrendConfig {
+            estimator: self.estimator,
+            replicates,
+            permutations: self.permutations,
+            seed: self.calibration.uncertainty.seed,
+        }
+    }
+
+    /// Refits [`run`] reports through its `tick` (for a progress bar): bootstrap
+    /// replicates and permutations of the main trend and of each side-by-side estimator.
+    pub fn trend_work(&self) -> u64 {
+        let per_fit = self.calibration.uncertainty.replicates + self.permutations;
+        (per_fit * EstimatorKind::all(0.5).len()) as u64
+    }
+}
+
+/// One row of the sensitivity sweep.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepRow {
+    pub dimension: String,
+    pub choice: String,
+    pub n_models: usize,
+    pub doubling_days: Option<f64>,
+    pub doubling_ci95: Option<[Option<f64>; 2]>,
+    pub r2: Option<f64>,
+    pub p_value: Option<f64>,
+    pub note: Option<String>,
+}
+
+/// The headline numbers of a run (what `densing run --json` prints).
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub reference: String,
+    pub params_basis: String,
+    pub n_models: usize,
+    pub n_trend: usize,
+    /// The main trend's estimator, e.g. `censored-quantile τ=0.9`.
+    pub estimator: String,
+    #[serde(rename = "A")]
+    pub a: f64,
+    pub r2: Option<f64>,
+    pub doubling_days: f64,
+    pub doubling_ci95: Option<[Option<f64>; 2]>,
+    /// One-sided permutation p-value of the main trend under "no trend".
+    pub p_value: Option<f64>,
+    /// The verdict in words: whether the trend is distinguishable from none.
+    pub verdict: String,
+    /// Trend models known only as a bound on ρ.
+    pub n_censored: usize,
+    pub trend: TrendFit,
+    /// The main trend under every estimator (the main one included), side by side.
+    pub estimators: Vec<TrendFit>,
+    /// The same trend on the paper's 29 models (`in_densing_fig1`).
+    pub trend_fig1: Option<TrendFit>,
+    pub split: Option<SplitTrend>,
+    pub combined_with_hardware_days: f64,
+    pub hardware_doubling_years: f64,
+    pub price_halving_days: Option<f64>,
+    pub parents: Vec<ParentPair>,
+    pub sweep: Option<Vec<SweepRow>>,
+    pub backtest: Option<Vec<BacktestRow>>,
+    pub warnings: Vec<String>,
+}
+
+/// A finished analysis: the study, its summary and the calibration it used.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub study: Study,
+    pub summary: Summary,
+    pub calibration: Calibration,
+}
+
+/// Run the whole analysis on `reg`.
+pub fn run(reg: &Registry, opts: &RunOptions) -> Result<Analysis> {
+    run_observed(reg, opts, &|| {})
+}
+
+/// [`run`], calling `tick` once per refit of [`RunOptions::trend_work`].
+pub fn run_observed(
+    reg: &Registry,
+    opts: &RunOptions,
+    tick: &(dyn Fn() + Sync),
+) -> Result<Analysis> {
+    let dens = &opts.density;
+    let cal = opts.calibration.build(reg, dens.basis)?;
+    let unc = opts.calibration.uncertainty;
+    let cfg = opts.trend(unc.replicates);
+    let main = study(reg, &cal, dens, &cfg, tick)?;
+    let points = trend_points(&main.densities, |_| true);
+    let tau = match opts.estimator {
+        EstimatorKind::Quantile { tau } | EstimatorKind::CensoredQuantile { tau } => tau,
+        EstimatorKind::Envelope => 0.9,
+    };
+    let estimators = EstimatorKind::all(tau)
+        .into_iter()
+        .filter_map(|estimator| {
+            if estimator == opts.estimator {
+                return Some(main.trend.clone());
+            }
+            fit_trend(&points, &TrendConfig { estimator, ..cfg }, tick).ok()
+        })
+        .collect();
+    let fig1_opts = DensityOptions {
+        fig1_only: true,
+        ..dens.clone()
+    };
+    let fig1 = study(reg, &cal, &fig1_opts, &cfg, &|| {})
+        .ok()
+        .map(|s| s.trend);
+    let split = opts
+        .split_at
+        .map(|date| split_trend(&main.densities, date, &cfg));
+    let prices = match &opts.prices {
+        Some(p) => p.clone(),
+        None => bundled_prices()?,
+    };
+    let mut warnings: Vec<String> = cal
+        .curves
+        .values()
+        .flat_map(|c| c.warnings.clone())
+        .collect();
+    if main.trend.doubling_ci95.is_some_and(|c| c[1].is_none()) {
+        warnings.push(
+            "the slope's 95% CI reaches zero: the doubling time's upper bound is unbounded".into(),
+        );
+    }
+    let (sweep, backtest_rows) = if opts.sweep {
+        let rows = EstimatorKind::all(tau)
+            .into_iter()
+            .flat_map(|estimator| {
+                backtest(&main.densities, &TrendConfig { estimator, ..cfg }, 180, 90)
+            })
+            .collect();
+        (Some(sweep(reg, opts)), Some(rows))
+    } else {
+        (None, None)
+    };
+    let summary = Summary {
+        reference: cal.description.clone(),
+        params_basis: basis_name(dens.basis).into(),
+        n_models: main.densities.len(),
+        n_trend: main.trend.n_points,
+        estimator: main.trend.estimator.label(),
+        a: main.trend.a,
+        r2: main.trend.r2,
+        doubling_days: main.trend.doubling_days,
+        doubling_ci95: main.trend.doubling_ci95,
+        p_value: main.trend.p_value,
+        verdict: verdict(&main.trend),
+        n_censored: main.trend.n_censored,
+        trend: main.trend.clone(),
+        estimators,
+        trend_fig1: fig1,
+        split,
+        combined_with_hardware_days: combined_doubling_days(
+            main.trend.doubling_days,
+            opts.hardware_doubling_years,
+        ),
+        hardware_doubling_years: opts.hardware_doubling_years,
+        price_halving_days: Some(price_halving_days(&prices)?),
+        parents: main.parents.clone(),
+        sweep,
+        backtest: backtest_rows,
+        warnings,
+    };
+    Ok(Analysis {
+        study: main,
+        summary,
+        calibration: cal,
+    })
+}
+
+/// Whether a trend is distinguishable from none, in words.
+pub fn verdict(t: &TrendFit) -> String {
+    match (t.p_value, t.distinguishable()) {
+        (Some(p), Some(true)) => {
+            format!("the trend is distinguishable from no trend (permutation p = {p:.3} < 0.05)")
+        }
+        (Some(p), _) => format!(
+            "the trend is NOT distinguishable from no trend (permutation p = {p:.3} ≥ 0.05): \
+             registries with the release dates shuffled among the families give slopes this large"
+        ),
+        (None, _) => "no permutation test was run (--permutations 0)".into(),
+    }
+}
+
+/// The paper's two price points (GPT-3.5-level API, Dec 2022 and Aug 2024).
+pub fn bundled_prices() -> Result<Vec<(NaiveDate, f64)>> {
+    prices_from(&Table::parse("data/prices.csv (bundled)", BUNDLED_PRICES)?)
+}
+
+/// Read a CSV of (date, price_per_mtok) for the price-halving corollary.
+pub fn read_prices(path: &Path) -> Result<Vec<(NaiveDate, f64)>> {
+    prices_from(&Table::read(path)?)
+}
+
+fn prices_from(table: &Table) -> Result<Vec<(NaiveDate, f64)>> {
+    table.require(&["date", "price_per_mtok"])?;
+    table
+        .rows()
+        .map(|row| {
+            let date = parse_date(row.text("date").unwrap_or_default())
+                .map_err(|m| row.error("date", m))?;
+            Ok((date, row.positive("price_per_mtok")?))
+        })
+        .collect()
+}
+
+/// Doubling time under each alternative choice, one change at a time.
+fn sweep(reg: &Registry, opts: &RunOptions) -> Vec<SweepRow> {
+    let dens = &opts.density;
+    let base_spec = &opts.calibration;
+    let replicates = base_spec.uncertainty.replicates.min(200);
+    let cfg = opts.trend(replicates);
+    let mut unc_spec = base_spec.clone();
+    unc_spec.uncertainty.replicates = replicates;
+    let mut rows = Vec::new();
+    let mut push = |dimension: &str, choice: String, spec: &CalibrationSpec, o: &DensityOptions| {
+        let row = match spec
+            .build(reg, o.basis)
+            .and_then(|c| study(reg, &c, o, &cfg, &|| {}))
+        {
+            Ok(s) => SweepRow {
+                dimension: dimension.into(),
+                choice,
+                n_models: s.trend.n_points,
+                doubling_days: Some(s.trend.doubling_days),
+                doubling_ci95: s.trend.doubling_ci95,
+                r2: s.trend.r2,
+                p_value: s.trend.p_value,
+                note: None,
+            },
+            Err(e) => SweepRow {
+                dimension: dimension.into(),
+                choice,
+                n_models: 0,
+                doubling_days: None,
+                doubling_ci95: None,
+                r2: None,
+                p_value: None,
+                note: Some(e.to_string()),
+            },
+        };
+        rows.push(row);
+    };
+    if !base_spec.is_two_step() {
+        for fam in reg.families() {
+            let sizes = reg
+                .models
+                .iter()
+                .filter(|m| m.family == fam && m.weights == Weights::Base)
+                .count();
+            if sizes >= 4 {
+                let spec = CalibrationSpec {
+                    reference: Reference::Family(fam.to_string()),
+                    ..unc_spec.clone()
+                };
+                push("reference", fam.to_string(), &spec, dens);
+            }
+        }
+    } else {
+        for d0 in [1e11, 1e12, 1e13] {
+            let spec = CalibrationSpec {
+                d0,
+                ..unc_spec.clone()
+            };
+            push("D0", format!("{d0:.0e} tokens"), &spec, dens);
+        }
+    }
+    push("benchmarks", "all five".into(), &unc_spec, dens);
+    for b in Benchmark::ALL {
+        let o = DensityOptions {
+            benchmarks: dens
+                .benchmarks
+                .iter()
+                .copied()
+                .filter(|x| *x != b)
+                .collect(),
+            min_benchmarks: dens.min_benchmarks.min(dens.benchmarks.len() - 1),
+            ..dens.clone()
+        };
+        push("benchmarks", format!("without {}", b.key()), &unc_spec, &o);
+    }
+    for (name, basis) in [
+        ("total", ParamsBasis::Total),
+        ("nonemb", ParamsBasis::Nonemb),
+        ("active", ParamsBasis::Active),
+    ] {
+        let o = DensityOptions {
+            basis,
+            ..dens.clone()
+        };
+        push("params", name.into(), &unc_spec, &o);
+    }
+    push("models", "all base models".into(), &unc_spec, dens);
+    let o = DensityOptions {
+        fig1_only: true,
+        ..dens.clone()
+    };
+    push(
+        "models",
+        "paper's 29 (in_densing_fig1)".into(),
+        &unc_spec,
+        &o,
+    );
+    rows
+}
