@@ -94,7 +94,7 @@ impl Estimator for EstimatorKind {
                     .iter()
                     .filter_map(|o| o.y.value().map(|y| (o.t, y)))
                     .unzip();
-                quantile_line(&t, &y, 0, 0, tau).map(|q| Line { a: q.a, b: q.b })
+                quantile_line(&t, &y, &[], &[], tau).map(|q| Line { a: q.a, b: q.b })
             }
             EstimatorKind::CensoredQuantile { tau } => censored_quantile(obs, tau),
         }
@@ -160,11 +160,11 @@ pub fn censored_quantile(obs: &[Obs], tau: f64) -> Option<Line> {
     let mut at_inf = vec![false; obs.len()];
     loop {
         let (mut t, mut y) = (Vec::new(), Vec::new());
-        let (mut n_up, mut n_down) = (0, 0);
+        let (mut up, mut down) = (Vec::new(), Vec::new());
         for (o, &inf) in obs.iter().zip(&at_inf) {
             match (o.y, inf) {
-                (Bounded::AtLeast(_), true) => n_up += 1,
-                (Bounded::AtMost(_), true) => n_down += 1,
+                (Bounded::AtLeast(_), true) => up.push(o.t),
+                (Bounded::AtMost(_), true) => down.push(o.t),
                 (Bounded::Value(v) | Bounded::AtLeast(v) | Bounded::AtMost(v), _) => {
                     t.push(o.t);
                     y.push(v);
@@ -172,7 +172,7 @@ pub fn censored_quantile(obs: &[Obs], tau: f64) -> Option<Line> {
                 (Bounded::Undetermined, _) => {}
             }
         }
-        let q = quantile_line(&t, &y, n_up, n_down, tau)?;
+        let q = quantile_line(&t, &y, &up, &down, tau)?;
         let line = Line { a: q.a, b: q.b };
         let mut moved = false;
         for (o, inf) in obs.iter().zip(at_inf.iter_mut()) {

@@ -33,16 +33,10 @@ fn intercept_rank(n: usize, tau: f64) -> usize {
 
 /// Best intercept for slope `a` and its loss; `None` when the optimal intercept
 /// is one of the infinite points (the quantile is unbounded).
-fn profile(
-    t: &[f64],
-    y: &[f64],
-    n_up: usize,
-    n_down: usize,
-    tau: f64,
-    a: f64,
-) -> Option<(f64, f64)> {
+fn profile(t: &[f64], y: &[f64], up: &[f64], down: &[f64], tau: f64, a: f64) -> Option<(f64, f64)> {
     let mut r: Vec<f64> = t.iter().zip(y).map(|(t, y)| y - a * t).collect();
-    let n = r.len() + n_up + n_down;
+    let n_down = down.len();
+    let n = r.len() + up.len() + n_down;
     let k = intercept_rank(n, tau);
     if k <= n_down || k > n_down + r.len() {
         return None;
@@ -53,20 +47,21 @@ fn profile(
         .iter()
         .map(|&ri| check(ri - b, tau))
         .sum::<f64>()
-        // Points at ±∞ contribute −τ·b resp. (1−τ)·b plus constants.
-        - tau * n_up as f64 * b
-        + (1.0 - tau) * n_down as f64 * b;
+        // Points at ±∞ contribute −τ·(a·t + b) resp. (1 − τ)·(a·t + b), plus constants.
+        - tau * up.iter().map(|t| a * t + b).sum::<f64>()
+        + (1.0 - tau) * down.iter().map(|t| a * t + b).sum::<f64>();
     Some((b, loss))
 }
 
-/// Exact τ-quantile line of the finite points `(t, y)` together with `n_up`
-/// points at `+∞` and `n_down` at `−∞`. `None` when fewer than two finite points
-/// have distinct `t`, or the quantile is pushed to infinity.
+/// Exact τ-quantile line of the finite points `(t, y)` together with points at
+/// `+∞` at the times `up` and at `−∞` at the times `down`. `None` when fewer
+/// than two finite points have distinct `t`, or the points at infinity push the
+/// line to infinity (in level or in slope).
 pub fn quantile_line(
     t: &[f64],
     y: &[f64],
-    n_up: usize,
-    n_down: usize,
+    up: &[f64],
+    down: &[f64],
     tau: f64,
 ) -> Option<QuantileLine> {
     let mut slopes = Vec::with_capacity(t.len() * t.len() / 2);
@@ -82,7 +77,7 @@ pub fn quantile_line(
     }
     slopes.sort_by(f64::total_cmp);
     slopes.dedup();
-    let f = |a: f64| profile(t, y, n_up, n_down, tau, a);
+    let f = |a: f64| profile(t, y, up, down, tau, a);
     // First k whose forward difference is ≥ 0: the minimum of a convex sequence.
     let (mut lo, mut hi) = (0, slopes.len() - 1);
     while lo < hi {
@@ -96,7 +91,15 @@ pub fn quantile_line(
         }
     }
     let a = slopes[lo];
-    let (b, _) = f(a)?;
+    let (b, best) = f(a)?;
+    // Beyond the outermost kinks f is linear; with points at ±∞ it may keep
+    // falling there, and then the loss has no minimum (the line tilts without bound).
+    let span = slopes[slopes.len() - 1] - slopes[0] + 1.0;
+    for outside in [slopes[0] - span, slopes[slopes.len() - 1] + span] {
+        if f(outside)?.1 < best - 1e-12 * best.abs().max(1.0) {
+            return None;
+        }
+    }
     Some(QuantileLine { a, b })
 }
 

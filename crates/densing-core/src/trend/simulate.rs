@@ -6,8 +6,12 @@
 //! counts, and draws `ln ρ_i = A·t_i + B + u_f + e_i` with a family effect
 //! `u_f ~ N(0, σ_family²)` shared by a family's members and a model effect
 //! `e_i ~ N(0, σ_model²)`, both estimated from the real densities. A density
-//! beyond the reference's range is censored exactly as a real one: `ρ > N_max/N`
-//! above the largest reference size, `ρ < N_min/N` below the smallest. Noise is
+//! far enough beyond the reference's range is censored as a real one is, to
+//! `ρ > N_max/N` above the largest reference size and `ρ < N_min/N` below the
+//! smallest. How far is "far enough" is set so that synthetic registries have
+//! as many censored models as the real one: a real model is censored only when
+//! a score passes the reference curve's asymptote, well beyond N_max (N̂ up to
+//! a few times N_max is still a number, flagged as extrapolated). Noise is
 //! homoscedastic, so every quantile line has the true slope A.
 
 use super::estimator::{Estimator, EstimatorKind};
@@ -38,6 +42,11 @@ pub struct SimDesign {
     pub mean_ln_rho: f64,
     pub family_sd: f64,
     pub model_sd: f64,
+    /// A synthetic ln ρ is censored when it passes `ceiling + margin` (or
+    /// `floor − margin`); chosen to match the real registry's censored count.
+    pub censor_margin: f64,
+    /// Censored models among the real trend points.
+    pub real_censored: usize,
 }
 
 impl SimDesign {
@@ -73,12 +82,52 @@ impl SimDesign {
         let mean_size = exact.len() as f64 / between.len() as f64;
         // Family means carry σ_model²/size of model noise on top of σ_family².
         let family_sd = (var_b - model_sd.powi(2) / mean_size).max(0.0).sqrt();
-        Some(SimDesign {
+        let mut design = SimDesign {
             models,
             mean_ln_rho: y.iter().sum::<f64>() / y.len() as f64,
             family_sd,
             model_sd,
-        })
+            censor_margin: 0.0,
+            real_censored: points.iter().filter(|p| p.ln_rho.is_censored()).count(),
+        };
+        design.censor_margin = design.matching_margin(a);
+        Some(design)
+    }
+
+    /// The margin at which registries drawn under slope `a` have, on average,
+    /// the real number of censored models (bisection; the count falls as the
+    /// margin grows). Calibration draws use their own seed.
+    fn matching_margin(&self, a: f64) -> f64 {
+        let target = self.real_censored as f64;
+        let mean_censored = |margin: f64| {
+            let d = SimDesign {
+                censor_margin: margin,
+                ..self.clone()
+            };
+            let draws = 200;
+            (0..draws)
+                .map(|i| {
+                    d.draw(a, 0x6d617267696e, i)
+                        .iter()
+                        .filter(|p| p.ln_rho.is_censored())
+                        .count()
+                })
+                .sum::<usize>() as f64
+                / draws as f64
+        };
+        let (mut lo, mut hi) = (0.0, 20.0);
+        if mean_censored(lo) <= target {
+            return lo;
+        }
+        for _ in 0..30 {
+            let mid = 0.5 * (lo + hi);
+            if mean_censored(mid) > target {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        hi
     }
 
     /// Synthetic registry number `i` under true slope `a` (per day).
@@ -101,9 +150,9 @@ impl SimDesign {
                     }
                 };
                 let y = a * m.t + b + u + model.sample(&mut rng);
-                let ln_rho = if y > m.ceiling {
+                let ln_rho = if y > m.ceiling + self.censor_margin {
                     Bounded::AtLeast(m.ceiling)
-                } else if y < m.floor {
+                } else if y < m.floor - self.censor_margin {
                     Bounded::AtMost(m.floor)
                 } else {
                     Bounded::Value(y)

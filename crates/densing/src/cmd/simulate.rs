@@ -76,7 +76,8 @@ pub fn run(args: SimulateArgs) -> Result<()> {
         args.slope.clone()
     };
     eprintln!(
-        "design: {} models in {} families, σ_family = {:.3}, σ_model = {:.3} (ln ρ)",
+        "design: {} models in {} families, σ_family = {:.3}, σ_model = {:.3} (ln ρ), \
+         {} censored (censoring margin {:.2} in ln ρ)",
         design.models.len(),
         {
             let mut f: Vec<&str> = design.models.iter().map(|m| m.family.as_str()).collect();
@@ -85,7 +86,9 @@ pub fn run(args: SimulateArgs) -> Result<()> {
             f.len()
         },
         design.family_sd,
-        design.model_sd
+        design.model_sd,
+        design.real_censored,
+        design.censor_margin
     );
     let mut rows = Vec::new();
     for slope in slopes {
@@ -106,6 +109,8 @@ pub fn run(args: SimulateArgs) -> Result<()> {
             "registry_models": design.models.len(),
             "family_sd": design.family_sd,
             "model_sd": design.model_sd,
+            "real_censored": design.real_censored,
+            "censor_margin": design.censor_margin,
             "registries": args.registries,
             "bootstrap": args.bootstrap,
             "permutations": args.permutations,
