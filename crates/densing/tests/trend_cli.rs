@@ -65,8 +65,17 @@ fn date_permuted_registries_show_no_trend() {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let p = v["p_value"].as_f64().expect("p_value at the top level");
         assert_eq!(v["trend"]["permutations"], 999);
+        // The verdict says it in words.
+        let verdict = v["verdict"].as_str().unwrap();
+        assert_eq!(
+            verdict.contains("NOT distinguishable"),
+            p >= 0.05,
+            "{verdict}"
+        );
         report.push((seed, p, v["doubling_days"].as_f64().unwrap()));
     }
+    // (seed, p, doubling days); shown with --nocapture.
+    eprintln!("permuted registries: {report:?}");
     let no_trend = report.iter().filter(|r| r.1 > 0.05).count();
     assert!(
         no_trend >= 4,
