@@ -618,9 +618,9 @@ pub(crate) fn p_text(t: &Trend) -> String {
     }
 }
 
-/// A p-value to two significant figures (`0.001`, `0.046`, `0.31`).
+/// A p-value with three decimals below 0.1 (`0.004`, `0.046`), two above (`0.31`).
 pub(crate) fn fmt_p(p: f64) -> String {
-    if p < 0.01 {
+    if p < 0.1 {
         format!("{p:.3}")
     } else {
         format!("{p:.2}")

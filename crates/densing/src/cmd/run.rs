@@ -139,6 +139,15 @@ fn render_table(s: &Study) -> String {
     out
 }
 
+/// `doubling 137 days`, or the plain fact when the slope is not positive.
+fn doubling_text(a: f64, days: f64) -> String {
+    if a > 0.0 {
+        format!("doubling {days:.0} days")
+    } else {
+        "no doubling (slope ≤ 0)".into()
+    }
+}
+
 /// `p = 0.012`, or `p n/a` when no test was run.
 fn p_text(p: Option<f64>) -> String {
     p.map_or("p n/a".into(), |p| format!("p = {p:.3}"))
@@ -157,8 +166,8 @@ fn render_summary(s: &Summary) -> String {
         s.r2.map_or(String::new(), |r| format!(", R² = {r:.3}"))
     );
     out += &format!(
-        "doubling time {:.0} days, 95% CI {} ({} bootstrap replicates over families), {} ({} permutations)\n",
-        s.doubling_days,
+        "{}, 95% CI {} ({} bootstrap replicates over families), {} ({} permutations)\n",
+        doubling_text(s.a, s.doubling_days),
         ci_text(s.doubling_ci95),
         t.replicates_used,
         p_text(s.p_value),
@@ -167,9 +176,9 @@ fn render_summary(s: &Summary) -> String {
     out += &format!("{}\n", s.verdict);
     if let Some(a) = t.a_without_censored {
         out += &format!(
-            "without the {} censored models: A = {a:.5}/day, doubling {:.0} days\n",
+            "without the {} censored models: A = {a:.5}/day, {}\n",
             s.n_censored,
-            std::f64::consts::LN_2 / a
+            doubling_text(a, std::f64::consts::LN_2 / a)
         );
     }
     if t.undetermined_draws > 0 {
@@ -184,10 +193,14 @@ fn render_summary(s: &Summary) -> String {
     );
     for e in &s.estimators {
         out += &format!(
-            "{:<26} {:>9.5} {:>9.0} {:<20} {:>8} {:>6}\n",
+            "{:<26} {:>9.5} {:>9} {:<20} {:>8} {:>6}\n",
             e.estimator.label(),
             e.a,
-            e.doubling_days,
+            if e.a > 0.0 {
+                format!("{:.0}", e.doubling_days)
+            } else {
+                "-".into()
+            },
             ci_text(e.doubling_ci95),
             e.p_value.map_or("-".into(), |p| format!("{p:.3}")),
             e.r2.map_or("-".into(), |r| format!("{r:.3}"))
@@ -195,12 +208,16 @@ fn render_summary(s: &Summary) -> String {
     }
     if let Some(f) = &s.trend_fig1 {
         out += &format!(
-            "\npaper's 29-model set ({} with enough benchmarks): doubling {:.0} days, 95% CI {}, {}{}\n",
+            "\npaper's 29-model set ({} with enough benchmarks): {}, 95% CI {}, {}{}\n",
             f.n_points,
-            f.doubling_days,
+            doubling_text(f.a, f.doubling_days),
             ci_text(f.doubling_ci95),
             p_text(f.p_value),
-            if f.distinguishable() == Some(false) { " (not distinguishable from no trend)" } else { "" }
+            if f.distinguishable() == Some(false) {
+                " (not distinguishable from no trend)"
+            } else {
+                ""
+            }
         );
     }
     out += "paper (arXiv 2412.04315): doubling ≈ 95 days, R² ≈ 0.912\n";
@@ -215,9 +232,9 @@ fn render_summary(s: &Summary) -> String {
         let side = |t: &Option<TrendFit>| {
             t.as_ref().map_or("not fitted".to_string(), |t| {
                 format!(
-                    "A = {:.5}/day, doubling {:.0} days, n = {}, {}{}",
+                    "A = {:.5}/day, {}, n = {}, {}{}",
                     t.a,
-                    t.doubling_days,
+                    doubling_text(t.a, t.doubling_days),
                     t.n_points,
                     p_text(t.p_value),
                     if t.distinguishable() == Some(false) {
