@@ -200,6 +200,14 @@ pub struct SimRow {
     pub ci_above_zero: f64,
 }
 
+/// One estimator on one synthetic registry.
+#[derive(Debug, Clone, Copy)]
+struct Outcome {
+    a: f64,
+    ci: Option<[f64; 2]>,
+    p: Option<f64>,
+}
+
 /// Run every estimator on `cfg.registries` synthetic registries; `tick` once per registry.
 pub fn simulate(
     design: &SimDesign,
@@ -207,9 +215,8 @@ pub fn simulate(
     cfg: &SimConfig,
     tick: &(dyn Fn() + Sync),
 ) -> Vec<SimRow> {
-    // Per registry and estimator: (slope, interval, p-value).
-    type Outcome = Option<(f64, Option<[f64; 2]>, Option<f64>)>;
-    let runs: Vec<(usize, Vec<Outcome>)> = (0..cfg.registries)
+    // Per registry: its censored count and each estimator's outcome (None: no fit).
+    let runs: Vec<(usize, Vec<Option<Outcome>>)> = (0..cfg.registries)
         .into_par_iter()
         .map(|i| {
             let points = design.draw(cfg.slope, cfg.seed, i);
@@ -231,7 +238,11 @@ pub fn simulate(
                         percentile_interval(&lines.iter().map(|l| l.a).collect::<Vec<_>>(), 0.95)
                     });
                     let null = permuted_slopes(&points, est, cfg.permutations, seed, &|| {});
-                    Some((line.a, ci, p_value(line.a, &null)))
+                    Some(Outcome {
+                        a: line.a,
+                        ci,
+                        p: p_value(line.a, &null),
+                    })
                 })
                 .collect();
             tick();
@@ -246,10 +257,9 @@ pub fn simulate(
         .map(|(k, est)| {
             let got: Vec<_> = runs.iter().filter_map(|r| r.1[k]).collect();
             let m = got.len().max(1) as f64;
-            let err: Vec<f64> = got.iter().map(|g| g.0 - cfg.slope).collect();
-            let share = |f: &dyn Fn(&(f64, Option<[f64; 2]>, Option<f64>)) -> bool| {
-                got.iter().filter(|g| f(g)).count() as f64 / n
-            };
+            let err: Vec<f64> = got.iter().map(|g| g.a - cfg.slope).collect();
+            let share =
+                |f: &dyn Fn(&Outcome) -> bool| got.iter().filter(|g| f(g)).count() as f64 / n;
             SimRow {
                 estimator: *est,
                 true_slope: cfg.slope,
@@ -258,9 +268,9 @@ pub fn simulate(
                 mean_censored,
                 bias: err.iter().sum::<f64>() / m,
                 rmse: (err.iter().map(|e| e * e).sum::<f64>() / m).sqrt(),
-                coverage: share(&|g| g.1.is_some_and(|c| c[0] <= cfg.slope && cfg.slope <= c[1])),
-                rejection_rate: share(&|g| g.2.is_some_and(|p| p < ALPHA)),
-                ci_above_zero: share(&|g| g.1.is_some_and(|c| c[0] > 0.0)),
+                coverage: share(&|g| g.ci.is_some_and(|c| c[0] <= cfg.slope && cfg.slope <= c[1])),
+                rejection_rate: share(&|g| g.p.is_some_and(|p| p < ALPHA)),
+                ci_above_zero: share(&|g| g.ci.is_some_and(|c| c[0] > 0.0)),
             }
         })
         .collect()
