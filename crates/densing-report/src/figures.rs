@@ -437,6 +437,42 @@ impl Ranged for DateAxis {
     }
 }
 
+/// Dates on x, a log axis on y (Fig. 1, Fig. 4, the backtest).
+type DateLogChart<'a, DB> =
+    ChartContext<'a, DB, Cartesian2d<DateAxis, WithKeyPoints<LogCoord<f64>>>>;
+
+/// A chart with dates on x and a log axis on y, titled, with the figures' mesh
+/// style; `descs` are the (x, y) axis titles.
+fn date_log_chart<'a, DB: DrawingBackend>(
+    fig: &Figure,
+    plot: &DrawingArea<DB, Shift>,
+    (d0, d1): (f64, f64),
+    (y0, y1): (f64, f64),
+    descs: (&str, &str),
+    y_label: &dyn Fn(&f64) -> String,
+) -> Result<DateLogChart<'a, DB>> {
+    let mut chart = ChartBuilder::on(plot)
+        .caption(&fig.title, (FAMILY, TITLE_PX))
+        .margin(14)
+        .x_label_area_size(46)
+        .y_label_area_size(70)
+        .build_cartesian_2d(DateAxis::new(d0, d1), log_axis(y0, y1))
+        .plot(fig)?;
+    chart
+        .configure_mesh()
+        .x_label_formatter(&|d| month_label(*d))
+        .y_label_formatter(y_label)
+        .x_desc(descs.0)
+        .y_desc(descs.1)
+        .label_style((FAMILY, TICK_PX))
+        .axis_desc_style((FAMILY, DESC_PX))
+        .max_light_lines(0)
+        .bold_line_style(GRID)
+        .draw()
+        .plot(fig)?;
+    Ok(chart)
+}
+
 fn finite_bounds(values: impl IntoIterator<Item = f64>) -> Option<(f64, f64)> {
     values
         .into_iter()
@@ -800,25 +836,14 @@ fn draw_density<DB: DrawingBackend>(
         .collect::<Vec<_>>();
     let (y0, y1) = log_range(values, 1.6);
 
-    let mut chart = ChartBuilder::on(&plot)
-        .caption(&fig.title, (FAMILY, TITLE_PX))
-        .margin(14)
-        .x_label_area_size(46)
-        .y_label_area_size(70)
-        .build_cartesian_2d(DateAxis::new(d0, d1), log_axis(y0, y1))
-        .plot(fig)?;
-    chart
-        .configure_mesh()
-        .x_label_formatter(&|d| month_label(*d))
-        .y_label_formatter(&|v| fmt_sig(*v))
-        .x_desc("release date")
-        .y_desc("capability density ρ  (log scale)")
-        .label_style((FAMILY, TICK_PX))
-        .axis_desc_style((FAMILY, DESC_PX))
-        .max_light_lines(0)
-        .bold_line_style(GRID)
-        .draw()
-        .plot(fig)?;
+    let mut chart = date_log_chart(
+        fig,
+        &plot,
+        (d0, d1),
+        (y0, y1),
+        ("release date", "capability density ρ  (log scale)"),
+        &|v| fmt_sig(*v),
+    )?;
 
     for (t, band) in trends.iter().zip(&bands) {
         if band.len() >= 2 {
@@ -1557,25 +1582,17 @@ fn draw_backtest<DB: DrawingBackend>(
     let (d0, d1) = linear_range(all().map(|p| p.0), 0.05);
     let (d0, d1) = (d0.min(d1 - 60.0), d1.max(d0 + 60.0));
     let (y0, y1) = log_range(all().map(|p| p.1).chain([1.0]), 1.3);
-    let mut chart = ChartBuilder::on(&plot)
-        .caption(&fig.title, (FAMILY, TITLE_PX))
-        .margin(14)
-        .x_label_area_size(46)
-        .y_label_area_size(70)
-        .build_cartesian_2d(DateAxis::new(d0, d1), log_axis(y0.min(1.0), y1))
-        .plot(fig)?;
-    chart
-        .configure_mesh()
-        .x_label_formatter(&|d| month_label(*d))
-        .y_label_formatter(&|v| format!("{}×", fmt_sig(*v)))
-        .x_desc("cutoff (trend fitted on models released before it)")
-        .y_desc("forecast error factor  (log scale)")
-        .label_style((FAMILY, TICK_PX))
-        .axis_desc_style((FAMILY, DESC_PX))
-        .max_light_lines(0)
-        .bold_line_style(GRID)
-        .draw()
-        .plot(fig)?;
+    let mut chart = date_log_chart(
+        fig,
+        &plot,
+        (d0, d1),
+        (y0.min(1.0), y1),
+        (
+            "cutoff (trend fitted on models released before it)",
+            "forecast error factor  (log scale)",
+        ),
+        &|v| format!("{}×", fmt_sig(*v)),
+    )?;
     chart
         .draw_series(DashedLineSeries::new(
             baseline.iter().copied(),
