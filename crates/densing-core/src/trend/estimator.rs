@@ -50,6 +50,15 @@ pub enum EstimatorKind {
     CensoredQuantile { tau: f64 },
 }
 
+/// The default: censored quantile regression at τ = 0.9, the estimator whose
+/// interval and test were best calibrated on simulated registries (README,
+/// BENCHMARKS.md; `densing run`'s flags default to the same).
+impl Default for EstimatorKind {
+    fn default() -> Self {
+        EstimatorKind::CensoredQuantile { tau: 0.9 }
+    }
+}
+
 impl EstimatorKind {
     /// Every estimator at quantile `tau`, in the order reports list them.
     pub fn all(tau: f64) -> [EstimatorKind; 3] {
