@@ -148,12 +148,17 @@ def _cal(
     form: str = "paper",
     d0: float = 1e12,
     benchmark: Optional[str] = None,
+    estimator: str = "censored-quantile",
+    quantile: float = 0.9,
+    permutations: int = 999,
 ) -> Dict[str, Any]:
     """The calibration and density options ``run`` and ``density`` share, with
     the CLI flags' defaults (``--min-benchmarks`` → ``min_benchmarks`` …):
     ``ladder`` and ``anchors`` (paths or frames) select the paper's two-step
     calibration (loss-law ``form``, read off at ``d0`` tokens; ``benchmark``
-    for anchors without a ``task`` column) instead of the ``reference`` family."""
+    for anchors without a ``task`` column) instead of the ``reference`` family;
+    the trend's ``estimator`` (``censored-quantile``, ``quantile``,
+    ``envelope``), its ``quantile`` and the ``permutations`` behind its p-value."""
     return {
         "reference": reference,
         "params": params,
@@ -167,6 +172,9 @@ def _cal(
         "form": form,
         "d0": d0,
         "benchmark": benchmark,
+        "estimator": estimator,
+        "quantile": quantile,
+        "permutations": permutations,
     }
 
 
@@ -262,8 +270,9 @@ def run(
     ``prices`` (path or frame of date, price_per_mtok); ``sweep`` for the
     sensitivity sweep and backtest, which also fits the trend on
     ``alt_benchmarks`` (empty to skip). ``options``: ``min_benchmarks``,
-    ``include_chat``, and the two-step ``ladder``, ``anchors``, ``form``,
-    ``d0``, ``benchmark``."""
+    ``include_chat``, the two-step ``ladder``, ``anchors``, ``form``,
+    ``d0``, ``benchmark``, and the trend's ``estimator``, ``quantile`` and
+    ``permutations``."""
     native = _densing.run_analysis(
         _native_registry(registry),
         _cal(reference, params, benchmarks, bootstrap, seed, **options),

@@ -15,6 +15,7 @@ use densing_core::calibration::Uncertainty;
 use densing_core::data::{parse_anchors, parse_ladder};
 use densing_core::registry::{parse_date, Benchmark, Registry};
 use densing_core::table::Table;
+use densing_core::trend::{EstimatorKind, TrendConfig};
 use densing_core::Error;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -155,6 +156,9 @@ struct CalArgs {
     form: String,
     d0: f64,
     benchmark: Option<String>,
+    estimator: String,
+    quantile: f64,
+    permutations: usize,
 }
 
 impl CalArgs {
@@ -184,6 +188,16 @@ impl CalArgs {
                 replicates: self.bootstrap,
                 seed: self.seed,
             },
+        })
+    }
+
+    /// The trend's estimator, bootstrap and permutation test.
+    fn trend(&self) -> densing_core::Result<TrendConfig> {
+        Ok(TrendConfig {
+            estimator: EstimatorKind::from_name(&self.estimator, self.quantile)?,
+            replicates: self.bootstrap,
+            permutations: self.permutations,
+            seed: self.seed,
         })
     }
 
@@ -350,6 +364,8 @@ fn run_analysis(
                 .iter()
                 .map(|b| Benchmark::parse(b))
                 .collect::<densing_core::Result<Vec<_>>>()?,
+            estimator: cal.trend()?.estimator,
+            permutations: cal.permutations,
         };
         run(&reg, &opts)
     })?;
@@ -387,7 +403,7 @@ fn place_model(
         };
         let reg = registry_or_bundled(registry)?;
         let model = densing_analysis::new_model(&name, size, tokens, release, scores)?;
-        let placed = place(&reg, &cal.spec()?, &cal.options()?, &model)?;
+        let placed = place(&reg, &cal.spec()?, &cal.options()?, &cal.trend()?, &model)?;
         let mut v = serde_json::to_value(&placed).map_err(|e| Error::Fit(e.to_string()))?;
         v["scores_read"] = serde_json::json!(read);
         Ok(v.to_string())

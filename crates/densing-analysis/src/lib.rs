@@ -19,6 +19,7 @@ pub use output::densities_csv;
 pub use place::{new_model, parse_scores, place, read_lm_eval, Placement};
 pub use report_input::report_input;
 pub use run::{
-    bundled_prices, prices_from, read_prices, run, Analysis, RunOptions, Summary, SweepRow,
+    bundled_prices, prices_from, read_prices, run, run_observed, verdict, Analysis, RunOptions,
+    Summary, SweepRow,
 };
 pub use spec::{basis_from_name, density_options, form_from_name, CalibrationSpec, Reference};

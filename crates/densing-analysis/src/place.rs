@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use densing_core::density::{model_density, DensityOptions, ModelDensity};
 use densing_core::registry::{Benchmark, Model, Registry, Score, Weights};
 use densing_core::study::study;
+use densing_core::trend::TrendConfig;
 use densing_core::trend::days_since_origin;
 use densing_core::{Error, Result};
 use serde::Serialize;
@@ -212,6 +213,7 @@ pub fn place(
     reg: &Registry,
     spec: &CalibrationSpec,
     opts: &DensityOptions,
+    trend: &TrendConfig,
     model: &Model,
 ) -> Result<Placement> {
     if reg.get(&model.name).is_some() {
@@ -221,9 +223,8 @@ pub fn place(
         )));
     }
     let cal = spec.build(reg, opts)?;
-    let unc = spec.uncertainty;
     let d = model_density(model, &cal, opts);
-    let s = study(reg, &cal, opts, unc.replicates, unc.seed)?;
+    let s = study(reg, &cal, opts, trend, &|| {})?;
     let t = days_since_origin(model.release);
     let trend_rho = (s.trend.a * t + s.trend.b).exp();
     let better = s

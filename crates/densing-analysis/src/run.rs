@@ -1,7 +1,9 @@
 //! One full analysis: densities of every registry model against a calibration,
 //! the Densing-Law trend with its CI for all qualifying models and for the
 //! paper's 29, the corollaries (hardware, prices, compressed models), and on
-//! request the sensitivity sweep and a forecasting backtest.
+//! request the sensitivity sweep and a forecasting backtest. Every trend comes
+//! with its estimator, bootstrap interval and permutation p-value; the main
+//! trend is also fitted by every other estimator, side by side.
 
 use crate::spec::{CalibrationSpec, Reference};
 use chrono::NaiveDate;
@@ -9,10 +11,12 @@ use densing_core::calibration::{basis_name, Calibration};
 use densing_core::density::DensityOptions;
 use densing_core::registry::{parse_date, Benchmark, ParamsBasis, Registry, Weights};
 use densing_core::study::{
-    backtest, split_trend, study, BacktestRow, ParentPair, SplitTrend, Study,
+    backtest, split_trend, study, trend_points, BacktestRow, ParentPair, SplitTrend, Study,
 };
 use densing_core::table::Table;
-use densing_core::trend::{combined_doubling_days, price_halving_days, TrendFit};
+use densing_core::trend::{
+    combined_doubling_days, fit_trend, price_halving_days, EstimatorKind, TrendConfig, TrendFit,
+};
 use densing_core::Result;
 use serde::Serialize;
 use std::path::Path;
@@ -36,6 +40,29 @@ pub struct RunOptions {
     pub sweep: bool,
     /// A benchmark set the sweep also fits the trend on (empty: none).
     pub alt_benchmarks: Vec<Benchmark>,
+    /// The trend's estimator (the others are fitted beside it).
+    pub estimator: EstimatorKind,
+    /// Release-date permutations behind every trend's p-value (0: no test).
+    pub permutations: usize,
+}
+
+impl RunOptions {
+    /// The trend configuration with `replicates` bootstrap replicates.
+    fn trend(&self, replicates: usize) -> TrendConfig {
+        TrendConfig {
+            estimator: self.estimator,
+            replicates,
+            permutations: self.permutations,
+            seed: self.calibration.uncertainty.seed,
+        }
+    }
+
+    /// Refits [`run`] reports through its `tick` (for a progress bar): bootstrap
+    /// replicates and permutations of the main trend and of each side-by-side estimator.
+    pub fn trend_work(&self) -> u64 {
+        let per_fit = self.calibration.uncertainty.replicates + self.permutations;
+        (per_fit * EstimatorKind::all(0.5).len()) as u64
+    }
 }
 
 /// One row of the sensitivity sweep.
@@ -47,6 +74,7 @@ pub struct SweepRow {
     pub doubling_days: Option<f64>,
     pub doubling_ci95: Option<[Option<f64>; 2]>,
     pub r2: Option<f64>,
+    pub p_value: Option<f64>,
     pub note: Option<String>,
 }
 
@@ -57,12 +85,22 @@ pub struct Summary {
     pub params_basis: String,
     pub n_models: usize,
     pub n_trend: usize,
+    /// The main trend's estimator, e.g. `censored-quantile τ=0.9`.
+    pub estimator: String,
     #[serde(rename = "A")]
     pub a: f64,
-    pub r2: f64,
+    pub r2: Option<f64>,
     pub doubling_days: f64,
     pub doubling_ci95: Option<[Option<f64>; 2]>,
+    /// One-sided permutation p-value of the main trend under "no trend".
+    pub p_value: Option<f64>,
+    /// The verdict in words: whether the trend is distinguishable from none.
+    pub verdict: String,
+    /// Trend models known only as a bound on ρ.
+    pub n_censored: usize,
     pub trend: TrendFit,
+    /// The main trend under every estimator (the main one included), side by side.
+    pub estimators: Vec<TrendFit>,
     /// The same trend on the paper's 29 models (`in_densing_fig1`).
     pub trend_fig1: Option<TrendFit>,
     pub split: Option<SplitTrend>,
@@ -87,20 +125,44 @@ pub struct Analysis {
 
 /// Run the whole analysis on `reg`.
 pub fn run(reg: &Registry, opts: &RunOptions) -> Result<Analysis> {
+    run_observed(reg, opts, &|| {})
+}
+
+/// [`run`], calling `tick` once per refit of [`RunOptions::trend_work`].
+pub fn run_observed(
+    reg: &Registry,
+    opts: &RunOptions,
+    tick: &(dyn Fn() + Sync),
+) -> Result<Analysis> {
     let dens = &opts.density;
     let cal = opts.calibration.build(reg, dens)?;
     let unc = opts.calibration.uncertainty;
-    let main = study(reg, &cal, dens, unc.replicates, unc.seed)?;
+    let cfg = opts.trend(unc.replicates);
+    let main = study(reg, &cal, dens, &cfg, tick)?;
+    let points = trend_points(&main.densities, |_| true);
+    let tau = match opts.estimator {
+        EstimatorKind::Quantile { tau } | EstimatorKind::CensoredQuantile { tau } => tau,
+        EstimatorKind::Envelope => 0.9,
+    };
+    let estimators = EstimatorKind::all(tau)
+        .into_iter()
+        .filter_map(|estimator| {
+            if estimator == opts.estimator {
+                return Some(main.trend.clone());
+            }
+            fit_trend(&points, &TrendConfig { estimator, ..cfg }, tick).ok()
+        })
+        .collect();
     let fig1_opts = DensityOptions {
         fig1_only: true,
         ..dens.clone()
     };
-    let fig1 = study(reg, &cal, &fig1_opts, unc.replicates, unc.seed)
+    let fig1 = study(reg, &cal, &fig1_opts, &cfg, &|| {})
         .ok()
         .map(|s| s.trend);
     let split = opts
         .split_at
-        .map(|date| split_trend(&main.densities, date, unc.replicates, unc.seed));
+        .map(|date| split_trend(&main.densities, date, &cfg));
     let prices = match &opts.prices {
         Some(p) => p.clone(),
         None => bundled_prices()?,
@@ -116,10 +178,13 @@ pub fn run(reg: &Registry, opts: &RunOptions) -> Result<Analysis> {
         );
     }
     let (sweep, backtest_rows) = if opts.sweep {
-        (
-            Some(sweep(reg, opts)),
-            Some(backtest(&main.densities, 180, 90)),
-        )
+        let rows = EstimatorKind::all(tau)
+            .into_iter()
+            .flat_map(|estimator| {
+                backtest(&main.densities, &TrendConfig { estimator, ..cfg }, 180, 90)
+            })
+            .collect();
+        (Some(sweep(reg, opts)), Some(rows))
     } else {
         (None, None)
     };
@@ -128,11 +193,16 @@ pub fn run(reg: &Registry, opts: &RunOptions) -> Result<Analysis> {
         params_basis: basis_name(dens.basis).into(),
         n_models: main.densities.len(),
         n_trend: main.trend.n_points,
+        estimator: main.trend.estimator.label(),
         a: main.trend.a,
         r2: main.trend.r2,
         doubling_days: main.trend.doubling_days,
         doubling_ci95: main.trend.doubling_ci95,
+        p_value: main.trend.p_value,
+        verdict: verdict(&main.trend),
+        n_censored: main.trend.n_censored,
         trend: main.trend.clone(),
+        estimators,
         trend_fig1: fig1,
         split,
         combined_with_hardware_days: combined_doubling_days(
@@ -152,6 +222,20 @@ pub fn run(reg: &Registry, opts: &RunOptions) -> Result<Analysis> {
         summary,
         calibration: cal,
     })
+}
+
+/// Whether a trend is distinguishable from none, in words.
+pub fn verdict(t: &TrendFit) -> String {
+    match (t.p_value, t.distinguishable()) {
+        (Some(p), Some(true)) => {
+            format!("the trend is distinguishable from no trend (permutation p = {p:.3} < 0.05)")
+        }
+        (Some(p), _) => format!(
+            "the trend is NOT distinguishable from no trend (permutation p = {p:.3} ≥ 0.05): \
+             registries with the release dates shuffled among the families give slopes this large"
+        ),
+        (None, _) => "no permutation test was run (--permutations 0)".into(),
+    }
 }
 
 /// The paper's two price points (GPT-3.5-level API, Dec 2022 and Aug 2024).
@@ -182,14 +266,14 @@ fn sweep(reg: &Registry, opts: &RunOptions) -> Vec<SweepRow> {
     let dens = &opts.density;
     let base_spec = &opts.calibration;
     let replicates = base_spec.uncertainty.replicates.min(200);
-    let seed = base_spec.uncertainty.seed;
+    let cfg = opts.trend(replicates);
     let mut unc_spec = base_spec.clone();
     unc_spec.uncertainty.replicates = replicates;
     let mut rows = Vec::new();
     let mut push = |dimension: &str, choice: String, spec: &CalibrationSpec, o: &DensityOptions| {
         let row = match spec
             .build(reg, o)
-            .and_then(|c| study(reg, &c, o, replicates, seed))
+            .and_then(|c| study(reg, &c, o, &cfg, &|| {}))
         {
             Ok(s) => SweepRow {
                 dimension: dimension.into(),
@@ -197,7 +281,8 @@ fn sweep(reg: &Registry, opts: &RunOptions) -> Vec<SweepRow> {
                 n_models: s.trend.n_points,
                 doubling_days: Some(s.trend.doubling_days),
                 doubling_ci95: s.trend.doubling_ci95,
-                r2: Some(s.trend.r2),
+                r2: s.trend.r2,
+                p_value: s.trend.p_value,
                 note: None,
             },
             Err(e) => SweepRow {
@@ -207,6 +292,7 @@ fn sweep(reg: &Registry, opts: &RunOptions) -> Vec<SweepRow> {
                 doubling_days: None,
                 doubling_ci95: None,
                 r2: None,
+                p_value: None,
                 note: Some(e.to_string()),
             },
         };

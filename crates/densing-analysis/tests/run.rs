@@ -9,6 +9,7 @@ use densing_analysis::{
 };
 use densing_core::calibration::Uncertainty;
 use densing_core::registry::Registry;
+use densing_core::trend::EstimatorKind;
 
 fn options(replicates: usize) -> RunOptions {
     RunOptions {
@@ -35,6 +36,8 @@ fn options(replicates: usize) -> RunOptions {
         ]),
         sweep: false,
         alt_benchmarks: Vec::new(),
+        estimator: EstimatorKind::default(),
+        permutations: 99,
     }
 }
 

@@ -52,6 +52,21 @@ impl Bounded {
         }
     }
 
+    /// The natural log, bounds kept as bounds (ln is increasing).
+    pub fn ln(self) -> Bounded {
+        match self {
+            Bounded::Value(v) => Bounded::Value(v.ln()),
+            Bounded::AtLeast(v) => Bounded::AtLeast(v.ln()),
+            Bounded::AtMost(v) => Bounded::AtMost(v.ln()),
+            Bounded::Undetermined => Bounded::Undetermined,
+        }
+    }
+
+    /// Whether only a bound is known.
+    pub fn is_censored(self) -> bool {
+        matches!(self, Bounded::AtLeast(_) | Bounded::AtMost(_))
+    }
+
     /// `1.23`, `> 4.5`, `< 0.1`, `undetermined`.
     pub fn short(self) -> String {
         match self {
@@ -146,6 +161,13 @@ pub struct ModelDensity {
     pub n_hat_ci95: Option<[f64; 2]>,
     pub rho: Bounded,
     pub rho_ci95: Option<[f64; 2]>,
+    /// Calibration draws under which ρ is only a bound (`ρ > x` or `ρ < x`).
+    pub replicates_censored: usize,
+    /// Calibration draws under which ρ is undetermined (benchmarks disagree in direction).
+    pub replicates_undetermined: usize,
+    /// The 95% interval reaches a censored draw: an end of `rho_ci95` is then
+    /// only a bound set by the reference's range, and the interval is wider than shown.
+    pub ci_cut_by_range: bool,
     /// ρ from the mean score against the mean reference curve.
     pub rho_mean_score: Bounded,
     pub flags: Vec<String>,
@@ -153,9 +175,10 @@ pub struct ModelDensity {
     pub in_densing_fig1: bool,
     pub parent: Option<String>,
     pub source: String,
-    /// ln ρ under each calibration replicate (bounds used where censored).
+    /// ln ρ under each calibration draw, indexed by draw: censored draws stay
+    /// bounds, undetermined draws stay undetermined.
     #[serde(skip)]
-    pub ln_rho_replicates: Vec<f64>,
+    pub ln_rho_replicates: Vec<Bounded>,
 }
 
 /// Largest N̂/N_max_ref beyond which a finite N̂ is flagged as extrapolated.
@@ -235,11 +258,21 @@ pub fn model_density(m: &Model, cal: &Calibration, opts: &DensityOptions) -> Mod
         })
         .collect();
     let n_hat = combined_n_hat(cal, &used, None);
-    let reps: Vec<f64> = (0..cal.replicates)
-        .filter_map(|r| combined_n_hat(cal, &used, Some(r)).bound_or_value())
+    let reps: Vec<Bounded> = (0..cal.replicates)
+        .map(|r| combined_n_hat(cal, &used, Some(r)))
         .collect();
-    let (n_hat_ci95, rho_ci95) = if n_hat.value().is_some() && !reps.is_empty() {
-        let ci = percentile_interval(&reps, 0.95);
+    let replicates_undetermined = reps.iter().filter(|r| **r == Bounded::Undetermined).count();
+    let replicates_censored = reps.iter().filter(|r| r.is_censored()).count();
+    // Percentiles over the determined draws, censored ones at their bound: a
+    // tail holding more than 2.5% of censored draws makes that end a bound.
+    let determined: Vec<f64> = reps.iter().filter_map(|r| r.bound_or_value()).collect();
+    let tail_share = |pred: fn(&Bounded) -> bool| {
+        reps.iter().filter(|r| pred(r)).count() as f64 / determined.len().max(1) as f64
+    };
+    let ci_cut_by_range = tail_share(|r| matches!(r, Bounded::AtLeast(_))) > 0.025
+        || tail_share(|r| matches!(r, Bounded::AtMost(_))) > 0.025;
+    let (n_hat_ci95, rho_ci95) = if n_hat.value().is_some() && !determined.is_empty() {
+        let ci = percentile_interval(&determined, 0.95);
         (Some(ci), Some([ci[0] / params_b, ci[1] / params_b]))
     } else {
         (None, None)
@@ -287,6 +320,15 @@ pub fn model_density(m: &Model, cal: &Calibration, opts: &DensityOptions) -> Mod
     if m.weights == Weights::Chat {
         flags.push("chat release".into());
     }
+    if replicates_undetermined > 0 {
+        flags.push(format!(
+            "undetermined in {replicates_undetermined} of {} calibration draws",
+            cal.replicates
+        ));
+    }
+    if ci_cut_by_range && n_hat.value().is_some() {
+        flags.push("CI cut by reference range".into());
+    }
     let enough = used.len() >= opts.min_benchmarks;
     if !enough {
         flags.push(format!(
@@ -295,8 +337,9 @@ pub fn model_density(m: &Model, cal: &Calibration, opts: &DensityOptions) -> Mod
             opts.min_benchmarks
         ));
     }
+    // Censored models enter the trend as bounds; only undetermined ones cannot.
     let in_trend = enough
-        && n_hat.value().is_some()
+        && n_hat != Bounded::Undetermined
         && (opts.include_chat || m.weights == Weights::Base)
         && (!opts.fig1_only || m.in_densing_fig1);
     ModelDensity {
@@ -309,12 +352,15 @@ pub fn model_density(m: &Model, cal: &Calibration, opts: &DensityOptions) -> Mod
         n_hat_ci95,
         rho: n_hat.scale(1.0 / params_b),
         rho_ci95,
+        replicates_censored,
+        replicates_undetermined,
+        ci_cut_by_range,
         rho_mean_score: mean_score_n_hat(cal, &used).scale(1.0 / params_b),
         flags,
         in_trend,
         in_densing_fig1: m.in_densing_fig1,
         parent: m.parent.clone(),
         source: m.source.clone(),
-        ln_rho_replicates: reps.iter().map(|n| (n / params_b).ln()).collect(),
+        ln_rho_replicates: reps.iter().map(|n| n.scale(1.0 / params_b).ln()).collect(),
     }
 }

@@ -6,7 +6,10 @@ use crate::calibration::Calibration;
 use crate::density::{model_density, Bounded, DensityOptions, ModelDensity};
 use crate::error::Result;
 use crate::registry::Registry;
-use crate::trend::{days_since_origin, fit_trend, TrendFit, TrendPoint};
+use crate::trend::simulate::{SimDesign, SimModel};
+use crate::trend::{
+    days_since_origin, fit_trend, EstimatorKind, TrendConfig, TrendFit, TrendPoint,
+};
 use chrono::NaiveDate;
 use serde::Serialize;
 
@@ -37,7 +40,7 @@ pub struct Study {
     pub parents: Vec<ParentPair>,
 }
 
-/// Trend points of the models that qualify.
+/// Trend points of the models that qualify (censored ones as bounds).
 pub fn trend_points(
     densities: &[ModelDensity],
     filter: impl Fn(&ModelDensity) -> bool,
@@ -45,15 +48,32 @@ pub fn trend_points(
     densities
         .iter()
         .filter(|d| d.in_trend && filter(d))
-        .filter_map(|d| {
-            d.rho.value().map(|r| TrendPoint {
-                name: d.name.clone(),
-                t: days_since_origin(d.release),
-                ln_rho: r.ln(),
-                ln_rho_replicates: d.ln_rho_replicates.clone(),
-            })
+        .map(|d| TrendPoint {
+            name: d.name.clone(),
+            family: d.family.clone(),
+            t: days_since_origin(d.release),
+            ln_rho: d.rho.ln(),
+            ln_rho_replicates: d.ln_rho_replicates.clone(),
         })
         .collect()
+}
+
+/// The design synthetic registries copy (see [`crate::trend::simulate`]): the
+/// trend models' dates, families and parameter counts, censored at the
+/// calibration's range.
+pub fn sim_design(densities: &[ModelDensity], cal: &Calibration) -> Option<SimDesign> {
+    let models = densities
+        .iter()
+        .filter(|d| d.in_trend)
+        .map(|d| SimModel {
+            name: d.name.clone(),
+            family: d.family.clone(),
+            t: days_since_origin(d.release),
+            ceiling: (cal.support.1 / d.params_b).ln(),
+            floor: (cal.support.0 / d.params_b).ln(),
+        })
+        .collect();
+    SimDesign::new(models, &trend_points(densities, |_| true))
 }
 
 pub fn densities(reg: &Registry, cal: &Calibration, opts: &DensityOptions) -> Vec<ModelDensity> {
@@ -63,15 +83,17 @@ pub fn densities(reg: &Registry, cal: &Calibration, opts: &DensityOptions) -> Ve
         .collect()
 }
 
+/// Densities, the trend under `cfg`, and the parent/child pairs; `tick` once
+/// per bootstrap replicate or permutation.
 pub fn study(
     reg: &Registry,
     cal: &Calibration,
     opts: &DensityOptions,
-    replicates: usize,
-    seed: u64,
+    cfg: &TrendConfig,
+    tick: &(dyn Fn() + Sync),
 ) -> Result<Study> {
     let densities = densities(reg, cal, opts);
-    let trend = fit_trend(&trend_points(&densities, |_| true), replicates, seed)?;
+    let trend = fit_trend(&trend_points(&densities, |_| true), cfg, tick)?;
     let parents = densities
         .iter()
         .filter_map(|child| {
@@ -100,14 +122,9 @@ pub fn study(
 }
 
 /// Fit the trend separately before and after `date` (each side its own envelope).
-pub fn split_trend(
-    densities: &[ModelDensity],
-    date: NaiveDate,
-    replicates: usize,
-    seed: u64,
-) -> SplitTrend {
+pub fn split_trend(densities: &[ModelDensity], date: NaiveDate, cfg: &TrendConfig) -> SplitTrend {
     let mut notes = Vec::new();
-    let mut side = |name: &str, pts: Vec<TrendPoint>| match fit_trend(&pts, replicates, seed) {
+    let mut side = |name: &str, pts: Vec<TrendPoint>| match fit_trend(&pts, cfg, &|| {}) {
         Ok(t) => Some(t),
         Err(e) => {
             notes.push(format!("{name}: {e}"));
@@ -127,9 +144,12 @@ pub fn split_trend(
 /// One row of the rolling-origin backtest.
 #[derive(Debug, Clone, Serialize)]
 pub struct BacktestRow {
+    pub estimator: EstimatorKind,
     pub cutoff: NaiveDate,
     pub horizon_days: i64,
     pub n_fit: usize,
+    /// Permutation p-value of the trend fitted at the cutoff.
+    pub p_value: Option<f64>,
     /// The law's forecast of ρ_max at cutoff + horizon.
     pub predicted_rho_max: f64,
     /// The best density actually reached by then.
@@ -141,10 +161,18 @@ pub struct BacktestRow {
     pub baseline_log_error: f64,
 }
 
-/// Fit the trend on models released before each cutoff and compare its forecast
-/// of the best density `horizon_days` later with what was reached, next to the
-/// naive forecast "no further growth". Cutoffs step by `step_days`.
-pub fn backtest(densities: &[ModelDensity], horizon_days: i64, step_days: i64) -> Vec<BacktestRow> {
+/// Fit the trend (estimator and permutation count from `cfg`; no bootstrap)
+/// on models released before each cutoff and compare its forecast of the best
+/// density `horizon_days` later with what was reached, next to the naive
+/// forecast "no further growth". Cutoffs step by `step_days`. The best density
+/// counts a model known as `ρ > x` at its bound. For a quantile estimator the
+/// forecast is the τ-quantile line, which sits below the maximum by design.
+pub fn backtest(
+    densities: &[ModelDensity],
+    cfg: &TrendConfig,
+    horizon_days: i64,
+    step_days: i64,
+) -> Vec<BacktestRow> {
     let all = trend_points(densities, |_| true);
     let dates: Vec<NaiveDate> = densities
         .iter()
@@ -160,19 +188,28 @@ pub fn backtest(densities: &[ModelDensity], horizon_days: i64, step_days: i64) -
         let t_cut = days_since_origin(cutoff);
         let t_end = t_cut + horizon_days as f64;
         let before: Vec<TrendPoint> = all.iter().filter(|p| p.t < t_cut).cloned().collect();
-        if let Ok(fit) = fit_trend(&before, 0, 0) {
+        let cut_cfg = TrendConfig {
+            replicates: 0,
+            ..*cfg
+        };
+        if let Ok(fit) = fit_trend(&before, &cut_cfg, &|| {}) {
             let best = |t_max: f64| {
                 all.iter()
                     .filter(|p| p.t <= t_max)
-                    .map(|p| p.ln_rho)
+                    .filter_map(|p| match p.ln_rho {
+                        Bounded::Value(v) | Bounded::AtLeast(v) => Some(v),
+                        _ => None,
+                    })
                     .fold(f64::NEG_INFINITY, f64::max)
             };
             let (observed, baseline) = (best(t_end), best(t_cut - 1.0));
             let predicted = fit.a * t_end + fit.b;
             rows.push(BacktestRow {
+                estimator: cfg.estimator,
                 cutoff,
                 horizon_days,
                 n_fit: before.len(),
+                p_value: fit.p_value,
                 predicted_rho_max: predicted.exp(),
                 observed_rho_max: observed.exp(),
                 baseline_rho_max: baseline.exp(),

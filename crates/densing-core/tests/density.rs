@@ -8,6 +8,17 @@ use densing_core::law::{Inverse, LossForm, LossLaw, ScoreMap};
 use densing_core::registry::{Benchmark, ParamsBasis, Registry, BUNDLED_CSV};
 use densing_core::study::study;
 use densing_core::table::Table;
+use densing_core::trend::{EstimatorKind, TrendConfig};
+
+/// The paper's estimator (these tests are about densities and the envelope), no permutation test.
+fn trend_cfg(replicates: usize, seed: u64) -> TrendConfig {
+    TrendConfig {
+        estimator: EstimatorKind::Envelope,
+        replicates,
+        permutations: 0,
+        seed,
+    }
+}
 
 const UNC: Uncertainty = Uncertainty {
     replicates: 200,
@@ -37,8 +48,8 @@ fn scaling_the_reference_scales_every_density_and_keeps_the_slope() {
     let scaled = registry_with_reference(3.0);
     let c1 = Calibration::family(&base, "Ref", ParamsBasis::Nonemb, UNC).unwrap();
     let c3 = Calibration::family(&scaled, "Ref", ParamsBasis::Nonemb, UNC).unwrap();
-    let s1 = study(&base, &c1, &opts, 200, 5).unwrap();
-    let s3 = study(&scaled, &c3, &opts, 200, 5).unwrap();
+    let s1 = study(&base, &c1, &opts, &trend_cfg(200, 5), &|| {}).unwrap();
+    let s3 = study(&scaled, &c3, &opts, &trend_cfg(200, 5), &|| {}).unwrap();
     let mut compared = 0;
     for (a, b) in s1
         .densities
@@ -68,7 +79,7 @@ fn a_dominated_model_changes_nothing_on_the_envelope() {
     let reg = Registry::bundled().unwrap();
     let cal = Calibration::family(&reg, "Qwen2.5", ParamsBasis::Nonemb, UNC).unwrap();
     let opts = DensityOptions::default();
-    let before = study(&reg, &cal, &opts, 0, 1).unwrap();
+    let before = study(&reg, &cal, &opts, &trend_cfg(0, 1), &|| {}).unwrap();
     // A late, weak, large model: far below the running maximum.
     let header = BUNDLED_CSV.lines().find(|l| !l.starts_with('#')).unwrap();
     let text =
@@ -76,7 +87,7 @@ fn a_dominated_model_changes_nothing_on_the_envelope() {
     let mut reg2 = reg.clone();
     reg2.layer(&Table::parse("test rows", &text).unwrap())
         .unwrap();
-    let after = study(&reg2, &cal, &opts, 0, 1).unwrap();
+    let after = study(&reg2, &cal, &opts, &trend_cfg(0, 1), &|| {}).unwrap();
     assert!(after
         .densities
         .iter()
@@ -103,15 +114,22 @@ fn censoring_at_both_ends_gives_bounds_never_nan() {
         "{:?}",
         chance.rho
     );
-    assert!(chance.rho_ci95.is_none() && !chance.in_trend);
+    assert!(chance.rho_ci95.is_none() && chance.in_trend);
     let oracle = model_density(reg2.get("Oracle-1B").unwrap(), &cal, &opts);
     assert!(
         matches!(oracle.rho, Bounded::AtLeast(b) if (b / hi - 1.0).abs() < 1e-12),
         "{:?}",
         oracle.rho
     );
-    assert!(!oracle.in_trend);
-    for d in study(&reg2, &cal, &opts, 50, 1).unwrap().densities {
+    // A model known only as ρ > bound still enters the trend, as a bound.
+    assert!(oracle.in_trend);
+    let with_bounds = study(&reg2, &cal, &opts, &trend_cfg(0, 1), &|| {}).unwrap();
+    let plain = study(&reg, &cal, &opts, &trend_cfg(0, 1), &|| {}).unwrap();
+    assert_eq!(with_bounds.trend.n_censored, plain.trend.n_censored + 2);
+    for d in study(&reg2, &cal, &opts, &trend_cfg(50, 1), &|| {})
+        .unwrap()
+        .densities
+    {
         for v in [
             d.rho.bound_or_value(),
             d.n_hat.bound_or_value(),

@@ -37,6 +37,8 @@ pub enum FigureKind {
     Sweep,
     /// The `i`-th task of a two-step prediction: step 1, step 2 and the chain.
     Predict(usize),
+    /// Forecast error of each estimator in the rolling-origin backtest.
+    Backtest,
 }
 
 /// One figure to draw: what it is, its file name and its words for the page.
@@ -124,6 +126,20 @@ pub(crate) fn figures_for(input: &ReportInput) -> Vec<Figure> {
             caption: "Doubling time with its 95% interval when the reference, benchmark subset \
                       or D0 changes."
                 .into(),
+        });
+    }
+    if !input.backtest.is_empty() {
+        let horizon = input.backtest[0].horizon_days;
+        out.push(Figure {
+            kind: FigureKind::Backtest,
+            file_stem: "backtest_forecast".into(),
+            title: "Forecast skill: rolling-origin backtest".into(),
+            caption: format!(
+                "Each estimator's trend, fitted on the models released before a cutoff, forecasts \
+                 the best density {horizon} days later; the y axis is the factor by which the \
+                 forecast missed what was reached (1 = exact). The dashed line is the forecast \
+                 \"no further growth\"."
+            ),
         });
     }
     out
@@ -227,6 +243,7 @@ fn draw<DB: DrawingBackend>(
         FigureKind::Sweep => draw_sweep(fig, root, input),
         // Drawn by the prediction report's own `Drawing`.
         FigureKind::Predict(_) => Ok(()),
+        FigureKind::Backtest => draw_backtest(fig, root, input),
     }
 }
 
@@ -439,6 +456,42 @@ impl Ranged for DateAxis {
     }
 }
 
+/// Dates on x, a log axis on y (Fig. 1, Fig. 4, the backtest).
+type DateLogChart<'a, DB> =
+    ChartContext<'a, DB, Cartesian2d<DateAxis, WithKeyPoints<LogCoord<f64>>>>;
+
+/// A chart with dates on x and a log axis on y, titled, with the figures' mesh
+/// style; `descs` are the (x, y) axis titles.
+fn date_log_chart<'a, DB: DrawingBackend>(
+    fig: &Figure,
+    plot: &DrawingArea<DB, Shift>,
+    (d0, d1): (f64, f64),
+    (y0, y1): (f64, f64),
+    descs: (&str, &str),
+    y_label: &dyn Fn(&f64) -> String,
+) -> Result<DateLogChart<'a, DB>> {
+    let mut chart = ChartBuilder::on(plot)
+        .caption(&fig.title, (FAMILY, TITLE_PX))
+        .margin(14)
+        .x_label_area_size(46)
+        .y_label_area_size(70)
+        .build_cartesian_2d(DateAxis::new(d0, d1), log_axis(y0, y1))
+        .plot(fig)?;
+    chart
+        .configure_mesh()
+        .x_label_formatter(&|d| month_label(*d))
+        .y_label_formatter(y_label)
+        .x_desc(descs.0)
+        .y_desc(descs.1)
+        .label_style((FAMILY, TICK_PX))
+        .axis_desc_style((FAMILY, DESC_PX))
+        .max_light_lines(0)
+        .bold_line_style(GRID)
+        .draw()
+        .plot(fig)?;
+    Ok(chart)
+}
+
 fn finite_bounds(values: impl IntoIterator<Item = f64>) -> Option<(f64, f64)> {
     values
         .into_iter()
@@ -590,19 +643,43 @@ fn density_value(m: &ModelRow) -> Option<(f64, Option<CensorKind>)> {
         .map(|r| (r, None))
 }
 
-/// The trend's "A, doubling, R²" text for a legend.
+/// The trend's "A, doubling, p, R²" text for a legend.
 pub(crate) fn trend_summary(t: &Trend) -> String {
     let ci = t
         .doubling_ci95
         .map(|[lo, hi]| format!(" (95% CI {}–{})", fmt_sig(lo), fmt_sig(hi)))
         .unwrap_or_default();
+    let r2 =
+        t.r2.map(|r| format!(", R² = {}", fmt_sig(r)))
+            .unwrap_or_default();
     format!(
-        "A = {}/day, doubling {} days{ci}, R² = {}, n = {}",
+        "A = {}/day, doubling {} days{ci}, {}{r2}, n = {}",
         fmt_sig(t.a),
         fmt_sig(t.doubling_days),
-        fmt_sig(t.r2),
+        p_text(t),
         t.n_points
     )
+}
+
+/// `p = 0.003` or, when the test says the trend is indistinguishable from none,
+/// `p = 0.31: not distinguishable from no trend`.
+pub(crate) fn p_text(t: &Trend) -> String {
+    match t.p_value {
+        Some(p) if p >= crate::ALPHA => {
+            format!("p = {}: not distinguishable from no trend", fmt_p(p))
+        }
+        Some(p) => format!("p = {}", fmt_p(p)),
+        None => "no permutation test".into(),
+    }
+}
+
+/// A p-value with three decimals below 0.1 (`0.004`, `0.046`), two above (`0.31`).
+pub(crate) fn fmt_p(p: f64) -> String {
+    if p < 0.1 {
+        format!("{p:.3}")
+    } else {
+        format!("{p:.2}")
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -778,25 +855,14 @@ fn draw_density<DB: DrawingBackend>(
         .collect::<Vec<_>>();
     let (y0, y1) = log_range(values, 1.6);
 
-    let mut chart = ChartBuilder::on(&plot)
-        .caption(&fig.title, (FAMILY, TITLE_PX))
-        .margin(14)
-        .x_label_area_size(46)
-        .y_label_area_size(70)
-        .build_cartesian_2d(DateAxis::new(d0, d1), log_axis(y0, y1))
-        .plot(fig)?;
-    chart
-        .configure_mesh()
-        .x_label_formatter(&|d| month_label(*d))
-        .y_label_formatter(&|v| fmt_sig(*v))
-        .x_desc("release date")
-        .y_desc("capability density ρ  (log scale)")
-        .label_style((FAMILY, TICK_PX))
-        .axis_desc_style((FAMILY, DESC_PX))
-        .max_light_lines(0)
-        .bold_line_style(GRID)
-        .draw()
-        .plot(fig)?;
+    let mut chart = date_log_chart(
+        fig,
+        &plot,
+        (d0, d1),
+        (y0, y1),
+        ("release date", "capability density ρ  (log scale)"),
+        &|v| fmt_sig(*v),
+    )?;
 
     for (t, band) in trends.iter().zip(&bands) {
         if band.len() >= 2 {
@@ -1509,6 +1575,78 @@ fn draw_sweep<DB: DrawingBackend>(
         row_names.push((chart.backend_coord(&(x0, y)).1, name));
     }
     draw_row_names(fig, &plot, &chart, &row_names)
+}
+
+fn draw_backtest<DB: DrawingBackend>(
+    fig: &Figure,
+    root: &DrawingArea<DB, Shift>,
+    input: &ReportInput,
+) -> Result<()> {
+    let mut estimators: Vec<&str> = input
+        .backtest
+        .iter()
+        .map(|r| r.estimator.as_str())
+        .collect();
+    estimators.dedup();
+    let day = |r: &crate::BacktestPoint| parse_days(&r.cutoff).map(|d| d as f64);
+    let series: Vec<Vec<(f64, f64)>> = estimators
+        .iter()
+        .map(|e| {
+            input
+                .backtest
+                .iter()
+                .filter(|r| r.estimator == *e)
+                .filter_map(|r| Some((day(r)?, r.law_log_error.exp())))
+                .collect()
+        })
+        .collect();
+    // "No growth" does not depend on the estimator: one series, from the first.
+    let baseline: Vec<(f64, f64)> = input
+        .backtest
+        .iter()
+        .filter(|r| r.estimator == estimators[0])
+        .filter_map(|r| Some((day(r)?, r.baseline_log_error.exp())))
+        .collect();
+    let mut legend: Vec<(Mark, String)> = estimators
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (Mark::Line(PALETTE[i % PALETTE.len()]), e.to_string()))
+        .collect();
+    legend.push((Mark::Dashed(FAINT), "no further growth".into()));
+    let plot = with_legend(fig, root, &legend)?;
+    let all = || series.iter().flatten().chain(&baseline);
+    let (d0, d1) = linear_range(all().map(|p| p.0), 0.05);
+    let (d0, d1) = (d0.min(d1 - 60.0), d1.max(d0 + 60.0));
+    let (y0, y1) = log_range(all().map(|p| p.1).chain([1.0]), 1.3);
+    let mut chart = date_log_chart(
+        fig,
+        &plot,
+        (d0, d1),
+        (y0.min(1.0), y1),
+        (
+            "cutoff (trend fitted on models released before it)",
+            "forecast error factor  (log scale)",
+        ),
+        &|v| format!("{}×", fmt_sig(*v)),
+    )?;
+    chart
+        .draw_series(DashedLineSeries::new(
+            baseline.iter().copied(),
+            8,
+            6,
+            FAINT.stroke_width(2),
+        ))
+        .plot(fig)?;
+    for (i, pts) in series.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        chart
+            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+            .plot(fig)?;
+        chart
+            .draw_series(pts.iter().map(|p| Circle::new(*p, 4, color.filled())))
+            .plot(fig)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

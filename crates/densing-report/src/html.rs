@@ -3,7 +3,7 @@
 //! anywhere, so the file can be mailed, archived or opened offline.
 
 use crate::dates::parse_days;
-use crate::figures::{fmt_sig, trend_summary, Figure};
+use crate::figures::{fmt_p, fmt_sig, trend_summary, Figure};
 use crate::input::{CensorKind, ModelRow, ReportInput, Trend};
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -238,9 +238,22 @@ fn summary(h: &mut String, input: &ReportInput) {
             );
             card(
                 h,
-                "Fit quality R²",
-                &fmt_sig(t.r2),
-                &format!("trend fitted on {} models", t.n_points),
+                "Evidence of a trend",
+                &t.p_value
+                    .map_or("not tested".into(), |p| format!("p = {}", fmt_p(p))),
+                &format!(
+                    "{}; {} estimator on {} models ({} censored){}",
+                    if t.p_value.is_some_and(|p| p >= crate::ALPHA) {
+                        "not distinguishable from no trend (permutation test)"
+                    } else {
+                        "one-sided permutation test of the release dates"
+                    },
+                    t.estimator,
+                    t.n_points,
+                    t.n_censored,
+                    t.r2.map(|r| format!(", R² = {}", fmt_sig(r)))
+                        .unwrap_or_default()
+                ),
             );
         }
         None => card(

@@ -50,6 +50,9 @@ pub struct ReportInput {
     /// Doubling time under alternative choices (reference, benchmarks, D0).
     #[serde(default)]
     pub sweep: Option<Vec<SweepRow>>,
+    /// Rolling-origin backtest, one forecast per estimator and cutoff.
+    #[serde(default)]
+    pub backtest: Vec<BacktestPoint>,
     /// How the numbers were made, one plain-language paragraph per entry.
     #[serde(default)]
     pub methods: Vec<String>,
@@ -128,8 +131,19 @@ pub struct Trend {
     pub a: f64,
     /// Intercept B (ln ρ at t = 0).
     pub b: f64,
-    /// Coefficient of determination of the fit on ln ρ.
-    pub r2: f64,
+    /// Coefficient of determination of a least-squares fit on ln ρ (none for
+    /// quantile regression).
+    #[serde(default)]
+    pub r2: Option<f64>,
+    /// Which estimator fitted the line, e.g. "censored-quantile τ=0.9".
+    #[serde(default)]
+    pub estimator: String,
+    /// One-sided permutation p-value of the slope under "no trend".
+    #[serde(default)]
+    pub p_value: Option<f64>,
+    /// Models in the fit known only as a bound on ρ.
+    #[serde(default)]
+    pub n_censored: usize,
     /// ln 2 / A.
     pub doubling_days: f64,
     #[serde(default)]
@@ -227,6 +241,21 @@ pub struct ResidualSet {
     /// `(x, residual)` pairs; say in `fit_name` which sign convention is used
     /// (observed − fitted or the reverse), the axis is just "residual".
     pub points: Vec<[f64; 2]>,
+}
+
+/// One forecast of the rolling-origin backtest: the trend fitted on the models
+/// released before `cutoff`, asked for the best density `horizon_days` later.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BacktestPoint {
+    /// The estimator that fitted the trend (one series per estimator).
+    pub estimator: String,
+    /// `YYYY-MM-DD`.
+    pub cutoff: String,
+    pub horizon_days: i64,
+    /// |ln(forecast / reached)| of the trend's forecast.
+    pub law_log_error: f64,
+    /// |ln(forecast / reached)| of "no further growth" (the best density at the cutoff).
+    pub baseline_log_error: f64,
 }
 
 /// The doubling time under one alternative choice.

@@ -18,6 +18,10 @@ pub use figures::FigureKind;
 pub use input::*;
 pub use predict::*;
 
+/// Significance level below which the report calls a trend distinguishable
+/// from none (the same as the CLI's, `densing_core::trend::inference::ALPHA`).
+pub const ALPHA: f64 = 0.05;
+
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 

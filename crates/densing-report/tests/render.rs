@@ -87,6 +87,7 @@ fn bare(models: Vec<ModelRow>) -> ReportInput {
         score_map: None,
         residuals: vec![],
         sweep: None,
+        backtest: vec![],
         methods: vec![],
         caveats: vec![],
     }
@@ -110,6 +111,7 @@ fn writes_every_figure_and_the_page() {
         "residuals_1_loss_law_ln_l",
         "residuals_2_trend_ln",
         "sweep_doubling",
+        "backtest_forecast",
     ] {
         for ext in ["svg", "png"] {
             let name = format!("{stem}.{ext}");
@@ -157,7 +159,7 @@ fn density_figure_has_every_series_axis_and_legend() {
     assert!(has_text(&svg, "capability density ρ"));
     assert!(has_text(&svg, "2024-"), "date ticks missing");
     assert!(has_text(&svg, "trend: A = 0.00778/day, doubling 89"));
-    assert!(has_text(&svg, "R² = 0.671, n = 8"));
+    assert!(has_text(&svg, "p = 0.012, R² = 0.671, n = 8"));
     assert!(has_text(&svg, "trend: 95% band"));
     assert!(has_text(&svg, "censored"));
     assert!(has_text(&svg, "reference family Qwen2.5"));
@@ -209,6 +211,15 @@ fn ladder_score_map_split_parent_sweep_and_residual_figures() {
     assert!(has_text(&svg, "MMLU only (n=7)"));
     assert!(has_text(&svg, "main result: 89"));
     assert!(has_text(&svg, "doubling time of density (days)"));
+
+    // One line and one dot per cutoff for each estimator, beside "no growth".
+    let svg = svg_of(&input, FigureKind::Backtest);
+    assert!(has_text(&svg, "censored-quantile τ=0.9"));
+    assert!(has_text(&svg, "envelope"));
+    assert!(has_text(&svg, "no further growth"));
+    assert!(has_text(&svg, "forecast error factor"));
+    assert_eq!(shapes(&svg, "circle", "fill=\"#1F77B4\""), 4);
+    assert_eq!(shapes(&svg, "circle", "fill=\"#FF7F0E\""), 4);
 
     for (i, set) in input.residuals.iter().enumerate() {
         let svg = svg_of(&input, FigureKind::Residuals(i));

@@ -34,6 +34,8 @@ enum Command {
     Eval(cmd::eval::EvalArgs),
     /// Draw the figures and the HTML report again from a run folder's report.json.
     Report(cmd::report::ReportArgs),
+    /// Measure the trend estimators on synthetic registries drawn from a known law.
+    Simulate(cmd::simulate::SimulateArgs),
     /// Serve a model file over an OpenAI-compatible /v1/completions (vLLM semantics).
     Serve(cmd::serve::ServeArgs),
 }
@@ -49,6 +51,7 @@ fn main() {
         Command::Eval(args) => cmd::eval::run(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Simulate(args) => cmd::simulate::run(args),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

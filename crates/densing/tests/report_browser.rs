@@ -92,6 +92,7 @@ fn base_input(models: Vec<ModelRow>) -> ReportInput {
         score_map: None,
         residuals: vec![],
         sweep: None,
+        backtest: vec![],
         methods: vec![],
         caveats: vec![],
     }

@@ -31,7 +31,25 @@ fn run_on_the_bundled_registry_writes_every_output_and_reports_both_trends() {
     let a = v["A"].as_f64().unwrap();
     let days = v["doubling_days"].as_f64().unwrap();
     assert!(a > 0.0 && (days - std::f64::consts::LN_2 / a).abs() < 1e-9);
-    assert!(v["r2"].as_f64().unwrap() > 0.5);
+    // The default estimator, its permutation test, and the others beside it.
+    assert_eq!(v["estimator"], "censored-quantile τ=0.9");
+    let p = v["p_value"].as_f64().unwrap();
+    assert!(p > 0.0 && p < 0.05, "p = {p} on the bundled registry");
+    assert_eq!(v["trend"]["permutations"], 999);
+    assert!(v["verdict"]
+        .as_str()
+        .unwrap()
+        .contains("distinguishable from no trend"));
+    let names: Vec<&str> = v["estimators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["estimator"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["censored-quantile", "quantile", "envelope"]);
+    let envelope = &v["estimators"][2];
+    assert!(envelope["r2"].as_f64().unwrap() > 0.5 && envelope["p_value"].as_f64().is_some());
+    assert!(v["n_censored"].as_u64().unwrap() >= 1);
     let ci = v["doubling_ci95"].as_array().unwrap();
     assert!(
         ci[0].as_f64().unwrap() < days && days < ci[1].as_f64().unwrap(),
@@ -46,6 +64,17 @@ fn run_on_the_bundled_registry_writes_every_output_and_reports_both_trends() {
     for f in ["densities.csv", "trend.json", "summary.md", "report.json"] {
         assert!(out_dir.join(f).metadata().unwrap().len() > 100, "{f}");
     }
+    let trend_json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("trend.json")).unwrap()).unwrap();
+    assert_eq!(trend_json["p_value"], v["p_value"]);
+    let md = std::fs::read_to_string(out_dir.join("summary.md")).unwrap();
+    assert!(
+        md.contains(&format!("p = {p:.3} (999 permutations)")),
+        "{md}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["trend"]["p_value"], v["p_value"]);
     assert!(
         !out_dir.join("report.html").exists(),
         "--no-report wrote the page"
@@ -102,6 +131,9 @@ fn split_sweep_and_backtest_print_their_tables() {
         "paper's 29",
         "backtest",
         "no-growth",
+        "censored-quantile τ=0.9    2025-05-19",
+        "envelope                   2025-05-19",
+        "p = 0.",
         "compressed Llama-3.2-1B vs parent Llama-3.1-8B",
     ] {
         assert!(text.contains(needle), "missing `{needle}` in\n{text}");

@@ -1,5 +1,6 @@
-//! Options shared by `run`, `density` and `models`: where the registry comes
-//! from, which calibration to build, and how outputs are written.
+//! Options shared by `run`, `density`, `models` and `simulate`: where the
+//! registry comes from, which calibration to build, how the trend is estimated,
+//! and how outputs are written.
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
@@ -9,6 +10,8 @@ use densing_core::data::{read_anchors, read_ladder};
 use densing_core::density::DensityOptions;
 use densing_core::law::LossForm;
 use densing_core::registry::{Benchmark, ParamsBasis, Registry};
+use densing_core::trend::inference::DEFAULT_PERMUTATIONS;
+use densing_core::trend::{EstimatorKind, TrendConfig};
 use std::path::{Path, PathBuf};
 
 #[derive(Args, Clone)]
@@ -178,4 +181,49 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path)
         .with_context(|| format!("cannot move {} into place", path.display()))?;
     Ok(())
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum EstimatorArg {
+    /// Quantile regression that keeps models known only as ρ > bound.
+    CensoredQuantile,
+    /// Quantile regression on the models with numeric densities.
+    Quantile,
+    /// The paper's least squares on the running-max envelope.
+    Envelope,
+}
+
+/// How the trend is estimated and tested (`run`, `density`, `simulate`).
+#[derive(Args, Clone)]
+pub struct TrendArgs {
+    /// Trend estimator; the default is the one whose intervals and test were
+    /// best calibrated in `densing simulate` (see README).
+    #[arg(long, value_enum, default_value = "censored-quantile")]
+    pub estimator: EstimatorArg,
+    /// Quantile of ln ρ the quantile estimators fit (the frontier).
+    #[arg(long, default_value_t = 0.9)]
+    pub quantile: f64,
+    /// Release-date permutations for the trend's p-value (0: no test).
+    #[arg(long, default_value_t = DEFAULT_PERMUTATIONS)]
+    pub permutations: usize,
+}
+
+impl TrendArgs {
+    pub fn estimator(&self) -> Result<EstimatorKind> {
+        let name = match self.estimator {
+            EstimatorArg::CensoredQuantile => "censored-quantile",
+            EstimatorArg::Quantile => "quantile",
+            EstimatorArg::Envelope => "envelope",
+        };
+        EstimatorKind::from_name(name, self.quantile).map_err(|e| anyhow::anyhow!("--{e}"))
+    }
+
+    pub fn config(&self, replicates: usize, seed: u64) -> Result<TrendConfig> {
+        Ok(TrendConfig {
+            estimator: self.estimator()?,
+            replicates,
+            permutations: self.permutations,
+            seed,
+        })
+    }
 }

@@ -1,7 +1,7 @@
 //! `densing density`: place your own model against the registry — its N̂, ρ with
 //! CI, its rank, and where it sits relative to the trend line.
 
-use super::common::{CalibrationArgs, RegistryArgs};
+use super::common::{CalibrationArgs, RegistryArgs, TrendArgs};
 use anyhow::{bail, Result};
 use clap::Args;
 use densing_analysis::{new_model, parse_scores, place, read_lm_eval};
@@ -35,6 +35,8 @@ pub struct DensityArgs {
     registry: RegistryArgs,
     #[command(flatten)]
     cal: CalibrationArgs,
+    #[command(flatten)]
+    trend: TrendArgs,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -53,7 +55,14 @@ pub fn run(args: DensityArgs) -> Result<()> {
     let model = new_model(&args.name, args.size_b, args.tokens, release, scores)?;
     let reg = args.registry.load()?;
     let opts = args.cal.options()?;
-    let p = place(&reg, &args.cal.spec()?, &opts, &model)?;
+    let unc = args.cal.uncertainty();
+    let p = place(
+        &reg,
+        &args.cal.spec()?,
+        &opts,
+        &args.trend.config(unc.replicates, unc.seed)?,
+        &model,
+    )?;
     let (d, unused) = (&p.model, &p.scores_not_in_benchmarks);
     if args.json {
         println!(

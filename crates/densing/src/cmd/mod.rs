@@ -7,3 +7,4 @@ pub mod predict;
 pub mod report;
 pub mod run;
 pub mod serve;
+pub mod simulate;

@@ -6,7 +6,8 @@
 //! itself is `densing_analysis::run`; this module turns flags into its options
 //! and renders the result as text and files.
 
-use super::common::{write_atomic, CalibrationArgs, RegistryArgs};
+use super::common::{write_atomic, CalibrationArgs, RegistryArgs, TrendArgs};
+use crate::progress;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use densing_analysis::{densities_csv, read_prices, report_input, Analysis, RunOptions, Summary};
@@ -29,6 +30,8 @@ pub struct RunArgs {
     pub registry: RegistryArgs,
     #[command(flatten)]
     pub cal: CalibrationArgs,
+    #[command(flatten)]
+    pub trend: TrendArgs,
     /// Output folder.
     #[arg(long, default_value = "densing-out")]
     pub out: PathBuf,
@@ -87,8 +90,12 @@ pub fn run(args: RunArgs) -> Result<()> {
             .filter(|b| !b.is_empty())
             .map(|b| Benchmark::parse(b))
             .collect::<densing_core::Result<Vec<_>>>()?,
+        estimator: args.trend.estimator()?,
+        permutations: args.trend.permutations,
     };
-    let analysis = densing_analysis::run(&reg, &opts)?;
+    let bar = progress::bar(opts.trend_work(), "trend: bootstrap + permutations");
+    let analysis = densing_analysis::run_observed(&reg, &opts, &|| bar.inc(1))?;
+    bar.finish_and_clear();
     write_outputs(&args, &analysis)?;
     let (main, summary) = (&analysis.study, &analysis.summary);
     if args.json {
@@ -147,29 +154,85 @@ fn render_table(s: &Study) -> String {
     out
 }
 
+/// `doubling 137 days`, or the plain fact when the slope is not positive.
+fn doubling_text(a: f64, days: f64) -> String {
+    if a > 0.0 {
+        format!("doubling {days:.0} days")
+    } else {
+        "no doubling (slope ≤ 0)".into()
+    }
+}
+
+/// `p = 0.012`, or `p n/a` when no test was run.
+fn p_text(p: Option<f64>) -> String {
+    p.map_or("p n/a".into(), |p| format!("p = {p:.3}"))
+}
+
 fn render_summary(s: &Summary) -> String {
+    let t = &s.trend;
     let mut out = format!(
-        "\nDensing-Law trend on {} models ({} on the envelope): ln ρ_max = {:.5}·t {} {:.3}, R² = {:.3}\n",
+        "\nDensing-Law trend ({}) on {} models, {} censored: ln ρ = {:.5}·t {} {:.3}{}\n",
+        s.estimator,
         s.n_trend,
-        s.trend.envelope.len(),
+        s.n_censored,
         s.a,
-        if s.trend.b < 0.0 { "−" } else { "+" },
-        s.trend.b.abs(),
-        s.r2
+        if t.b < 0.0 { "−" } else { "+" },
+        t.b.abs(),
+        s.r2.map_or(String::new(), |r| format!(", R² = {r:.3}"))
     );
     out += &format!(
-        "doubling time {:.0} days, 95% CI {} ({} bootstrap replicates)\n",
-        s.doubling_days,
+        "{}, 95% CI {} ({} bootstrap replicates over families), {} ({} permutations)\n",
+        doubling_text(s.a, s.doubling_days),
         ci_text(s.doubling_ci95),
-        s.trend.replicates_used
+        t.replicates_used,
+        p_text(s.p_value),
+        t.permutations
     );
+    out += &format!("{}\n", s.verdict);
+    if let Some(a) = t.a_without_censored {
+        out += &format!(
+            "without the {} censored models: A = {a:.5}/day, {}\n",
+            s.n_censored,
+            doubling_text(a, std::f64::consts::LN_2 / a)
+        );
+    }
+    if t.undetermined_draws > 0 {
+        out += &format!(
+            "{} (model, calibration draw) pairs were undetermined and left out of their bootstrap replicate\n",
+            t.undetermined_draws
+        );
+    }
+    out += &format!(
+        "\n{:<26} {:>9} {:>9} {:<20} {:>8} {:>6}\n",
+        "estimator", "A/day", "doubling", "95% CI", "p", "R²"
+    );
+    for e in &s.estimators {
+        out += &format!(
+            "{:<26} {:>9.5} {:>9} {:<20} {:>8} {:>6}\n",
+            e.estimator.label(),
+            e.a,
+            if e.a > 0.0 {
+                format!("{:.0}", e.doubling_days)
+            } else {
+                "-".into()
+            },
+            ci_text(e.doubling_ci95),
+            e.p_value.map_or("-".into(), |p| format!("{p:.3}")),
+            e.r2.map_or("-".into(), |r| format!("{r:.3}"))
+        );
+    }
     if let Some(f) = &s.trend_fig1 {
         out += &format!(
-            "paper's 29-model set ({} with enough benchmarks): doubling {:.0} days, 95% CI {}, R² = {:.3}\n",
+            "\npaper's 29-model set ({} with enough benchmarks): {}, 95% CI {}, {}{}\n",
             f.n_points,
-            f.doubling_days,
+            doubling_text(f.a, f.doubling_days),
             ci_text(f.doubling_ci95),
-            f.r2
+            p_text(f.p_value),
+            if f.distinguishable() == Some(false) {
+                " (not distinguishable from no trend)"
+            } else {
+                ""
+            }
         );
     }
     out += "paper (arXiv 2412.04315): doubling ≈ 95 days, R² ≈ 0.912\n";
@@ -184,8 +247,16 @@ fn render_summary(s: &Summary) -> String {
         let side = |t: &Option<TrendFit>| {
             t.as_ref().map_or("not fitted".to_string(), |t| {
                 format!(
-                    "A = {:.5}/day, doubling {:.0} days, n = {}",
-                    t.a, t.doubling_days, t.n_points
+                    "A = {:.5}/day, {}, n = {}, {}{}",
+                    t.a,
+                    doubling_text(t.a, t.doubling_days),
+                    t.n_points,
+                    p_text(t.p_value),
+                    if t.distinguishable() == Some(false) {
+                        " (not distinguishable from no trend)"
+                    } else {
+                        ""
+                    }
                 )
             })
         };
@@ -213,17 +284,18 @@ fn render_summary(s: &Summary) -> String {
     }
     if let Some(rows) = &s.sweep {
         out += &format!(
-            "\n{:<12} {:<40} {:>4} {:>9} {:<20} {:>6}\n",
-            "sweep", "choice", "n", "doubling", "95% CI", "R²"
+            "\n{:<12} {:<40} {:>4} {:>9} {:<20} {:>7} {:>6}\n",
+            "sweep", "choice", "n", "doubling", "95% CI", "p", "R²"
         );
         for r in rows {
             out += &format!(
-                "{:<12} {:<40} {:>4} {:>9} {:<20} {:>6}{}\n",
+                "{:<12} {:<40} {:>4} {:>9} {:<20} {:>7} {:>6}{}\n",
                 r.dimension,
                 r.choice,
                 r.n_models,
                 r.doubling_days.map_or("-".into(), |d| format!("{d:.0}")),
                 ci_text(r.doubling_ci95),
+                r.p_value.map_or("-".into(), |p| format!("{p:.3}")),
                 r.r2.map_or("-".into(), |v| format!("{v:.3}")),
                 r.note
                     .as_ref()
@@ -234,14 +306,24 @@ fn render_summary(s: &Summary) -> String {
     if let Some(rows) = &s.backtest {
         out += "\nbacktest: fit on models before the cutoff, forecast ρ_max 180 days later\n";
         out += &format!(
-            "{:<11} {:>4} {:>10} {:>10} {:>10} {:>9} {:>9}\n",
-            "cutoff", "n", "forecast", "reached", "no-growth", "law err", "base err"
+            "{:<26} {:<11} {:>4} {:>7} {:>10} {:>10} {:>10} {:>9} {:>9}\n",
+            "estimator",
+            "cutoff",
+            "n",
+            "p",
+            "forecast",
+            "reached",
+            "no-growth",
+            "law err",
+            "base err"
         );
         for r in rows {
             out += &format!(
-                "{:<11} {:>4} {:>10} {:>10} {:>10} {:>8.2}× {:>8.2}×\n",
+                "{:<26} {:<11} {:>4} {:>7} {:>10} {:>10} {:>10} {:>8.2}× {:>8.2}×\n",
+                r.estimator.label(),
                 r.cutoff,
                 r.n_fit,
+                r.p_value.map_or("-".into(), |p| format!("{p:.3}")),
                 sig(r.predicted_rho_max),
                 sig(r.observed_rho_max),
                 sig(r.baseline_rho_max),
