@@ -30,7 +30,14 @@ fn main() {
     println!("| model | params | f32 (default) | Q8_0 + `--quantized-matmul` | Q4_K_M + `--quantized-matmul` |");
     println!("|---|---|---|---|---|");
     for &(name, params, n_layer, n_head, n_kv_head, head_dim, ffn, vocab, width) in MODELS {
-        let shape = Shape { n_layer, n_head, n_kv_head, head_dim, ffn, vocab };
+        let shape = Shape {
+            n_layer,
+            n_head,
+            n_kv_head,
+            head_dim,
+            ffn,
+            vocab,
+        };
         let (kv, working) = sequence_bytes(&shape, tokens);
         let embed = (vocab * width) as f64;
         let cell = |bits: Option<f64>| {
@@ -41,7 +48,11 @@ fn main() {
             };
             let total = weights + (kv + working) as f64;
             let g = total / (1u64 << 30) as f64;
-            if total <= budget { format!("{g:.1} GiB ✓") } else { format!("{g:.1} GiB ✗") }
+            if total <= budget {
+                format!("{g:.1} GiB ✓")
+            } else {
+                format!("{g:.1} GiB ✗")
+            }
         };
         println!(
             "| {name} | {:.2}B | {} | {} | {} |",

@@ -32,12 +32,19 @@ fn main() -> Result<()> {
     } else {
         MatmulMode::Dequantized
     };
-    let boundary = if args.windows(2).any(|w| w[0] == "--boundary" && w[1] == "separate") {
+    let boundary = if args
+        .windows(2)
+        .any(|w| w[0] == "--boundary" && w[1] == "separate")
+    {
         Boundary::Separate
     } else {
         Boundary::Harness
     };
-    let shots = if matches!(task, TaskKind::Bbh(_)) { 3 } else { 0 };
+    let shots = if matches!(task, TaskKind::Bbh(_)) {
+        3
+    } else {
+        0
+    };
     let t = Instant::now();
     let engine = Engine::load(
         &model,

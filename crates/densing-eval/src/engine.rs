@@ -329,7 +329,9 @@ fn parse_bytes(s: &str) -> Result<u64> {
         "gib" => 1 << 30,
         other => bail!("unknown unit `{other}` (use bytes, KiB, MiB or GiB)"),
     };
-    let n: f64 = num.parse().with_context(|| format!("`{num}` is not a number"))?;
+    let n: f64 = num
+        .parse()
+        .with_context(|| format!("`{num}` is not a number"))?;
     Ok((n * scale as f64) as u64)
 }
 

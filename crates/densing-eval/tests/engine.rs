@@ -258,7 +258,12 @@ fn old_convention_records_and_other_numeric_paths_are_never_reused() {
     assert_eq!(lines.lines().count(), 4);
     // Resuming the same key reuses everything; another matmul mode or the other
     // convention reuses nothing.
-    assert_eq!(run_task(engine(), set, &opts, &mut Silent).unwrap().scored_now, 0);
+    assert_eq!(
+        run_task(engine(), set, &opts, &mut Silent)
+            .unwrap()
+            .scored_now,
+        0
+    );
     struct Keyed<'a>(&'a Engine, densing_eval::ModelIdentity);
     impl Backend for Keyed<'_> {
         fn model_id(&self) -> densing_eval::ModelIdentity {

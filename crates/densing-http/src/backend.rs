@@ -279,9 +279,11 @@ impl HttpBackend {
             };
             anyhow!("probing {url}: {f}{hint}")
         };
-        if let Some(enc) = self.encoder(ep) {
-            let ids = encode_prompt(enc.as_ref(), PROBE_TEXT)?;
-            drop(enc);
+        let ids = match self.encoder(ep) {
+            Some(enc) => Some(encode_prompt(enc.as_ref(), PROBE_TEXT)?),
+            None => None,
+        };
+        if let Some(ids) = ids {
             let body = protocol::completion_request(&self.model, Prompt::Ids(&ids), 1);
             // Servers that reject token-id prompts say so with 400, 422 or (llama-cpp-python) 500;
             // one refusal is enough to switch to text, which every server takes.

@@ -415,7 +415,10 @@ mod tests {
     fn tokenize_replies_are_parsed_or_refused() {
         let vllm = r#"{"count":3,"max_model_len":8192,"tokens":[1,2,3],"token_strs":null}"#;
         assert_eq!(parse_tokenize(vllm).unwrap(), vec![1, 2, 3]);
-        assert_eq!(parse_tokenize(r#"{"tokens":[]}"#).unwrap(), Vec::<u32>::new());
+        assert_eq!(
+            parse_tokenize(r#"{"tokens":[]}"#).unwrap(),
+            Vec::<u32>::new()
+        );
         assert!(parse_tokenize(r#"{"detail":"Not Found"}"#).is_err());
         assert!(parse_tokenize(r#"{"tokens":[{"id":1,"piece":"a"}]}"#).is_err());
         assert!(parse_tokenize("<html>").is_err());

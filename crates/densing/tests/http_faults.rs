@@ -50,7 +50,10 @@ fn good_server_scores_every_item_once() {
         stderr.contains("warning: continuations located by text offsets"),
         "{stderr}"
     );
-    assert!(stdout.contains("caveat: continuations located by text offsets"), "{stdout}");
+    assert!(
+        stdout.contains("caveat: continuations located by text offsets"),
+        "{stdout}"
+    );
     // The fake server makes one token per character, each at log-prob -0.01.
     for r in &recs {
         let chars = r["bytes"].as_f64().unwrap();

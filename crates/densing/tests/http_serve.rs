@@ -28,7 +28,12 @@ fn losses(out: &std::path::Path) -> HashMap<String, (f64, u64)> {
 
 /// The summary JSON of the HumanEval run under `out`.
 fn summary(out: &std::path::Path) -> serde_json::Value {
-    let dir = std::fs::read_dir(out).unwrap().next().unwrap().unwrap().path();
+    let dir = std::fs::read_dir(out)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     serde_json::from_str(&std::fs::read_to_string(dir.join("humaneval.summary.json")).unwrap())
         .unwrap()
 }
@@ -59,10 +64,16 @@ fn embedded_and_http_with_or_without_a_local_tokenizer_agree_on_humaneval() {
     assert!(stderr.contains("token ids (local tokenizer)"), "{stderr}");
     // No local tokenizer: token ids built from the server's POST /tokenize.
     let (by_server, stderr) = eval("server-tok", &["--endpoint", &url]);
-    assert!(stderr.contains("token ids (server's /tokenize)"), "{stderr}");
+    assert!(
+        stderr.contains("token ids (server's /tokenize)"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("warning"), "{stderr}");
     assert_eq!(embedded.len(), 20);
-    for (name, other) in [("local tokenizer", &by_ids), ("server /tokenize", &by_server)] {
+    for (name, other) in [
+        ("local tokenizer", &by_ids),
+        ("server /tokenize", &by_server),
+    ] {
         assert_eq!(other.len(), 20, "{name}");
         for (id, (loss, tokens)) in &embedded {
             let (l, t) = other[id];
