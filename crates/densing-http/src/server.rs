@@ -150,23 +150,18 @@ fn route(state: &State, req: &mut Request, path: &str) -> Result<Value, HttpErro
                 "max_model_len": state.engine.context_window(),
             }],
         })),
-        (Method::Post, "/v1/completions") => {
+        (Method::Post, "/v1/completions" | "/tokenize") => {
             let mut body = String::new();
             req.as_reader()
                 .read_to_string(&mut body)
                 .map_err(|e| bad(format!("reading the request body: {e}")))?;
             let v: Value = serde_json::from_str(&body)
                 .map_err(|e| bad(format!("the request body is not JSON: {e}")))?;
-            completions(state, &v)
-        }
-        (Method::Post, "/tokenize") => {
-            let mut body = String::new();
-            req.as_reader()
-                .read_to_string(&mut body)
-                .map_err(|e| bad(format!("reading the request body: {e}")))?;
-            let v: Value = serde_json::from_str(&body)
-                .map_err(|e| bad(format!("the request body is not JSON: {e}")))?;
-            tokenize(state, &v)
+            if path == "/tokenize" {
+                tokenize(state, &v)
+            } else {
+                completions(state, &v)
+            }
         }
         (_, "/v1/models" | "/v1/completions" | "/tokenize") => {
             Err(HttpError(405, format!("method not allowed on {path}")))
