@@ -2,22 +2,24 @@
 """densing (candle) vs llama.cpp (llama-cpp-python, in-process) on the same GGUF.
 
 Reads the JSONL written by `cargo run --release -p densing-eval --example score_dump`
-(per HumanEval item: token ids, index of the first continuation token, densing's
-per-token log-probs, seconds), then with llama.cpp:
+(per item: context and continuation text, densing's token ids, index of the first
+continuation token, densing's per-token log-probs, seconds), then with llama.cpp:
 
-1. Agreement: tokenises context and continuation the same way densing does (joint
-   encoding split at the context's length, separate encoding of the continuation
-   when a token spans the join) and requires identical token ids; evaluates the
-   sequence with `logits_all=True` and compares log p(token | prefix) per
-   continuation token: median / p99 / max |delta| in nats.
-2. Speed: prompt-processing time of the same token sequences, scored tokens/s
-   (sequence tokens / seconds), with logits for every position (what scoring needs)
-   and with last-position logits only (llama.cpp's fastest path).
+1. Agreement. Builds each request independently of densing, with llama.cpp's own
+   tokenizer and lm-evaluation-harness's loglikelihood rule (`_encode_pair`): move
+   the context's trailing whitespace into the continuation, whole = tok(context +
+   continuation), ctx = tok(context), continuation = whole[len(ctx):] (no prefix
+   check; items where ctx is not a prefix of whole are counted), BOS as llama.cpp
+   adds it. Evaluates its own sequence with `logits_all=True` and compares, per item,
+   the mean loss per continuation token (nats/token), and, on items whose token ids
+   are identical to densing's, log p(token | prefix) per token.
+2. Speed (--speed). Prompt-processing time of densing's token sequences, scored
+   tokens/s (sequence tokens / seconds), with logits for every position (what
+   scoring needs) and with last-position logits only (llama.cpp's fastest path).
 
-Usage: llamacpp_compare.py MODEL.gguf DUMP.jsonl HUMANEVAL.jsonl.gz [THREADS]
+Usage: llamacpp_compare.py MODEL.gguf DUMP.jsonl [THREADS] [--speed]
 Prints a JSON report.
 """
-import gzip
 import json
 import statistics
 import sys
@@ -27,79 +29,110 @@ import numpy as np
 from llama_cpp import Llama
 
 
-def log_softmax(row):
-    m = row.max()
-    return row - m - np.log(np.exp(row - m).sum())
+def log_softmax(rows):
+    m = rows.max(axis=1, keepdims=True)
+    return rows - m - np.log(np.exp(rows - m).sum(axis=1, keepdims=True))
+
+
+def harness_request(tok, prefix, context, continuation):
+    """lm-evaluation-harness's TemplateLM._encode_pair, with llama.cpp's tokenizer."""
+    n_spaces = len(context) - len(context.rstrip())
+    if n_spaces > 0:
+        continuation = context[-n_spaces:] + continuation
+        context = context[:-n_spaces]
+    whole = tok(context + continuation)
+    ctx = tok(context)
+    return prefix + ctx, whole[len(ctx):], whole[: len(ctx)] != ctx
+
+
+def quantile(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else None
 
 
 def main():
-    model, dump, humaneval = sys.argv[1:4]
-    threads = int(sys.argv[4]) if len(sys.argv) > 4 else 2
-    items = {}
-    with gzip.open(humaneval, "rt") as f:
-        for line in f:
-            r = json.loads(line)
-            items[r["task_id"]] = (r["prompt"], r["canonical_solution"])
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    speed = "--speed" in sys.argv
+    model, dump = args[:2]
+    threads = int(args[2]) if len(args) > 2 else 2
     recs = [json.loads(l) for l in open(dump)]
-    n_ctx = max(len(r["ids"]) for r in recs) + 8
+    n_ctx = max(len(r["ids"]) for r in recs) + 64
     llm = Llama(model_path=model, logits_all=True, n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=512,
                 n_threads=threads, n_threads_batch=threads, verbose=False)
-    tok = lambda s: llm.tokenize(s.encode("utf-8"), add_bos=False, special=False)
-    deltas, id_mismatch, fallbacks = [], [], 0
-    cpp_seconds, tokens = 0.0, 0
+    tok = lambda s: llm.tokenize(s.encode("utf-8"), add_bos=False, special=True)
+    prefix = llm.tokenize(b"", add_bos=True, special=True)
+    item_deltas, token_deltas, same_ids, mismatch_cpp = [], [], [], []
+    loss_densing, loss_cpp, tokens_densing, tokens_cpp = 0.0, 0.0, 0, 0
+    per_item = []
     for r in recs:
-        ctx, cont = items[r["id"]]
-        c = tok(ctx)
-        joint = tok(ctx + cont)
-        if len(joint) > len(c) and joint[: len(c)] == c:
-            k = joint[len(c):]
-        else:
-            k, fallbacks = tok(cont), fallbacks + 1
-        if c + k != r["ids"]:
-            id_mismatch.append(r["id"])
-            continue
+        ctx, cont, mismatch = harness_request(tok, prefix, r["context"], r["continuation"])
+        if mismatch:
+            mismatch_cpp.append(r["id"])
+        seq = ctx + cont
         llm.reset()
-        t = time.perf_counter()
-        llm.eval(r["ids"])
-        cpp_seconds += time.perf_counter() - t
-        tokens += len(r["ids"])
-        scores = np.asarray(llm.scores[: len(r["ids"])], dtype=np.float64)
-        first = r["first"]
-        for i, lp in enumerate(r["logprobs"]):
-            pos = first + i
-            ref = log_softmax(scores[pos - 1])[r["ids"][pos]]
-            deltas.append(abs(ref - lp))
-    densing_seconds = sum(r["seconds"] for r in recs if r["id"] not in id_mismatch)
-
-    # llama.cpp's fastest prompt processing: logits of the last position only.
-    fast = Llama(model_path=model, logits_all=False, n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=512,
-                 n_threads=threads, n_threads_batch=threads, verbose=False)
-    fast_seconds = 0.0
-    for r in recs:
-        if r["id"] in id_mismatch:
-            continue
-        fast.reset()
-        t = time.perf_counter()
-        fast.eval(r["ids"])
-        fast_seconds += time.perf_counter() - t
-
-    deltas.sort()
+        llm.eval(seq)
+        rows = np.asarray(llm.scores[len(ctx) - 1: len(seq) - 1], dtype=np.float64)
+        lp = log_softmax(rows)[np.arange(len(cont)), cont]
+        ours = np.asarray(r["logprobs"], dtype=np.float64)
+        d = abs(-lp.mean() - -ours.mean())
+        item_deltas.append(d)
+        identical = seq == r["ids"] and len(ctx) == r["first"]
+        if identical:
+            same_ids.append(r["id"])
+            token_deltas.extend(np.abs(lp - ours).tolist())
+        loss_cpp -= lp.sum()
+        tokens_cpp += len(cont)
+        loss_densing -= ours.sum()
+        tokens_densing += len(ours)
+        per_item.append({"id": r["id"], "ids_identical": identical, "densing_nat_per_token":
+                         -ours.mean(), "llamacpp_nat_per_token": -lp.mean()})
     report = {
         "items": len(recs),
-        "token_id_mismatches": id_mismatch,
-        "join_fallbacks_llamacpp": fallbacks,
-        "join_fallbacks_densing": sum(1 for r in recs if r["join_fallback"]),
-        "compared_tokens": len(deltas),
-        "median_abs_delta_nat": statistics.median(deltas) if deltas else None,
-        "p99_abs_delta_nat": deltas[int(0.99 * (len(deltas) - 1))] if deltas else None,
-        "max_abs_delta_nat": deltas[-1] if deltas else None,
-        "sequence_tokens": tokens,
-        "threads": threads,
-        "densing_tok_per_s": tokens / densing_seconds,
-        "llamacpp_logits_all_tok_per_s": tokens / cpp_seconds,
-        "llamacpp_last_logits_tok_per_s": tokens / fast_seconds,
+        "rule": "lm-evaluation-harness _encode_pair (llama.cpp tokenizer)",
+        "ids_identical_items": len(same_ids),
+        "ids_identical_fraction": len(same_ids) / len(recs),
+        "ids_differ": [r["id"] for r in recs if r["id"] not in set(same_ids)],
+        "join_mismatch_llamacpp": mismatch_cpp,
+        "join_mismatch_densing": [r["id"] for r in recs if r["join_mismatch"]],
+        "item_abs_delta_nat_per_token": {
+            "median": statistics.median(item_deltas),
+            "p95": quantile(item_deltas, 0.95),
+            "max": max(item_deltas),
+        },
+        "token_abs_delta_nat": {
+            "tokens": len(token_deltas),
+            "median": statistics.median(token_deltas) if token_deltas else None,
+            "p95": quantile(token_deltas, 0.95),
+            "p99": quantile(token_deltas, 0.99),
+            "max": max(token_deltas) if token_deltas else None,
+        },
+        "densing_nat_per_token": loss_densing / tokens_densing,
+        "llamacpp_nat_per_token": loss_cpp / tokens_cpp,
+        "per_item": per_item,
     }
+    if speed:
+        report["speed"] = timings(model, recs, n_ctx, threads, llm)
     print(json.dumps(report, indent=2))
+
+
+def timings(model, recs, n_ctx, threads, llm_all):
+    """Scored tokens/s on densing's own sequences: densing (from the dump), llama.cpp
+    with logits for every position, llama.cpp with the last position's only."""
+    fast = Llama(model_path=model, logits_all=False, n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=512,
+                 n_threads=threads, n_threads_batch=threads, verbose=False)
+    tokens = sum(len(r["ids"]) for r in recs)
+    out = {"threads": threads, "sequence_tokens": tokens,
+           "densing_tok_per_s": tokens / sum(r["seconds"] for r in recs)}
+    for name, llm in (("llamacpp_logits_all_tok_per_s", llm_all),
+                      ("llamacpp_last_logits_tok_per_s", fast)):
+        seconds = 0.0
+        for r in recs:
+            llm.reset()
+            t = time.perf_counter()
+            llm.eval(r["ids"])
+            seconds += time.perf_counter() - t
+        out[name] = tokens / seconds
+    return out
 
 
 if __name__ == "__main__":

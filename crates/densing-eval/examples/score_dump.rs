@@ -1,9 +1,11 @@
-//! Dump per-token log-probs and timings of HumanEval items, for the agreement and
-//! speed comparisons with llama.cpp in `bench/eval/` (one JSON object per line).
+//! Dump per-token log-probs, token ids and timings of a task's items, for the
+//! agreement and speed comparisons with llama.cpp in `bench/eval/` (one JSON object
+//! per line, [`densing_eval::engine::TokenDump`]).
 //!
 //! ```text
-//! cargo run --release -p densing-eval --example score_dump -- MODEL.gguf HumanEval.jsonl.gz LIMIT [--quantized]
+//! cargo run --release -p densing-eval --example score_dump -- MODEL.gguf TASK DATA LIMIT [--quantized] [--boundary separate]
 //! ```
+//! TASK is `humaneval` or `bbh:SUBTASK` (3-shot CoT), as for `densing eval`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -12,17 +14,36 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use densing_eval::engine::{Engine, EngineOptions, MatmulMode};
 use densing_eval::tasks::{self, TaskKind};
+use densing_eval::Boundary;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: score_dump MODEL.gguf HUMANEVAL.jsonl.gz LIMIT [--quantized]";
+    let usage = "usage: score_dump MODEL.gguf TASK DATA LIMIT [--quantized] [--boundary separate]";
     let model = PathBuf::from(args.get(1).context(usage)?);
-    let data = PathBuf::from(args.get(2).context(usage)?);
-    let limit: usize = args.get(3).context(usage)?.parse()?;
+    let task: TaskKind = args
+        .get(2)
+        .context(usage)?
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let data = PathBuf::from(args.get(3).context(usage)?);
+    let limit: usize = args.get(4).context(usage)?.parse()?;
     let matmul = if args.iter().any(|a| a == "--quantized") {
         MatmulMode::Quantized
     } else {
         MatmulMode::Dequantized
+    };
+    let boundary = if args
+        .windows(2)
+        .any(|w| w[0] == "--boundary" && w[1] == "separate")
+    {
+        Boundary::Separate
+    } else {
+        Boundary::Harness
+    };
+    let shots = if matches!(task, TaskKind::Bbh(_)) {
+        3
+    } else {
+        0
     };
     let t = Instant::now();
     let engine = Engine::load(
@@ -30,28 +51,17 @@ fn main() -> Result<()> {
         &EngineOptions {
             matmul,
             prefix_cache: false,
+            boundary,
             ..Default::default()
         },
     )?;
     eprintln!("load: {:.2}s", t.elapsed().as_secs_f64());
-    let set = &tasks::load(&TaskKind::HumanEval, &data, 0, Some(limit))?[0];
     let mut out = std::io::stdout().lock();
-    for item in &set.items {
-        let (ctx, cont, fallback) = engine.encode_request(&item.requests[0])?;
-        let first = ctx.len();
-        let ids: Vec<u32> = ctx.into_iter().chain(cont).collect();
-        let t = Instant::now();
-        let s = engine.score_tokens(&ids, first)?;
-        let seconds = t.elapsed().as_secs_f64();
-        let line = serde_json::json!({
-            "id": item.id,
-            "ids": ids,
-            "first": first,
-            "join_fallback": fallback,
-            "logprobs": s.logprobs,
-            "seconds": seconds,
-        });
-        writeln!(out, "{line}")?;
+    for set in &tasks::load(&task, &data, shots, Some(limit))? {
+        for item in &set.items {
+            let dump = engine.dump(&item.id, &item.requests[0])?;
+            writeln!(out, "{}", serde_json::to_string(&dump)?)?;
+        }
     }
     Ok(())
 }

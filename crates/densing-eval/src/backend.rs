@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::request::Boundary;
+
 /// Who produced a score: the key the results store files results under, so that a
 /// changed model or tokenizer never reuses stale results.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +24,12 @@ pub struct ModelIdentity {
     /// Largest number of tokens (context + continuation, BOS included) the model
     /// can score in one sequence, when known.
     pub context_window: Option<usize>,
+    /// The numeric path, e.g. `matmul=f32,device=cpu` (embedded) or `server`: a
+    /// results-store key, so resuming on another path never mixes results.
+    pub numerics: String,
+    /// How requests are tokenised at the context/continuation join; a results-store
+    /// key (part of the record's template version).
+    pub boundary: Boundary,
 }
 
 impl ModelIdentity {
@@ -66,10 +74,9 @@ pub struct Scored {
     pub bytes: usize,
     /// Whether every continuation token was the model's argmax (greedy) prediction.
     pub greedy_match: bool,
-    /// True when the joint encoding of context+continuation had a token spanning the
-    /// join, so the continuation was tokenised on its own and appended to the
-    /// context's tokens instead; such items are flagged in summaries.
-    pub join_fallback: bool,
+    /// The encoded context was not a prefix of the joint encoding (a token spans the
+    /// join; see [`crate::EncodedRequest::join_mismatch`]); flagged in summaries.
+    pub join_mismatch: bool,
 }
 
 impl Scored {
@@ -106,4 +113,10 @@ pub trait Backend: Send + Sync {
     /// Engines may exploit shared prefixes between consecutive requests (few-shot
     /// prompts), so callers should keep items that share a prompt together.
     fn score(&self, requests: &[ScoreRequest]) -> Vec<Result<Scored, ScoreError>>;
+
+    /// Why this backend's numbers may not be comparable with the embedded engine's
+    /// (e.g. continuations located by text offsets); copied into every summary.
+    fn caveats(&self) -> Vec<String> {
+        Vec::new()
+    }
 }

@@ -13,7 +13,9 @@ use candle_core::Tensor;
 use sha2::{Digest, Sha256};
 
 use crate::backend::{Backend, ModelIdentity, ScoreError, ScoreRequest, Scored};
+use crate::memory;
 use crate::model::{KvCache, Llama, LlamaConfig, RopeStyle, WeightSource};
+use crate::request::{self, Boundary, EncodedRequest};
 use crate::tokenizer::TextTokenizer;
 
 /// How to run the weight matrices.
@@ -27,6 +29,25 @@ pub enum MatmulMode {
     Quantized,
 }
 
+impl MatmulMode {
+    /// `f32` or `quantized`, as written in the results-store key.
+    pub fn name(self) -> &'static str {
+        match self {
+            MatmulMode::Dequantized => "f32",
+            MatmulMode::Quantized => "quantized",
+        }
+    }
+}
+
+/// `cpu`, `cuda:N` or `metal:N`.
+pub fn device_name(device: &Device) -> String {
+    match device.location() {
+        candle_core::DeviceLocation::Cpu => "cpu".into(),
+        candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
+        candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
+    }
+}
+
 /// Engine options.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -37,6 +58,12 @@ pub struct EngineOptions {
     /// Expected `sha256` (hex) of the model file; loading fails on a mismatch.
     pub expected_sha256: Option<String>,
     pub device: Device,
+    /// Tokenisation at the context/continuation join.
+    pub boundary: Boundary,
+    /// The longest text (context + continuation) the run will score: its tokens
+    /// size the KV cache and working set in the memory preflight
+    /// ([`crate::memory`]); `None` counts the weights only.
+    pub longest_text: Option<String>,
 }
 
 impl Default for EngineOptions {
@@ -46,6 +73,8 @@ impl Default for EngineOptions {
             prefix_cache: true,
             expected_sha256: None,
             device: Device::Cpu,
+            boundary: Boundary::default(),
+            longest_text: None,
         }
     }
 }
@@ -57,6 +86,25 @@ pub struct SequenceScores {
     pub logprobs: Vec<f32>,
     /// `greedy[i]` = the model's argmax token after `tokens[..first + i]`.
     pub greedy: Vec<u32>,
+}
+
+/// One request scored from scratch with everything an outside check needs: the
+/// request, the token ids, where the continuation starts, each continuation token's
+/// log-prob and the time taken (`bench/eval/llamacpp_compare.py` reads these).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenDump {
+    pub id: String,
+    pub context: String,
+    pub continuation: String,
+    /// The whole sequence: BOS per the model, context, continuation.
+    pub ids: Vec<u32>,
+    /// Index of the first continuation token in `ids`.
+    pub first: usize,
+    pub join_mismatch: bool,
+    /// `log p(ids[first + i] | ids[..first + i])`, nats.
+    pub logprobs: Vec<f32>,
+    /// Seconds of the forward pass (no cache).
+    pub seconds: f64,
 }
 
 /// The token sequence last scored and its KV cache, reused for the longest common
@@ -219,6 +267,74 @@ pub fn file_sha256(path: &Path) -> Result<String> {
     Ok(format!("sha256:{:x}", hasher.finalize()))
 }
 
+/// Stop before loading when the estimated memory (see [`crate::memory`]) exceeds
+/// what is available on the CPU. `DENSING_AVAILABLE_MEMORY` (bytes, or `NGiB`)
+/// overrides the available amount, e.g. to check whether a run fits a smaller
+/// machine.
+fn preflight(
+    content: &gguf_file::Content,
+    cfg: &LlamaConfig,
+    tokenizer: &TextTokenizer,
+    opts: &EngineOptions,
+) -> Result<()> {
+    let available = match std::env::var("DENSING_AVAILABLE_MEMORY") {
+        Ok(v) => Some(parse_bytes(&v).with_context(|| {
+            format!("DENSING_AVAILABLE_MEMORY={v}: expected bytes or a size like 24GiB")
+        })?),
+        Err(_) if opts.device.is_cpu() => memory::available_bytes(),
+        Err(_) => None,
+    };
+    let Some(available) = available else {
+        return Ok(());
+    };
+    let rows = |name: &str| {
+        content
+            .tensor_infos
+            .get(name)
+            .and_then(|t| t.shape.dims().iter().copied().max())
+            .with_context(|| format!("GGUF lacks tensor `{name}`"))
+    };
+    let shape = memory::Shape {
+        n_layer: cfg.n_layer,
+        n_head: cfg.n_head,
+        n_kv_head: cfg.n_kv_head,
+        head_dim: cfg.head_dim,
+        ffn: rows("blk.0.ffn_up.weight")?,
+        vocab: rows("token_embd.weight")?,
+    };
+    let tokens = match &opts.longest_text {
+        Some(t) => (tokenizer.encode(t)?.len() + 1).min(cfg.context_len),
+        None => 0,
+    };
+    let (kv_cache, working) = memory::sequence_bytes(&shape, tokens);
+    let est = memory::MemoryEstimate {
+        weights: memory::gguf_weight_bytes(content, opts.matmul),
+        kv_cache,
+        working,
+    };
+    memory::check(&est, available, opts.matmul, tokens)
+}
+
+/// `123`, `24GiB`, `512MiB` → bytes.
+fn parse_bytes(s: &str) -> Result<u64> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => (&s[..i], s[i..].trim()),
+        None => (s, ""),
+    };
+    let scale = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1u64,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        other => bail!("unknown unit `{other}` (use bytes, KiB, MiB or GiB)"),
+    };
+    let n: f64 = num
+        .parse()
+        .with_context(|| format!("`{num}` is not a number"))?;
+    Ok((n * scale as f64) as u64)
+}
+
 fn md_u32(content: &gguf_file::Content, key: &str) -> Result<u32> {
     let v = content
         .metadata
@@ -298,6 +414,7 @@ impl Engine {
             rope_style,
         };
         let tokenizer = TextTokenizer::from_gguf(&content)?;
+        preflight(&content, &cfg, &tokenizer, opts)?;
         let mut weights = GgufWeights {
             content: &content,
             reader,
@@ -310,6 +427,7 @@ impl Engine {
             tokenizer,
             hash,
             path.file_stem(),
+            opts.matmul,
             opts,
         ))
     }
@@ -371,22 +489,26 @@ impl Engine {
         let tokenizer =
             TextTokenizer::from_file(&dir.join("tokenizer.json"), hf.bos_token_id, add_bos)?;
         let model = Llama::load(cfg, &mut HfWeights { tensors }, &opts.device)?;
+        // Safetensors weights are always dense f32 matrices.
         Ok(Self::assemble(
             model,
             tokenizer,
             hash,
             dir.file_name(),
+            MatmulMode::Dequantized,
             opts,
         ))
     }
 
     /// The engine around a loaded model: its identity (the results-store key) is
-    /// the weights' hash, the tokenizer's hash and a display name from the path.
+    /// the weights' hash, the tokenizer's hash, the numeric path (matmul mode as
+    /// run, device), the boundary convention and a display name from the path.
     fn assemble(
         model: Llama,
         tokenizer: TextTokenizer,
         hash: String,
         name: Option<&std::ffi::OsStr>,
+        matmul: MatmulMode,
         opts: &EngineOptions,
     ) -> Self {
         let identity = ModelIdentity {
@@ -394,6 +516,12 @@ impl Engine {
             tokenizer: tokenizer.hash().to_string(),
             name: name.map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned()),
             context_window: Some(model.config().context_len),
+            numerics: format!(
+                "matmul={},device={}",
+                matmul.name(),
+                device_name(&opts.device)
+            ),
+            boundary: opts.boundary,
         };
         Self {
             model,
@@ -449,53 +577,40 @@ impl Engine {
         Ok((SequenceScores { logprobs, greedy }, cache))
     }
 
-    /// Context and continuation token ids for a request, BOS included when the model
-    /// wants it. The third value is true when the joint encoding had a token
-    /// spanning the join and the continuation was encoded on its own.
-    pub fn encode_request(
-        &self,
-        req: &ScoreRequest,
-    ) -> Result<(Vec<u32>, Vec<u32>, bool), ScoreError> {
-        let mut ctx = Vec::new();
-        if self.tokenizer.add_bos() {
-            ctx.extend(self.tokenizer.bos());
-        }
-        let ctx_only = self.tokenizer.encode(&req.context)?;
-        let joint = self
-            .tokenizer
-            .encode(&format!("{}{}", req.context, req.continuation))?;
-        let (cont, fallback) =
-            if joint.len() > ctx_only.len() && joint[..ctx_only.len()] == ctx_only[..] {
-                (joint[ctx_only.len()..].to_vec(), false)
-            } else {
-                (self.tokenizer.encode(&req.continuation)?, true)
-            };
-        ctx.extend(ctx_only);
-        if cont.is_empty() {
-            return Err(ScoreError::Item("empty continuation".into()));
-        }
-        if ctx.is_empty() {
-            return Err(ScoreError::Item(
-                "empty context and the model adds no BOS to condition on".into(),
-            ));
-        }
-        let total = ctx.len() + cont.len();
-        if total > self.context_window() {
-            return Err(ScoreError::Item(format!(
-                "{total} tokens ({} context + {} continuation) exceed the model's context window of {}",
-                ctx.len(),
-                cont.len(),
-                self.context_window()
-            )));
-        }
-        Ok((ctx, cont, fallback))
+    /// The request as token ids under the engine's boundary convention (the shared
+    /// encoder, [`request::encode_request`]), checked against the context window.
+    pub fn encode_request(&self, req: &ScoreRequest) -> Result<EncodedRequest, ScoreError> {
+        let enc = request::encode_request(&self.tokenizer, req, self.identity.boundary)?;
+        enc.check_window(self.context_window(), 0)?;
+        Ok(enc)
+    }
+
+    /// Score `req` (item `id`) from scratch, without the prefix cache.
+    pub fn dump(&self, id: &str, req: &ScoreRequest) -> Result<TokenDump> {
+        let enc = self
+            .encode_request(req)
+            .map_err(|e| anyhow::anyhow!("{id}: {e}"))?;
+        let ids = enc.sequence();
+        let first = enc.context.len();
+        let t = std::time::Instant::now();
+        let s = self.score_tokens(&ids, first)?;
+        Ok(TokenDump {
+            id: id.to_string(),
+            context: req.context.clone(),
+            continuation: req.continuation.clone(),
+            ids,
+            first,
+            join_mismatch: enc.join_mismatch,
+            logprobs: s.logprobs,
+            seconds: t.elapsed().as_secs_f64(),
+        })
     }
 
     fn score_one(&self, req: &ScoreRequest) -> Result<Scored, ScoreError> {
-        let (ctx, cont, join_fallback) = self.encode_request(req)?;
-        let first = ctx.len();
-        let mut tokens = ctx;
-        tokens.extend_from_slice(&cont);
+        let enc = self.encode_request(req)?;
+        let first = enc.context.len();
+        let tokens = enc.sequence();
+        let cont = enc.continuation;
         let scores = match &self.prefix_cache {
             None => self.score_tokens(&tokens, first)?,
             Some(slot) => {
@@ -520,7 +635,7 @@ impl Engine {
             token_logprobs: scores.logprobs,
             bytes: req.continuation.len(),
             greedy_match,
-            join_fallback,
+            join_mismatch: enc.join_mismatch,
         })
     }
 }

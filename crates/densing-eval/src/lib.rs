@@ -6,7 +6,9 @@
 
 pub mod backend;
 pub mod engine;
+pub mod memory;
 pub mod model;
+pub mod request;
 pub mod runner;
 pub mod store;
 pub mod tasks;
@@ -14,6 +16,7 @@ pub mod tokenizer;
 
 pub use backend::{Backend, ModelIdentity, ScoreError, ScoreRequest, Scored};
 pub use engine::{Engine, EngineOptions, MatmulMode, SequenceScores};
+pub use request::{encode_prompt, encode_request, Boundary, Encode, EncodedRequest};
 pub use runner::{run_task, Observer, RunOptions, RunOutcome};
 pub use store::{ItemRecord, ResultStore, Summary};
 pub use tasks::{Item, TaskKind, TaskSet};

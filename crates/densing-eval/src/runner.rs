@@ -60,7 +60,13 @@ pub struct RunOutcome {
 /// Turn the scores of an item's requests into its record. Multiple choice: the
 /// item's loss is the correct option's; it is correct when that option's summed
 /// loss is strictly the lowest.
-fn record(id: &ModelIdentity, set: &TaskSet, item: &Item, scored: &[Scored]) -> ItemRecord {
+fn record(
+    id: &ModelIdentity,
+    set: &TaskSet,
+    template: &str,
+    item: &Item,
+    scored: &[Scored],
+) -> ItemRecord {
     let losses: Vec<f64> = scored.iter().map(|s| -s.logprob_sum()).collect();
     let main = item.answer.unwrap_or(0);
     let s = &scored[main];
@@ -73,8 +79,9 @@ fn record(id: &ModelIdentity, set: &TaskSet, item: &Item, scored: &[Scored]) -> 
     ItemRecord {
         model: id.model.clone(),
         tokenizer: id.tokenizer.clone(),
+        numerics: id.numerics.clone(),
         task: set.name.clone(),
-        template: set.template.clone(),
+        template: template.to_string(),
         item_id: item.id.clone(),
         tokens: s.tokens(),
         bytes: s.bytes,
@@ -82,7 +89,7 @@ fn record(id: &ModelIdentity, set: &TaskSet, item: &Item, scored: &[Scored]) -> 
         greedy_match: s.greedy_match,
         correct,
         option_losses: item.answer.map(|_| losses.clone()),
-        join_fallback: scored.iter().any(|s| s.join_fallback),
+        join_mismatch: scored.iter().any(|s| s.join_mismatch),
     }
 }
 
@@ -103,7 +110,9 @@ pub fn run_task(
         );
     }
     let id = backend.model_id();
-    let mut store = ResultStore::open(&opts.out, &id, &set.name, &set.template)?;
+    // The boundary convention changes every token id, so it versions the template.
+    let template = format!("{};boundary={}", set.template, id.boundary);
+    let mut store = ResultStore::open(&opts.out, &id, &set.name, &template)?;
     let todo: Vec<&Item> = set
         .items
         .iter()
@@ -142,7 +151,7 @@ pub fn run_task(
                 bad.push(msg);
                 continue;
             }
-            let rec = record(&id, set, item, &scored);
+            let rec = record(&id, set, &template, item, &scored);
             store.append(rec.clone())?;
             obs.item(&rec);
             scored_now += 1;
@@ -156,7 +165,8 @@ pub fn run_task(
         .iter()
         .filter_map(|i| store.get(&i.id).cloned())
         .collect();
-    let mut summary = Summary::from_records(&id, &set.name, &set.template, &wanted);
+    let mut summary = Summary::from_records(&id, &set.name, &template, &wanted);
+    summary.caveats = backend.caveats();
     summary.bad_items = bad;
     summary.no_reference = set.no_reference;
     let store_path = store.path().to_path_buf();

@@ -1,12 +1,14 @@
 //! Append-only, crash-safe results store: one JSONL file per (model, task).
 //!
 //! Layout: `<out>/<model slug>/<task>.jsonl`, one [`ItemRecord`] per line, each
-//! carrying the full key (model hash, tokenizer hash, task, template version, item
-//! id). Every record is written with a single `write` of the whole line followed by
+//! carrying the full key (model hash, tokenizer hash, numeric path, task, template
+//! version with the boundary convention, item id). Every record is written with a single `write` of the whole line followed by
 //! `fsync`, so a SIGKILL loses at most the item being scored; a torn last line (the
 //! kill landed inside the write) is cut off when the store is reopened. Records
-//! whose key differs from the current run (another template version, another model
-//! file with the same slug) are kept in the file but never reused.
+//! whose key differs from the current run (another template version or boundary
+//! convention, another matmul mode or device, another model file with the same
+//! slug, or records written before a key field existed) are kept in the file but
+//! never reused.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -17,12 +19,16 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::ModelIdentity;
+use crate::request::Boundary;
 
 /// The scored result of one item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ItemRecord {
     pub model: String,
     pub tokenizer: String,
+    /// [`ModelIdentity::numerics`]; empty in records written before it was keyed.
+    #[serde(default)]
+    pub numerics: String,
     pub task: String,
     pub template: String,
     pub item_id: String,
@@ -39,8 +45,9 @@ pub struct ItemRecord {
     /// Multiple choice: summed loss of every option, in option order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub option_losses: Option<Vec<f64>>,
-    /// A token spanned the context/continuation join (see `Scored::join_fallback`).
-    pub join_fallback: bool,
+    /// A token spanned the context/continuation join (see `Scored::join_mismatch`).
+    #[serde(alias = "join_fallback")]
+    pub join_mismatch: bool,
 }
 
 /// Where the results of one (model, task) live.
@@ -58,11 +65,19 @@ pub fn store_path(out: &Path, id: &ModelIdentity, task: &str) -> PathBuf {
     out.join(id.slug()).join(format!("{file}.jsonl"))
 }
 
-/// An open results file for one (model, tokenizer, task, template) key.
+/// The fields a record must match to be reused: model, tokenizer, numerics, task,
+/// template.
+type Key = [String; 5];
+
+fn record_key(r: &ItemRecord) -> [&str; 5] {
+    [&r.model, &r.tokenizer, &r.numerics, &r.task, &r.template]
+}
+
+/// An open results file for one (model, tokenizer, numerics, task, template) key.
 pub struct ResultStore {
     path: PathBuf,
     file: File,
-    key: (String, String, String, String),
+    key: Key,
     records: Vec<ItemRecord>,
     index: HashMap<String, usize>,
     /// Bytes of a torn last line that were cut off on open.
@@ -94,12 +109,13 @@ impl ResultStore {
             file.sync_all()?;
         }
         file.seek(SeekFrom::End(0))?;
-        let key = (
+        let key = [
             id.model.clone(),
             id.tokenizer.clone(),
+            id.numerics.clone(),
             task.to_string(),
             template.to_string(),
-        );
+        ];
         let mut store = Self {
             path,
             file,
@@ -124,8 +140,7 @@ impl ResultStore {
     }
 
     fn matches(&self, r: &ItemRecord) -> bool {
-        (&r.model, &r.tokenizer, &r.task, &r.template)
-            == (&self.key.0, &self.key.1, &self.key.2, &self.key.3)
+        record_key(r) == self.key.each_ref().map(String::as_str)
     }
 
     /// The JSONL file.
@@ -181,8 +196,17 @@ pub struct Summary {
     pub model: String,
     pub model_name: String,
     pub tokenizer: String,
+    /// The numeric path (matmul mode, device) or `server`.
+    pub numerics: String,
+    /// The boundary convention at the context/continuation join (`harness`:
+    /// lm-evaluation-harness's loglikelihood request; `separate`: the old rule).
+    pub boundary: Boundary,
     pub task: String,
+    /// Template version with the boundary convention (`…;boundary=harness`).
     pub template: String,
+    /// Why these numbers may differ from the embedded engine's (empty when they
+    /// should not).
+    pub caveats: Vec<String>,
     /// Items with a result.
     pub items: usize,
     pub tokens: usize,
@@ -202,8 +226,9 @@ pub struct Summary {
     /// `correct / answered`, when any item has an answer. (Ratios are `None` when
     /// their denominator is zero.)
     pub accuracy: Option<f64>,
-    /// Items whose context/continuation join needed the fallback encoding.
-    pub join_fallback_items: Vec<String>,
+    /// Items where a token spans the context/continuation join (the encoded context
+    /// is not a prefix of the joint encoding).
+    pub join_mismatch_items: Vec<String>,
     /// Items that could not be used (malformed lines, too long), skipped by `--skip-bad`.
     pub bad_items: Vec<String>,
     /// Items without a reference answer (not scored).
@@ -228,8 +253,11 @@ impl Summary {
             model: id.model.clone(),
             model_name: id.name.clone(),
             tokenizer: id.tokenizer.clone(),
+            numerics: id.numerics.clone(),
+            boundary: id.boundary,
             task: task.to_string(),
             template: template.to_string(),
+            caveats: Vec::new(),
             items: records.len(),
             tokens,
             bytes,
@@ -241,9 +269,9 @@ impl Summary {
             answered,
             correct,
             accuracy: (answered > 0).then(|| correct as f64 / answered as f64),
-            join_fallback_items: records
+            join_mismatch_items: records
                 .iter()
-                .filter(|r| r.join_fallback)
+                .filter(|r| r.join_mismatch)
                 .map(|r| r.item_id.clone())
                 .collect(),
             bad_items: Vec::new(),

@@ -12,6 +12,8 @@ use tokenizers::pre_tokenizers::digits::Digits;
 use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::{AddedToken, Tokenizer};
 
+use crate::request::Encode;
+
 /// GGUF `tokenizer.ggml.token_type` value of control tokens (`<|endoftext|>`, …),
 /// which must be matched whole in text rather than split by BPE.
 const GGUF_TOKEN_TYPE_CONTROL: i32 = 3;
@@ -175,5 +177,15 @@ impl TextTokenizer {
     /// The underlying `tokenizers` tokenizer.
     pub fn inner(&self) -> &Tokenizer {
         &self.inner
+    }
+}
+
+impl Encode for TextTokenizer {
+    fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        TextTokenizer::encode(self, text)
+    }
+
+    fn bos_prefix(&self) -> Vec<u32> {
+        self.bos.filter(|_| self.add_bos).into_iter().collect()
     }
 }

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use densing_eval::engine::{Engine, EngineOptions, MatmulMode};
 use densing_eval::runner::{run_task, RunOptions, Silent};
 use densing_eval::tasks::{self, TaskKind};
-use densing_eval::{Backend, ScoreRequest};
+use densing_eval::{encode_request, Backend, Boundary, ScoreRequest};
 
 fn assets() -> PathBuf {
     let dir = std::env::var_os("DENSING_ASSETS")
@@ -35,7 +35,7 @@ fn engine() -> &'static Engine {
 }
 
 fn bbh_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/bbh")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/bbh")
 }
 
 #[test]
@@ -154,38 +154,140 @@ fn prefix_cache_gives_same_scores_as_no_cache() {
     }
 }
 
-#[test]
-fn join_is_checked_and_fallback_flagged() {
-    let e = engine();
-    let ok = e
-        .encode_request(&ScoreRequest {
-            context: "Q: 2+2?\nA:".into(),
-            continuation: " 4".into(),
-        })
-        .unwrap();
-    assert!(!ok.2);
-    // "hello" + "world" merges into tokens spanning the join unless split at a word.
-    let (ctx, cont, fallback) = e
-        .encode_request(&ScoreRequest {
-            context: "Say hel".into(),
-            continuation: "lo".into(),
-        })
-        .unwrap();
-    let joint = e.tokenizer().encode("Say hello").unwrap();
-    if joint.starts_with(&ctx) {
-        assert!(!fallback);
-    } else {
-        assert!(fallback);
-        assert_eq!(cont, e.tokenizer().encode("lo").unwrap());
+fn humaneval0() -> ScoreRequest {
+    let data = assets().join("HumanEval.jsonl.gz");
+    let set = &tasks::load(&TaskKind::HumanEval, &data, 0, Some(1)).unwrap()[0];
+    set.items[0].requests[0].clone()
+}
+
+fn req(context: &str, continuation: &str) -> ScoreRequest {
+    ScoreRequest {
+        context: context.into(),
+        continuation: continuation.into(),
     }
+}
+
+#[test]
+fn each_boundary_convention_on_joins_with_and_without_a_spanning_token() {
+    let tok = engine().tokenizer();
+    let enc = |r: &ScoreRequest, b| encode_request(tok, r, b).unwrap();
+    // A clean join: both conventions give the joint encoding, unflagged.
+    let clean = req("Q: 2+2?\nA:", " 4");
+    for b in [Boundary::Harness, Boundary::Separate] {
+        let e = enc(&clean, b);
+        assert!(!e.join_mismatch, "{b}");
+        assert_eq!(e.sequence(), tok.encode("Q: 2+2?\nA: 4").unwrap(), "{b}");
+    }
+    // HumanEval/0: the prompt's final "\n" and the solution's indentation form one
+    // whitespace token in the joint text. Harness moves the "\n" into the
+    // continuation, so the split is clean and the joint tokens are scored.
+    let he = humaneval0();
+    let h = enc(&he, Boundary::Harness);
+    assert!(!h.join_mismatch);
+    assert_eq!(
+        h.sequence(),
+        tok.encode(&format!("{}{}", he.context, he.continuation))
+            .unwrap()
+    );
+    assert_eq!(h.context, tok.encode(he.context.trim_end()).unwrap());
+    assert!(tok.decode(&h.continuation[..1]).unwrap().starts_with("\n"));
+    // The old rule: the context keeps its "\n", which the joint encoding does not
+    // have as a token of its own, so the continuation is encoded on its own.
+    let s = enc(&he, Boundary::Separate);
+    assert!(s.join_mismatch);
+    assert_eq!(s.context, tok.encode(&he.context).unwrap());
+    assert_eq!(s.continuation, tok.encode(&he.continuation).unwrap());
+    // A token spanning a join inside a word: "hel" + "lo world".
+    let hello = tok.inner().token_to_id("Ġhello").unwrap();
+    let span = req("Say hel", "lo world");
+    let h = enc(&span, Boundary::Harness);
+    let joint = tok.encode("Say hello world").unwrap();
+    assert_eq!(joint[1], hello);
+    // lm-evaluation-harness: continuation = joint[len(encode(context))..], scored
+    // after the context's own tokens, flagged.
+    assert!(h.join_mismatch);
+    assert_eq!(h.context, tok.encode("Say hel").unwrap());
+    assert_eq!(h.continuation, joint[h.context.len()..].to_vec());
+    let s = enc(&span, Boundary::Separate);
+    assert!(s.join_mismatch);
+    assert_eq!(s.continuation, tok.encode("lo world").unwrap());
     // Too long for the window: an item error, not a crash.
     let long = "word ".repeat(9000);
-    let r = e.score(&[ScoreRequest {
-        context: long,
-        continuation: " end".into(),
-    }]);
+    let r = engine().score(&[req(&long, " end")]);
     let err = r[0].as_ref().unwrap_err().to_string();
     assert!(err.contains("context window of 8192"), "{err}");
+}
+
+#[test]
+fn old_convention_records_and_other_numeric_paths_are_never_reused() {
+    let data = assets().join("HumanEval.jsonl.gz");
+    let set = &tasks::load(&TaskKind::HumanEval, &data, 0, Some(2)).unwrap()[0];
+    let out = tempfile::tempdir().unwrap();
+    let opts = RunOptions {
+        out: out.path().to_path_buf(),
+        skip_bad: false,
+        batch: 1,
+    };
+    let id = engine().model_id();
+    // A store as densing wrote it before issue 10: same model and tokenizer, the
+    // old template version, no numerics, `join_fallback`.
+    let path = densing_eval::store::store_path(out.path(), &id, &set.name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let old: String = set
+        .items
+        .iter()
+        .map(|i| {
+            serde_json::json!({
+                "model": id.model, "tokenizer": id.tokenizer, "task": set.name,
+                "template": "humaneval/v1", "item_id": i.id, "tokens": 10, "bytes": 40,
+                "loss_sum": 12.5, "greedy_match": false, "join_fallback": true,
+            })
+            .to_string()
+                + "\n"
+        })
+        .collect();
+    std::fs::write(&path, &old).unwrap();
+    let run = run_task(engine(), set, &opts, &mut Silent).unwrap();
+    assert_eq!(run.scored_now, 2, "old-convention records were reused");
+    assert_eq!(run.summary.boundary, Boundary::Harness);
+    assert_eq!(run.summary.template, "humaneval/v1;boundary=harness");
+    assert_eq!(run.summary.numerics, "matmul=f32,device=cpu");
+    assert!(run.summary.join_mismatch_items.is_empty());
+    let lines = std::fs::read_to_string(&path).unwrap();
+    assert!(lines.starts_with(&old), "old records must be kept");
+    assert_eq!(lines.lines().count(), 4);
+    // Resuming the same key reuses everything; another matmul mode or the other
+    // convention reuses nothing.
+    assert_eq!(
+        run_task(engine(), set, &opts, &mut Silent)
+            .unwrap()
+            .scored_now,
+        0
+    );
+    struct Keyed<'a>(&'a Engine, densing_eval::ModelIdentity);
+    impl Backend for Keyed<'_> {
+        fn model_id(&self) -> densing_eval::ModelIdentity {
+            self.1.clone()
+        }
+        fn score(
+            &self,
+            r: &[ScoreRequest],
+        ) -> Vec<Result<densing_eval::Scored, densing_eval::ScoreError>> {
+            self.0.score(r)
+        }
+    }
+    let quantized = densing_eval::ModelIdentity {
+        numerics: "matmul=quantized,device=cpu".into(),
+        ..id.clone()
+    };
+    let separate = densing_eval::ModelIdentity {
+        boundary: Boundary::Separate,
+        ..id.clone()
+    };
+    for other in [quantized, separate] {
+        let r = run_task(&Keyed(engine(), other.clone()), set, &opts, &mut Silent).unwrap();
+        assert_eq!(r.scored_now, 2, "{other:?} reused another key's records");
+    }
 }
 
 #[test]
@@ -367,7 +469,7 @@ fn malformed_lines_are_reported_with_file_and_line() {
     let p = dir.path().join("items.jsonl");
     std::fs::write(
         &p,
-        "{\"id\": 1, \"context\": \"a\", \"continuation\": \"b\"}\n{not json\n{\"id\": 3, \"context\": \"a\"}\n",
+        "{\"id\": 1, \"context\": \"a\", \"continuation\": \" b\"}\n{not json\n{\"id\": 3, \"context\": \"a\"}\n",
     )
     .unwrap();
     let set = &tasks::load(&TaskKind::Jsonl, &p, 0, None).unwrap()[0];

@@ -1,9 +1,13 @@
 //! [`HttpBackend`]: the [`Backend`] that scores through OpenAI-compatible servers.
 //!
-//! Prompts go as token ids when a local tokenizer is given (`--model M.gguf`
-//! beside `--endpoint`) and the server accepts ids: the continuation then starts
-//! at a known token index and the ids are exactly the embedded engine's. Otherwise
-//! prompts go as text and the continuation is located by the echoed text offsets.
+//! Prompts go as token ids built by the shared request encoder
+//! ([`densing_eval::encode_request`], the embedded engine's), with the model's own
+//! tokenizer when one is given (`--model M.gguf` beside `--endpoint`), else with
+//! the server's `POST /tokenize` (vLLM, llama.cpp's server, `densing serve`): the
+//! continuation then starts at a known token index and the ids are exactly the
+//! embedded engine's. Only a server with neither a tokenizer endpoint nor token-id
+//! prompts gets text, with the continuation located by the echoed text offsets;
+//! such numbers carry a caveat (stderr and the summary).
 
 use std::fs::File;
 use std::io::BufReader;
@@ -13,7 +17,11 @@ use std::sync::Mutex;
 
 use anyhow::{anyhow, bail, Context, Result};
 use candle_core::quantized::gguf_file;
-use densing_eval::{Backend, ModelIdentity, ScoreError, ScoreRequest, Scored, TextTokenizer};
+use densing_eval::request::split_text;
+use densing_eval::{
+    encode_prompt, encode_request, Backend, Boundary, Encode, ModelIdentity, ScoreError,
+    ScoreRequest, Scored, TextTokenizer,
+};
 use serde_json::Value;
 
 use crate::client::{CallError, Client, ClientOptions};
@@ -29,12 +37,71 @@ pub struct HttpOptions {
     pub concurrency: usize,
     /// The model's own tokenizer, to send token ids.
     pub tokenizer: Option<TextTokenizer>,
+    /// Tokenisation at the context/continuation join.
+    pub boundary: Boundary,
 }
 
 /// How prompts are sent.
 enum Mode {
-    Ids(Box<TextTokenizer>),
+    /// Token ids from the model's own tokenizer.
+    Local(Box<TextTokenizer>),
+    /// Token ids from the server's `POST /tokenize`; `bos` is what the server's
+    /// tokenizer puts before a prompt (`[bos]` or nothing).
+    Server { bos: Vec<u32> },
+    /// Text; the continuation located by echoed text offsets.
     Text,
+}
+
+/// Why text prompts are not comparable with the embedded engine's numbers.
+const TEXT_CAVEAT: &str = "continuations located by text offsets: no local tokenizer (--model) was given and the server has no usable POST /tokenize or refuses token-id prompts, so the server tokenised context+continuation as one text and a token spanning the join counts as continuation; token ids differ from the embedded engine's on such items and losses may differ from its numbers";
+
+/// The server's tokenizer, through `POST /tokenize`, as a request encoder.
+struct ServerTokenizer<'a> {
+    client: &'a Client,
+    model: &'a str,
+    endpoint: usize,
+    bos: &'a [u32],
+}
+
+impl Encode for ServerTokenizer<'_> {
+    fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        tokenize(self.client, self.model, self.endpoint, text, false).map_err(|f| anyhow!(f))
+    }
+
+    fn bos_prefix(&self) -> Vec<u32> {
+        self.bos.to_vec()
+    }
+}
+
+/// A `POST /tokenize` body with vLLM's fields (`model`, `prompt`,
+/// `add_special_tokens`) and llama.cpp's server's (`content`, `add_special`), so
+/// either server answers it; both reply `{"tokens": [ids], …}`.
+fn tokenize_body(model: &str, text: &str, add_special: bool) -> Value {
+    serde_json::json!({
+        "model": model,
+        "prompt": text,
+        "add_special_tokens": add_special,
+        "content": text,
+        "add_special": add_special,
+    })
+}
+
+/// `POST /tokenize` with retries: the ids of `text`.
+fn tokenize(
+    client: &Client,
+    model: &str,
+    endpoint: usize,
+    text: &str,
+    add_special: bool,
+) -> Result<Vec<u32>, crate::client::Failure> {
+    let body = tokenize_body(model, text, add_special);
+    let reply = client.with_retries(endpoint, "POST /tokenize", |ep| {
+        client.post_once(ep, "/tokenize", &body)
+    })?;
+    protocol::parse_tokenize(&reply).map_err(|e| crate::client::Failure {
+        status: None,
+        message: format!("POST /tokenize on {}: {e}", client.endpoints()[endpoint]),
+    })
 }
 
 /// A connected, probed set of endpoints serving one model.
@@ -129,20 +196,20 @@ impl HttpBackend {
             model = Some(want);
         }
         let model = model.expect("at least one endpoint was listed");
+        let mode = match opts.tokenizer {
+            Some(t) => Mode::Local(Box::new(t)),
+            None => server_mode(&client, &model)?,
+        };
         let mut backend = Self {
             identity: ModelIdentity {
                 model: format!("server:{model}"),
-                tokenizer: opts
-                    .tokenizer
-                    .as_ref()
-                    .map_or("server".into(), |t| t.hash().to_string()),
+                tokenizer: String::new(),
                 name: model.clone(),
                 context_window: window,
+                numerics: "server".into(),
+                boundary: opts.boundary,
             },
-            mode: match opts.tokenizer {
-                Some(t) => Mode::Ids(Box::new(t)),
-                None => Mode::Text,
-            },
+            mode,
             client,
             model,
             concurrency: opts.concurrency.max(1),
@@ -151,6 +218,15 @@ impl HttpBackend {
         for ep in 0..backend.client.endpoints().len() {
             let report = backend.probe(ep)?;
             backend.probes.push(report);
+        }
+        // Known only after probing: a server may refuse token-id prompts.
+        backend.identity.tokenizer = match &backend.mode {
+            Mode::Local(t) => t.hash().to_string(),
+            Mode::Server { .. } => "server:/tokenize".into(),
+            Mode::Text => "server:text-offsets".into(),
+        };
+        if matches!(backend.mode, Mode::Text) {
+            eprintln!("warning: {TEXT_CAVEAT}");
         }
         Ok(backend)
     }
@@ -170,9 +246,27 @@ impl HttpBackend {
         &self.model
     }
 
-    /// Whether prompts go as token ids (else as text).
-    pub fn sends_ids(&self) -> bool {
-        matches!(self.mode, Mode::Ids(_))
+    /// How prompts are sent, in words.
+    pub fn prompt_kind(&self) -> &'static str {
+        match self.mode {
+            Mode::Local(_) => "token ids (local tokenizer)",
+            Mode::Server { .. } => "token ids (server's /tokenize)",
+            Mode::Text => "text (continuations located by text offsets)",
+        }
+    }
+
+    /// The request encoder of token-id modes, for requests starting on `endpoint`.
+    fn encoder(&self, endpoint: usize) -> Option<Box<dyn Encode + '_>> {
+        match &self.mode {
+            Mode::Local(t) => Some(Box::new(t.as_ref())),
+            Mode::Server { bos } => Some(Box::new(ServerTokenizer {
+                client: &self.client,
+                model: &self.model,
+                endpoint,
+                bos,
+            })),
+            Mode::Text => None,
+        }
     }
 
     fn probe(&mut self, ep: usize) -> Result<ProbeReport> {
@@ -185,8 +279,11 @@ impl HttpBackend {
             };
             anyhow!("probing {url}: {f}{hint}")
         };
-        if let Mode::Ids(tok) = &self.mode {
-            let ids = self.probe_ids(tok)?;
+        let ids = match self.encoder(ep) {
+            Some(enc) => Some(encode_prompt(enc.as_ref(), PROBE_TEXT)?),
+            None => None,
+        };
+        if let Some(ids) = ids {
             let body = protocol::completion_request(&self.model, Prompt::Ids(&ids), 1);
             // Servers that reject token-id prompts say so with 400, 422 or (llama-cpp-python) 500;
             // one refusal is enough to switch to text, which every server takes.
@@ -216,109 +313,55 @@ impl HttpBackend {
         judge(&reply, Prompt::Text(PROBE_TEXT)).with_context(|| format!("probing {url}"))
     }
 
-    fn probe_ids(&self, tok: &TextTokenizer) -> Result<Vec<u32>> {
-        let mut ids: Vec<u32> = Vec::new();
-        if tok.add_bos() {
-            ids.extend(tok.bos());
+    fn score_one(&self, req: &ScoreRequest, first_endpoint: usize) -> Result<Scored, ScoreError> {
+        let item = |e: protocol::ProtocolError| ScoreError::Item(e.0);
+        if let Some(enc) = self.encoder(first_endpoint) {
+            let enc = encode_request(enc.as_ref(), req, self.identity.boundary)?;
+            if let Some(w) = self.identity.context_window {
+                // The server generates one token after the prompt.
+                enc.check_window(w, 1)?;
+            }
+            let ids = enc.sequence();
+            let reply = self.send(Prompt::Ids(&ids), first_endpoint)?;
+            let echoed = protocol::parse_completion(&reply).map_err(item)?;
+            let n = protocol::prompt_len(&echoed, Prompt::Ids(&ids)).map_err(item)?;
+            let (token_logprobs, greedy_match) =
+                protocol::continuation(&echoed.entries, enc.context.len(), n).map_err(item)?;
+            return Ok(Scored {
+                token_ids: enc.continuation,
+                token_logprobs,
+                bytes: req.continuation.len(),
+                greedy_match,
+                join_mismatch: enc.join_mismatch,
+            });
         }
-        ids.extend(tok.encode(PROBE_TEXT)?);
-        Ok(ids)
-    }
-
-    /// Context and continuation ids exactly as the embedded engine builds them
-    /// (`densing_eval::Engine::encode_request`): BOS per the model, the joint
-    /// encoding split after the context's tokens, or the continuation encoded on
-    /// its own when a token spans the join.
-    fn encode(
-        &self,
-        tok: &TextTokenizer,
-        req: &ScoreRequest,
-    ) -> Result<(Vec<u32>, Vec<u32>, bool), ScoreError> {
-        let mut ctx = Vec::new();
-        if tok.add_bos() {
-            ctx.extend(tok.bos());
-        }
-        let ctx_only = tok.encode(&req.context)?;
-        let joint = tok.encode(&format!("{}{}", req.context, req.continuation))?;
-        let (cont, fallback) =
-            if joint.len() > ctx_only.len() && joint[..ctx_only.len()] == ctx_only[..] {
-                (joint[ctx_only.len()..].to_vec(), false)
-            } else {
-                (tok.encode(&req.continuation)?, true)
-            };
-        ctx.extend(ctx_only);
-        if cont.is_empty() {
+        if req.continuation.is_empty() {
             return Err(ScoreError::Item("empty continuation".into()));
         }
-        if ctx.is_empty() {
-            return Err(ScoreError::Item(
-                "empty context and the model adds no BOS to condition on".into(),
-            ));
-        }
-        if let Some(w) = self.identity.context_window {
-            // The server generates one token after the prompt.
-            if ctx.len() + cont.len() + 1 > w {
-                return Err(ScoreError::Item(format!(
-                    "{} tokens ({} context + {} continuation) plus one generated exceed the server's max_model_len of {w}",
-                    ctx.len() + cont.len(),
-                    ctx.len(),
-                    cont.len()
-                )));
-            }
-        }
-        Ok((ctx, cont, fallback))
-    }
-
-    fn score_one(&self, req: &ScoreRequest, first_endpoint: usize) -> Result<Scored, ScoreError> {
-        match &self.mode {
-            Mode::Ids(tok) => {
-                let (ctx, cont, join_fallback) = self.encode(tok, req)?;
-                let mut ids = ctx.clone();
-                ids.extend_from_slice(&cont);
-                let reply = self.send(Prompt::Ids(&ids), first_endpoint)?;
-                let echoed =
-                    protocol::parse_completion(&reply).map_err(|e| ScoreError::Item(e.0))?;
-                let n = protocol::prompt_len(&echoed, Prompt::Ids(&ids))
-                    .map_err(|e| ScoreError::Item(e.0))?;
-                let (token_logprobs, greedy_match) =
-                    protocol::continuation(&echoed.entries, ctx.len(), n)
-                        .map_err(|e| ScoreError::Item(e.0))?;
-                Ok(Scored {
-                    token_ids: cont,
-                    token_logprobs,
-                    bytes: req.continuation.len(),
-                    greedy_match,
-                    join_fallback,
-                })
-            }
-            Mode::Text => {
-                if req.continuation.is_empty() {
-                    return Err(ScoreError::Item("empty continuation".into()));
-                }
-                let text = format!("{}{}", req.context, req.continuation);
-                let reply = self.send(Prompt::Text(&text), first_endpoint)?;
-                let item = |e: protocol::ProtocolError| ScoreError::Item(e.0);
-                let echoed = protocol::parse_completion(&reply).map_err(item)?;
-                let n = protocol::prompt_len(&echoed, Prompt::Text(&text)).map_err(item)?;
-                let (start, join_fallback) = protocol::split_by_offset(
-                    &echoed.entries,
-                    n,
-                    text.chars().count(),
-                    req.context.chars().count(),
-                )
-                .map_err(item)?;
-                let (token_logprobs, greedy_match) =
-                    protocol::continuation(&echoed.entries, start, n).map_err(item)?;
-                // The server tokenised the text; its ids are not in the reply.
-                Ok(Scored {
-                    token_ids: Vec::new(),
-                    token_logprobs,
-                    bytes: req.continuation.len(),
-                    greedy_match,
-                    join_fallback,
-                })
-            }
-        }
+        let text = format!("{}{}", req.context, req.continuation);
+        // The split point follows the convention (harness: before the context's
+        // trailing whitespace).
+        let (context, _) = split_text(req, self.identity.boundary);
+        let reply = self.send(Prompt::Text(&text), first_endpoint)?;
+        let echoed = protocol::parse_completion(&reply).map_err(item)?;
+        let n = protocol::prompt_len(&echoed, Prompt::Text(&text)).map_err(item)?;
+        let (start, join_mismatch) = protocol::split_by_offset(
+            &echoed.entries,
+            n,
+            text.chars().count(),
+            context.chars().count(),
+        )
+        .map_err(item)?;
+        let (token_logprobs, greedy_match) =
+            protocol::continuation(&echoed.entries, start, n).map_err(item)?;
+        // The server tokenised the text; its ids are not in the reply.
+        Ok(Scored {
+            token_ids: Vec::new(),
+            token_logprobs,
+            bytes: req.continuation.len(),
+            greedy_match,
+            join_mismatch,
+        })
     }
 
     /// One scoring request with retries. A request the server refuses (400/422:
@@ -334,6 +377,35 @@ impl HttpBackend {
     }
 }
 
+/// Without a local tokenizer: token ids through the server's `POST /tokenize` when
+/// it has one (its BOS policy read from tokenising "" with special tokens), else
+/// text. A server that answers 4xx, or 200 without a `tokens` list, has none.
+fn server_mode(client: &Client, model: &str) -> Result<Mode> {
+    let url = &client.endpoints()[0];
+    let body = tokenize_body(model, "", true);
+    let reply = match client.with_retries(0, "POST /tokenize", |ep| {
+        client.post_once(ep, "/tokenize", &body)
+    }) {
+        Ok(r) => r,
+        Err(f) if f.status.is_some_and(|s| s < 500) => {
+            eprintln!("{url}: no POST /tokenize ({f})");
+            return Ok(Mode::Text);
+        }
+        Err(f) => return Err(anyhow!(f)),
+    };
+    match protocol::parse_tokenize(&reply) {
+        Ok(bos) if bos.len() <= 1 => Ok(Mode::Server { bos }),
+        Ok(bos) => bail!(
+            "{url}: POST /tokenize puts {} special tokens around an empty text ({bos:?}); expected at most a BOS",
+            bos.len()
+        ),
+        Err(e) => {
+            eprintln!("{url}: POST /tokenize answered without token ids ({e})");
+            Ok(Mode::Text)
+        }
+    }
+}
+
 /// Parse and check a probe reply.
 fn judge(reply: &str, prompt: Prompt<'_>) -> Result<ProbeReport> {
     let echoed = protocol::parse_completion(reply).map_err(|e| anyhow!("probe failed: {e}"))?;
@@ -344,6 +416,13 @@ fn judge(reply: &str, prompt: Prompt<'_>) -> Result<ProbeReport> {
 impl Backend for HttpBackend {
     fn model_id(&self) -> ModelIdentity {
         self.identity.clone()
+    }
+
+    fn caveats(&self) -> Vec<String> {
+        match self.mode {
+            Mode::Text => vec![TEXT_CAVEAT.to_string()],
+            _ => Vec::new(),
+        }
     }
 
     /// Score the requests with up to `concurrency` in flight, request `i` starting

@@ -294,6 +294,28 @@ pub fn prompt_len(echoed: &Echoed, prompt: Prompt<'_>) -> Result<usize, Protocol
     Ok(n)
 }
 
+/// The token ids of a `POST /tokenize` reply: `{"tokens": [ids], …}` (vLLM,
+/// llama.cpp's server, `densing serve`).
+pub fn parse_tokenize(body: &str) -> Result<Vec<u32>, ProtocolError> {
+    let v: Value = match serde_json::from_str(body) {
+        Ok(v) => v,
+        Err(_) => return err(format!("the reply is not JSON: {}", snippet(body))),
+    };
+    let Some(tokens) = v.get("tokens").and_then(Value::as_array) else {
+        return err(format!("the reply has no `tokens` list: {}", snippet(body)));
+    };
+    tokens
+        .iter()
+        .map(|t| t.as_u64().and_then(|i| u32::try_from(i).ok()))
+        .collect::<Option<Vec<u32>>>()
+        .ok_or_else(|| {
+            ProtocolError(format!(
+                "`tokens` holds something other than token ids: {}",
+                snippet(body)
+            ))
+        })
+}
+
 /// Where the continuation starts among the prompt's `entries` when the prompt was
 /// sent as text: the first token at or after character `context_chars` of the
 /// prompt. Offsets are shifted by however much text the server put before the
@@ -388,6 +410,19 @@ pub fn continuation(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokenize_replies_are_parsed_or_refused() {
+        let vllm = r#"{"count":3,"max_model_len":8192,"tokens":[1,2,3],"token_strs":null}"#;
+        assert_eq!(parse_tokenize(vllm).unwrap(), vec![1, 2, 3]);
+        assert_eq!(
+            parse_tokenize(r#"{"tokens":[]}"#).unwrap(),
+            Vec::<u32>::new()
+        );
+        assert!(parse_tokenize(r#"{"detail":"Not Found"}"#).is_err());
+        assert!(parse_tokenize(r#"{"tokens":[{"id":1,"piece":"a"}]}"#).is_err());
+        assert!(parse_tokenize("<html>").is_err());
+    }
 
     fn vllm_legacy() -> &'static str {
         // vLLM, prompt "ab" + "c" as text, one generated token "d".

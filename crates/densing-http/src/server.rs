@@ -2,7 +2,10 @@
 //! vLLM's scoring semantics, so that a small model can be spread over machines
 //! without GPUs and the HTTP client has a correct server to be tested against.
 //!
-//! Routes: `POST /v1/completions`, `GET /v1/models`, `GET /health`.
+//! Routes: `POST /v1/completions`, `GET /v1/models`, `GET /health`, and vLLM's
+//! `POST /tokenize` (`{"model", "prompt", "add_special_tokens"}` →
+//! `{"tokens", "count", "max_model_len"}`), so clients without the model's
+//! tokenizer can still send token-id prompts.
 //! Completions follow vLLM: `prompt` is a string, a list of token ids, or a list
 //! of either (one choice per prompt); ids are used verbatim, text is tokenised with
 //! the model's tokenizer and BOS policy; `max_tokens` defaults to 16 and must be
@@ -22,7 +25,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{anyhow, Result};
 use candle_core::Tensor;
 use densing_eval::model::KvCache;
-use densing_eval::Engine;
+use densing_eval::{encode_prompt, Encode, Engine};
 use serde_json::{json, Value};
 use tiny_http::{Header, Method, Request, Response, Server};
 
@@ -147,21 +150,25 @@ fn route(state: &State, req: &mut Request, path: &str) -> Result<Value, HttpErro
                 "max_model_len": state.engine.context_window(),
             }],
         })),
-        (Method::Post, "/v1/completions") => {
+        (Method::Post, "/v1/completions" | "/tokenize") => {
             let mut body = String::new();
             req.as_reader()
                 .read_to_string(&mut body)
                 .map_err(|e| bad(format!("reading the request body: {e}")))?;
             let v: Value = serde_json::from_str(&body)
                 .map_err(|e| bad(format!("the request body is not JSON: {e}")))?;
-            completions(state, &v)
+            if path == "/tokenize" {
+                tokenize(state, &v)
+            } else {
+                completions(state, &v)
+            }
         }
-        (_, "/v1/models" | "/v1/completions") => {
+        (_, "/v1/models" | "/v1/completions" | "/tokenize") => {
             Err(HttpError(405, format!("method not allowed on {path}")))
         }
         _ => Err(HttpError(
             404,
-            format!("no route {path}; this server has /v1/completions, /v1/models and /health"),
+            format!("no route {path}; this server has /v1/completions, /v1/models, /tokenize and /health"),
         )),
     }
 }
@@ -180,11 +187,7 @@ fn prompts(state: &State, v: &Value) -> Result<Vec<PromptIds>, HttpError> {
     let tok = state.engine.tokenizer();
     let vocab = tok.inner().get_vocab_size(true) as u64;
     let text = |s: &str| -> Result<PromptIds, HttpError> {
-        let mut ids = Vec::new();
-        if tok.add_bos() {
-            ids.extend(tok.bos());
-        }
-        ids.extend(tok.encode(s).map_err(|e| bad(format!("{e:#}")))?);
+        let ids = encode_prompt(tok, s).map_err(|e| bad(format!("{e:#}")))?;
         Ok((Some(s.to_string()), ids))
     };
     let ids = |a: &[Value]| -> Result<PromptIds, HttpError> {
@@ -220,6 +223,37 @@ fn prompts(state: &State, v: &Value) -> Result<Vec<PromptIds>, HttpError> {
         return Err(bad("a prompt is empty (and the model adds no BOS)"));
     }
     Ok(out)
+}
+
+/// vLLM's `POST /tokenize` for a text prompt: the ids the model's tokenizer gives
+/// it, with BOS per the model when `add_special_tokens` (default true).
+fn tokenize(state: &State, v: &Value) -> Result<Value, HttpError> {
+    if let Some(m) = v.get("model").and_then(Value::as_str) {
+        if m != state.opts.model_name {
+            return Err(HttpError(404, format!("The model `{m}` does not exist.")));
+        }
+    }
+    let Some(text) = v.get("prompt").and_then(Value::as_str) else {
+        return Err(bad("`prompt` must be a string"));
+    };
+    let special = match v.get("add_special_tokens") {
+        None | Some(Value::Null) => true,
+        Some(x) => x
+            .as_bool()
+            .ok_or_else(|| bad("`add_special_tokens` must be a boolean"))?,
+    };
+    let tok = state.engine.tokenizer();
+    let ids = if special {
+        encode_prompt(tok, text)
+    } else {
+        Encode::encode(tok, text)
+    }
+    .map_err(|e| bad(format!("{e:#}")))?;
+    Ok(json!({
+        "count": ids.len(),
+        "max_model_len": state.engine.context_window(),
+        "tokens": ids,
+    }))
 }
 
 /// Greedy continuation plus prompt log-probs for one prompt.

@@ -216,6 +216,49 @@ fn missing_model_and_wrong_checksum_fail_clearly() {
 }
 
 #[test]
+fn memory_preflight_stops_before_loading_and_names_the_ways_out() {
+    let he = assets().join("HumanEval.jsonl.gz");
+    let tmp = tempfile::tempdir().unwrap();
+    let m = model();
+    let args = [
+        "--model",
+        m.to_str().unwrap(),
+        "--task",
+        "humaneval",
+        "--data",
+        he.to_str().unwrap(),
+        "--out",
+        tmp.path().to_str().unwrap(),
+        "--limit",
+        "1",
+    ];
+    // SmolLM2-135M: 134.5M parameters → ≈ 0.50 GiB of f32 weights.
+    let o = densing(&args)
+        .env("DENSING_AVAILABLE_MEMORY", "400MiB")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("not enough memory") && e.contains("0.5 GiB weights as f32"),
+        "{e}"
+    );
+    assert!(
+        e.contains("--quantized-matmul") && e.contains("--endpoint"),
+        "{e}"
+    );
+    assert!(!e.contains("loaded"), "it must stop before loading: {e}");
+    // Quantised blocks fit.
+    let mut q = args.to_vec();
+    q.push("--quantized-matmul");
+    let o = densing(&q)
+        .env("DENSING_AVAILABLE_MEMORY", "400MiB")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
 fn unsupported_architecture_fails_clearly() {
     // The real file with its `general.architecture` value "llama" patched to "mamba".
     let bytes = std::fs::read(model()).unwrap();

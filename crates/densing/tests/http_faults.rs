@@ -44,6 +44,16 @@ fn good_server_scores_every_item_once() {
     assert!(ok, "{stderr}");
     let recs = store_records(&dir.path().join("out"));
     assert_eq!(recs.len(), 6, "{stdout}");
+    // No POST /tokenize and no local tokenizer: text prompts, said on stderr and in
+    // the summary.
+    assert!(
+        stderr.contains("warning: continuations located by text offsets"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("caveat: continuations located by text offsets"),
+        "{stdout}"
+    );
     // The fake server makes one token per character, each at log-prob -0.01.
     for r in &recs {
         let chars = r["bytes"].as_f64().unwrap();

@@ -9,7 +9,7 @@ use std::io::Read;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use http_support::{densing, humaneval, jsonl_task, model, run, start_serve, store_records, Guard};
+use http_support::{densing, humaneval, model, run, start_serve, store_records, Guard};
 
 fn losses(out: &std::path::Path) -> HashMap<String, (f64, u64)> {
     store_records(out)
@@ -26,64 +26,68 @@ fn losses(out: &std::path::Path) -> HashMap<String, (f64, u64)> {
         .collect()
 }
 
+/// The summary JSON of the HumanEval run under `out`.
+fn summary(out: &std::path::Path) -> serde_json::Value {
+    let dir = std::fs::read_dir(out)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    serde_json::from_str(&std::fs::read_to_string(dir.join("humaneval.summary.json")).unwrap())
+        .unwrap()
+}
+
 #[test]
-fn http_path_reproduces_the_embedded_losses_on_humaneval() {
+fn embedded_and_http_with_or_without_a_local_tokenizer_agree_on_humaneval() {
     let dir = tempfile::tempdir().unwrap();
     let (_server, url) = start_serve(&[]);
-    let eval = |out: &str, extra: &[&str], limit: &str| {
+    let eval = |out: &str, extra: &[&str]| {
         let (ok, stdout, stderr) = run(densing()
-            .args(["eval", "--task", "humaneval", "--limit", limit])
+            .args(["eval", "--task", "humaneval", "--limit", "20"])
             .arg("--data")
             .arg(humaneval())
             .arg("--out")
             .arg(dir.path().join(out))
             .args(extra));
         assert!(ok, "densing eval {extra:?} failed:\n{stdout}\n{stderr}");
-        losses(&dir.path().join(out))
+        (losses(&dir.path().join(out)), stderr)
     };
     let model = model();
     let model = model.to_str().unwrap();
-    let embedded = eval("embedded", &["--model", model], "20");
-    // Token ids (a local tokenizer is given), two requests in flight.
-    let by_ids = eval(
+    let (embedded, _) = eval("embedded", &["--model", model]);
+    // Token ids from the local tokenizer, two requests in flight.
+    let (by_ids, stderr) = eval(
         "ids",
         &["--endpoint", &url, "--model", model, "--concurrency", "2"],
-        "20",
     );
+    assert!(stderr.contains("token ids (local tokenizer)"), "{stderr}");
+    // No local tokenizer: token ids built from the server's POST /tokenize.
+    let (by_server, stderr) = eval("server-tok", &["--endpoint", &url]);
+    assert!(
+        stderr.contains("token ids (server's /tokenize)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("warning"), "{stderr}");
     assert_eq!(embedded.len(), 20);
-    assert_eq!(by_ids.len(), 20);
-    let mut worst: f64 = 0.0;
-    for (id, (loss, tokens)) in &embedded {
-        let (l, t) = by_ids[id];
-        assert_eq!(t, *tokens, "{id}: token counts differ");
-        worst = worst.max((l - loss).abs());
+    for (name, other) in [
+        ("local tokenizer", &by_ids),
+        ("server /tokenize", &by_server),
+    ] {
+        assert_eq!(other.len(), 20, "{name}");
+        for (id, (loss, tokens)) in &embedded {
+            let (l, t) = other[id];
+            assert_eq!(t, *tokens, "{id} ({name}): token counts differ");
+            assert!(
+                (l - loss).abs() < 1e-3,
+                "{id} ({name}): loss {l} vs embedded {loss}"
+            );
+        }
     }
-    assert!(worst < 1e-4, "largest per-item |Δloss| = {worst} nat");
-    // Text prompts: the server tokenises and the split comes from text offsets.
-    // HumanEval's joins ("\n" + "    ") span tokens, which the two paths handle
-    // differently by design (flagged), so this uses items with clean joins.
-    let data = jsonl_task(dir.path(), 6);
-    let eval_jsonl = |out: &str, extra: &[&str]| {
-        let (ok, stdout, stderr) = run(densing()
-            .args(["eval", "--task", "jsonl"])
-            .arg("--data")
-            .arg(&data)
-            .arg("--out")
-            .arg(dir.path().join(out))
-            .args(extra));
-        assert!(ok, "densing eval {extra:?} failed:\n{stdout}\n{stderr}");
-        losses(&dir.path().join(out))
-    };
-    let embedded = eval_jsonl("embedded-jsonl", &["--model", model]);
-    let by_text = eval_jsonl("text-jsonl", &["--endpoint", &url]);
-    assert_eq!(by_text.len(), 6);
-    for (id, (l, t)) in &by_text {
-        let (loss, tokens) = embedded[id];
-        assert_eq!(*t, tokens, "{id}: token counts differ (text prompt)");
-        assert!(
-            (l - loss).abs() < 1e-4,
-            "{id}: text-prompt loss {l} vs embedded {loss}"
-        );
+    for out in ["embedded", "ids", "server-tok"] {
+        let s = summary(&dir.path().join(out));
+        assert_eq!(s["boundary"], "harness", "{out}");
+        assert_eq!(s["caveats"], serde_json::json!([]), "{out}");
     }
 }
 

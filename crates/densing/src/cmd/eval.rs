@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! densing eval --model M.gguf --task humaneval --data HumanEval.jsonl.gz
-//! densing eval --model M.gguf --task bbh:date_understanding --data ../shared/data/bbh --shots 3
+//! densing eval --model M.gguf --task bbh:date_understanding --data data/bbh --shots 3
 //! ```
 //! Results go to `<out>/<model>-<hash>/<task>.jsonl` (one line per item) and
 //! `<task>.summary.json`; rerunning resumes. `--ladder`/`--anchors` append the
@@ -16,7 +16,7 @@ use clap::{Args, ValueEnum};
 use densing_eval::engine::{Device, Engine, EngineOptions, MatmulMode};
 use densing_eval::store::append_csv_row;
 use densing_eval::{
-    run_task, Backend, ItemRecord, Observer, RunOptions, Summary, TaskKind, TaskSet,
+    run_task, Backend, Boundary, ItemRecord, Observer, RunOptions, Summary, TaskKind, TaskSet,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -27,6 +27,27 @@ pub enum DeviceArg {
     Cuda,
     /// Needs the `metal` cargo feature.
     Metal,
+}
+
+/// Tokenisation at the context/continuation join.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum BoundaryArg {
+    /// lm-evaluation-harness's loglikelihood request: the context's trailing
+    /// whitespace moves to the continuation; context+continuation encoded jointly;
+    /// the continuation is the joint tokens after the encoded context.
+    Harness,
+    /// densing's rule before issue 10: no whitespace moved; the continuation
+    /// encoded on its own when a token spans the join.
+    Separate,
+}
+
+impl From<BoundaryArg> for Boundary {
+    fn from(b: BoundaryArg) -> Self {
+        match b {
+            BoundaryArg::Harness => Boundary::Harness,
+            BoundaryArg::Separate => Boundary::Separate,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +107,9 @@ pub struct EvalArgs {
     /// Compute device.
     #[arg(long, value_enum, default_value = "cpu")]
     pub device: DeviceArg,
+    /// Tokenisation at the context/continuation join (part of the results' key).
+    #[arg(long, value_enum, default_value = "harness")]
+    pub boundary: BoundaryArg,
     /// Items per backend call.
     #[arg(long, default_value_t = 1)]
     pub batch: usize,
@@ -112,8 +136,9 @@ pub struct EvalArgs {
     pub heldout: bool,
 }
 
-/// The one place a backend is chosen from the arguments.
-fn backend(args: &EvalArgs) -> Result<Box<dyn Backend>> {
+/// The one place a backend is chosen from the arguments. `sets` size the memory
+/// preflight of the embedded engine (their longest item).
+fn backend(args: &EvalArgs, sets: &[TaskSet]) -> Result<Box<dyn Backend>> {
     if !args.endpoint.is_empty() {
         return http_backend(args);
     }
@@ -134,6 +159,13 @@ fn backend(args: &EvalArgs) -> Result<Box<dyn Backend>> {
         prefix_cache: !args.no_prefix_cache,
         expected_sha256: args.sha256.clone(),
         device,
+        boundary: args.boundary.into(),
+        longest_text: sets
+            .iter()
+            .flat_map(|s| &s.items)
+            .flat_map(|i| &i.requests)
+            .max_by_key(|r| r.context.len() + r.continuation.len())
+            .map(|r| format!("{}{}", r.context, r.continuation)),
     };
     let t = Instant::now();
     let engine =
@@ -171,6 +203,7 @@ fn http_backend(args: &EvalArgs) -> Result<Box<dyn Backend>> {
         server_model: args.server_model.clone(),
         concurrency: args.concurrency,
         tokenizer,
+        boundary: args.boundary.into(),
     };
     let backend = densing_http::HttpBackend::connect(opts)?;
     for (url, p) in backend.endpoints().iter().zip(backend.probes()) {
@@ -180,7 +213,7 @@ fn http_backend(args: &EvalArgs) -> Result<Box<dyn Backend>> {
             p.repeat_mean,
             p.top_hits,
             p.next_hits,
-            if backend.sends_ids() { "token ids" } else { "text" }
+            backend.prompt_kind()
         );
     }
     Ok(Box::new(backend))
@@ -305,7 +338,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
             );
         }
     }
-    let backend = backend(&args)?;
+    let backend = backend(&args, &sets)?;
     let opts = RunOptions {
         out: args.out.clone(),
         skip_bad: args.skip_bad,
@@ -336,7 +369,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         let outcome = run_task(backend.as_ref(), set, &opts, &mut progress)?;
         let s = &outcome.summary;
         println!(
-            "{}: {} items ({} scored now), {} tokens, loss {} nat/token, {} bits/byte, accuracy {}, {} join fallbacks, {} bad, {} without reference → {}",
+            "{}: {} items ({} scored now), {} tokens, loss {} nat/token, {} bits/byte, accuracy {}, boundary {}, {} joins spanned by a token, {} bad, {} without reference → {}",
             s.task,
             s.items,
             outcome.scored_now,
@@ -344,7 +377,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
             fmt_opt(s.loss_per_token, 4),
             fmt_opt(s.bits_per_byte, 4),
             fmt_opt(s.accuracy, 4),
-            s.join_fallback_items.len(),
+            s.boundary,
+            s.join_mismatch_items.len(),
             s.bad_items.len(),
             s.no_reference,
             outcome.summary_path.display()
@@ -357,6 +391,9 @@ pub fn run(args: EvalArgs) -> Result<()> {
                 outcome.scored_now as f64 / outcome.seconds,
                 outcome.tokens_now as f64 / outcome.seconds
             );
+        }
+        for c in &s.caveats {
+            println!("{}: caveat: {c}", s.task);
         }
         append_fit_rows(&args, s)?;
     }

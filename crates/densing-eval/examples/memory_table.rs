@@ -1,0 +1,66 @@
+//! The README's table of the largest models each matmul mode fits in a given
+//! memory, computed with the preflight's formula (`densing_eval::memory`) for the
+//! published shapes of common Llama/Qwen2 checkpoints and a 2,048-token item.
+//!
+//! ```text
+//! cargo run --release -p densing-eval --example memory_table -- [GIB] [TOKENS]
+//! ```
+//! Quantised weights are counted at the format's average bits per weight (Q8_0
+//! 8.5, Q4_K_M ≈ 4.85) plus the f32 copy of the token embedding the engine keeps;
+//! a real file's exact size comes from its tensor table when `densing eval` runs.
+
+use densing_eval::memory::{sequence_bytes, Shape};
+
+/// (name, parameters, layers, heads, KV heads, head dim, FFN, vocab, width)
+const MODELS: &[(&str, f64, usize, usize, usize, usize, usize, usize, usize)] = &[
+    ("SmolLM2-1.7B", 1.71e9, 24, 32, 32, 64, 8192, 49152, 2048),
+    ("Qwen2.5-3B", 3.09e9, 36, 16, 2, 128, 11008, 151936, 2048),
+    ("Llama-3.2-3B", 3.21e9, 28, 24, 8, 128, 8192, 128256, 3072),
+    ("Qwen2.5-7B", 7.62e9, 28, 28, 4, 128, 18944, 152064, 3584),
+    ("Llama-3.1-8B", 8.03e9, 32, 32, 8, 128, 14336, 128256, 4096),
+    ("Qwen2.5-14B", 14.77e9, 48, 40, 8, 128, 13824, 152064, 5120),
+    ("Qwen2.5-32B", 32.76e9, 64, 40, 8, 128, 27648, 152064, 5120),
+];
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let gib: f64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(24.0);
+    let tokens: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(2048);
+    let budget = gib * (1u64 << 30) as f64;
+    println!("| model | params | f32 (default) | Q8_0 + `--quantized-matmul` | Q4_K_M + `--quantized-matmul` |");
+    println!("|---|---|---|---|---|");
+    for &(name, params, n_layer, n_head, n_kv_head, head_dim, ffn, vocab, width) in MODELS {
+        let shape = Shape {
+            n_layer,
+            n_head,
+            n_kv_head,
+            head_dim,
+            ffn,
+            vocab,
+        };
+        let (kv, working) = sequence_bytes(&shape, tokens);
+        let embed = (vocab * width) as f64;
+        let cell = |bits: Option<f64>| {
+            let weights = match bits {
+                None => 4.0 * params,
+                // Quantised matrices, plus the embedding's f32 copy.
+                Some(b) => params * b / 8.0 + 4.0 * embed,
+            };
+            let total = weights + (kv + working) as f64;
+            let g = total / (1u64 << 30) as f64;
+            if total <= budget {
+                format!("{g:.1} GiB ✓")
+            } else {
+                format!("{g:.1} GiB ✗")
+            }
+        };
+        println!(
+            "| {name} | {:.2}B | {} | {} | {} |",
+            params / 1e9,
+            cell(None),
+            cell(Some(8.5)),
+            cell(Some(4.85))
+        );
+    }
+    println!("\n(budget {gib} GiB, longest item {tokens} tokens: KV cache + one layer's working set + logits included)");
+}
