@@ -8,7 +8,7 @@ sub="${1:-date_understanding}"
 limit="${2:-30}"
 bin="${CARGO_TARGET_DIR:-$repo/target}/release/densing"
 model="${DENSING_ASSETS:-$repo/assets}/SmolLM2-135M-Instruct.Q4_1.gguf"
-bbh="$repo/../shared/data/bbh"
+bbh="$repo/data/bbh"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 for mode in reuse no-reuse; do

@@ -35,7 +35,7 @@ fn engine() -> &'static Engine {
 }
 
 fn bbh_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/bbh")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/bbh")
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! densing eval --model M.gguf --task humaneval --data HumanEval.jsonl.gz
-//! densing eval --model M.gguf --task bbh:date_understanding --data ../shared/data/bbh --shots 3
+//! densing eval --model M.gguf --task bbh:date_understanding --data data/bbh --shots 3
 //! ```
 //! Results go to `<out>/<model>-<hash>/<task>.jsonl` (one line per item) and
 //! `<task>.summary.json`; rerunning resumes. `--ladder`/`--anchors` append the
