@@ -22,10 +22,9 @@ const REPLICATES: usize = 4000;
 const SEED: u64 = 7;
 
 fn main() -> densing_core::Result<()> {
-    let path = std::env::args().nth(1).map_or_else(
-        || PathBuf::from("data/chinchilla_epoch.csv"),
-        PathBuf::from,
-    );
+    let path = std::env::args()
+        .nth(1)
+        .map_or_else(|| PathBuf::from("data/chinchilla_epoch.csv"), PathBuf::from);
     let mut pts = read_ladder(&path)?;
     pts.sort_by(|a, b| a.loss.total_cmp(&b.loss));
     pts.truncate(pts.len().saturating_sub(5));

@@ -198,7 +198,8 @@ impl Calibration {
         let loss_problem = LossProblem::new(form, ladder, 1e-3);
         crate::fit::require_points("ladder", ladder.len(), loss_problem.names().len())?;
         let loss_fit = fit(&loss_problem, &GridPolish::default())?;
-        let loss_boot = bootstrap(&loss_problem, &loss_fit.theta, &boot_cfg(unc), &|| {});
+        let loss_boot =
+            bootstrap(&loss_problem, &loss_fit.theta, &boot_cfg(unc), &|| {}).require_success()?;
         let law = loss_problem.law(&loss_fit.theta);
         let mut by_bench: BTreeMap<Benchmark, Vec<AnchorPoint>> = BTreeMap::new();
         for a in anchors.iter().filter(|a| !a.heldout) {
@@ -222,7 +223,7 @@ impl Calibration {
             crate::fit::require_points(&format!("anchors for {}", b.key()), pts.len(), 4)?;
             let sfit = fit(&sp, &GridPolish::default())?;
             let map = sp.map(&sfit.theta);
-            let sboot = bootstrap(&sp, &sfit.theta, &boot_cfg(unc), &|| {});
+            let sboot = bootstrap(&sp, &sfit.theta, &boot_cfg(unc), &|| {}).require_success()?;
             let replicates = loss_boot
                 .thetas
                 .iter()

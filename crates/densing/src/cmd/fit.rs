@@ -90,7 +90,7 @@ fn fit_loss(args: LossArgs) -> Result<()> {
         problem.names().len(),
     )?;
     let report = fit(&problem, &GridPolish::default())?;
-    let boot = run_bootstrap(&problem, &report, &args.common);
+    let boot = run_bootstrap(&problem, &report, &args.common)?;
     let title = match form {
         LossForm::Paper => "loss law L = a·N^-α + b·D^-β (Huber δ on ln L, summed)",
         LossForm::Chinchilla => "loss law L = E + A·N^-α + B·D^-β (Huber δ on ln L, summed)",
@@ -112,7 +112,7 @@ fn fit_score(args: ScoreArgs) -> Result<()> {
     let problem = ScoreProblem::new(&fit_set);
     require_points(&args.data.display().to_string(), fit_set.len(), 4)?;
     let report = fit(&problem, &GridPolish::default())?;
-    let boot = run_bootstrap(&problem, &report, &args.common);
+    let boot = run_bootstrap(&problem, &report, &args.common)?;
     let map = problem.map(&report.theta);
     let mut warnings = Vec::new();
     if problem.one_branch(&map) {
@@ -140,8 +140,11 @@ fn run_bootstrap<P: Problem>(
     problem: &P,
     report: &FitReport,
     c: &Common,
-) -> Option<BootstrapResult> {
-    (c.bootstrap > 0).then(|| {
+) -> Result<Option<BootstrapResult>> {
+    if c.bootstrap == 0 {
+        return Ok(None);
+    }
+    {
         let bar = crate::progress::bar(c.bootstrap as u64, "bootstrap");
         let cfg = BootstrapConfig {
             replicates: c.bootstrap,
@@ -154,8 +157,8 @@ fn run_bootstrap<P: Problem>(
         };
         let out = bootstrap(problem, &report.theta, &cfg, &|| bar.inc(1));
         bar.finish_and_clear();
-        out
-    })
+        Ok(Some(out.require_success()?))
+    }
 }
 
 fn emit(
@@ -210,7 +213,8 @@ fn emit(
     );
     for (i, (n, v)) in r.names.iter().zip(&r.params).enumerate() {
         let ci = boot
-            .map(|b| format!("[{:.6}, {:.6}]", b.ci95[i][0], b.ci95[i][1]))
+            .and_then(|b| b.ci95.get(i))
+            .map(|[lo, hi]| format!("[{lo:.6}, {hi:.6}]"))
             .unwrap_or_else(|| "-".into());
         println!("{n:<8} {v:>14.6} {ci:>30}");
     }
