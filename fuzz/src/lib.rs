@@ -138,14 +138,7 @@ pub fn task_jsonl(data: &[u8]) {
 }
 
 /// A GGUF header (metadata and tensor directory), then the tokenizer it describes.
-///
-/// `read_gguf` contains panics inside candle's reader (it divides by
-/// `general.alignment` unchecked). libFuzzer's panic hook aborts on any panic, even
-/// a caught one, so this target puts back a hook that only prints: a panic that
-/// escapes the target is still a crash (libfuzzer-sys aborts on it).
 pub fn gguf(data: &[u8]) {
-    static HOOK: std::sync::Once = std::sync::Once::new();
-    HOOK.call_once(|| std::panic::set_hook(Box::new(|info| eprintln!("{info}"))));
     if let Ok(content) = read_gguf(&mut Cursor::new(data)) {
         let _ = TextTokenizer::from_gguf(&content);
     }

@@ -207,11 +207,17 @@ impl WeightSource for HfWeights {
 /// Read a GGUF header (metadata and tensor directory) with candle's reader. That
 /// reader bounds lengths by the file size, but divides by `general.alignment`
 /// unchecked (0 panics), so a panic inside it is turned into an error here: a
-/// malformed file must never take the process down.
+/// malformed file must never take the process down. The panic hook is silenced
+/// meanwhile (the error says what happened; models are loaded before any other
+/// thread has work).
 pub fn read_gguf<R: std::io::Read + std::io::Seek>(reader: &mut R) -> Result<gguf_file::Content> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         gguf_file::Content::read(reader)
-    })) {
+    }));
+    std::panic::set_hook(hook);
+    match read {
         Ok(content) => Ok(content?),
         Err(panic) => bail!("malformed header ({})", panic_message(&*panic)),
     }

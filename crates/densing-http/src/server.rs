@@ -17,8 +17,8 @@
 //! Bearer <key>` (compared in constant time; 401 otherwise); bodies above
 //! `max_body` bytes are refused with 413 before they are read; `max_tokens`,
 //! `logprobs`, prompt ids (below the vocabulary size) and prompt lengths (within the
-//! context window) are checked, 400 otherwise. Connection threads only route,
-//! authenticate, read and parse; completions go through a bounded queue to one
+//! context window) are checked, 400 otherwise. Connection threads route,
+//! authenticate, read and validate; valid completions go through a bounded queue to one
 //! compute thread (a forward pass already uses every core), and a full queue is
 //! answered 503 with `Retry-After`. A panic while handling a request is answered
 //! 500 and the thread that caught it keeps serving. `/health` is 200 while the
@@ -87,10 +87,10 @@ struct State {
     computing: AtomicBool,
 }
 
-/// A parsed completion request waiting for the compute thread.
+/// A validated completion request waiting for the compute thread.
 struct Job {
     req: Request,
-    body: Value,
+    request: CompletionRequest,
 }
 
 /// Bind, call `ready` with the bound address, then serve until the process ends.
@@ -155,8 +155,8 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, HttpError>) -> Result<T, HttpError> 
 
 /// Answer queued completions one at a time until every connection thread is gone.
 fn compute_thread(state: &State, queue: Receiver<Job>) {
-    for Job { req, body } in queue {
-        let result = guarded(|| completions(state, &body));
+    for Job { req, request } in queue {
+        let result = guarded(|| completions(state, request));
         state.pending.fetch_sub(1, Ordering::SeqCst);
         reply(req, result);
     }
@@ -207,17 +207,17 @@ fn reply(req: Request, result: Result<Value, HttpError>) {
 enum Routed {
     /// The answer.
     Done(Value),
-    /// A completion request for the compute thread.
-    Compute(Value),
+    /// A valid completion request for the compute thread.
+    Compute(CompletionRequest),
 }
 
 fn handle(state: &State, jobs: &SyncSender<Job>, mut req: Request) {
     let path = req.url().split('?').next().unwrap_or_default().to_string();
     match guarded(|| route(state, &mut req, &path)) {
         Ok(Routed::Done(v)) => reply(req, Ok(v)),
-        Ok(Routed::Compute(body)) => {
+        Ok(Routed::Compute(request)) => {
             state.pending.fetch_add(1, Ordering::SeqCst);
-            if let Err(e) = jobs.try_send(Job { req, body }) {
+            if let Err(e) = jobs.try_send(Job { req, request }) {
                 state.pending.fetch_sub(1, Ordering::SeqCst);
                 let (job, why) = match e {
                     TrySendError::Full(job) => (job, format!("the server is busy: {} completion requests are queued; retry after {RETRY_AFTER_S} s", state.opts.queue)),
@@ -299,9 +299,11 @@ fn route(state: &State, req: &mut Request, path: &str) -> Result<Routed, HttpErr
                 "max_model_len": state.engine.context_window(),
             }],
         }))),
-        (Method::Post, "/v1/completions") => {
-            Ok(Routed::Compute(read_json(req, state.opts.max_body)?))
-        }
+        // Validated here, so a request that cannot be served never takes a queue place.
+        (Method::Post, "/v1/completions") => Ok(Routed::Compute(validate(
+            state,
+            &read_json(req, state.opts.max_body)?,
+        )?)),
         (_, "/v1/models" | "/v1/completions") => {
             Err(HttpError(405, format!("method not allowed on {path}")))
         }
@@ -498,7 +500,8 @@ pub fn parse_request(
     })
 }
 
-fn completions(state: &State, v: &Value) -> Result<Value, HttpError> {
+/// [`parse_request`] against the served model and its tokenizer.
+fn validate(state: &State, v: &Value) -> Result<CompletionRequest, HttpError> {
     let tok = state.engine.tokenizer();
     let limits = Limits {
         model_name: state.opts.model_name.clone(),
@@ -517,12 +520,17 @@ fn completions(state: &State, v: &Value) -> Result<Value, HttpError> {
         ids.extend(tok.encode(s).map_err(|e| format!("{e:#}"))?);
         Ok(ids)
     };
+    parse_request(v, &limits, &encode)
+}
+
+fn completions(state: &State, request: CompletionRequest) -> Result<Value, HttpError> {
+    let tok = state.engine.tokenizer();
     let CompletionRequest {
         prompts,
         max_tokens,
         echo,
         top_k,
-    } = parse_request(v, &limits, &encode)?;
+    } = request;
     let decode = |ids: &[u32]| {
         tok.decode(ids)
             .map_err(|e| HttpError(500, format!("{e:#}")))
