@@ -326,18 +326,26 @@ pub fn split_by_offset(
         offset(n_prompt)?
     } else {
         let last = n_prompt - 1;
-        offset(last)?
-            + entries[last]
-                .token
-                .as_deref()
-                .map_or(0, |t| t.chars().count())
+        let chars = entries[last]
+            .token
+            .as_deref()
+            .map_or(0, |t| t.chars().count());
+        offset(last)?.checked_add(chars).ok_or_else(|| {
+            ProtocolError(format!(
+                "text offset of token {last} is not a position in the echoed text"
+            ))
+        })?
     };
     let Some(lead) = end.checked_sub(prompt_chars) else {
         return err(format!(
             "the echoed text is {end} characters long, shorter than the {prompt_chars}-character prompt"
         ));
     };
-    let split = lead + context_chars;
+    let Some(split) = lead.checked_add(context_chars) else {
+        return err(format!(
+            "text offset {end} is not a position in the echoed text"
+        ));
+    };
     for i in 0..n_prompt {
         let o = offset(i)?;
         if o >= split {
@@ -498,6 +506,15 @@ mod tests {
         let msg = continuation(&e.entries, 1, 0).unwrap_err().0;
         assert!(msg.contains("not within"), "{msg}");
         assert!(continuation(&e.entries, 0, 3).is_err());
+    }
+
+    #[test]
+    fn offsets_near_the_top_of_usize_are_errors_not_overflows() {
+        let body = r#"{"choices":[{"logprobs":{"text_offset":[0,18446744073709551615],"token_logprobs":[null,-1],
+            "tokens":["a","b"],"top_logprobs":[null,{"b":-1}]}}],"usage":{"prompt_tokens":2}}"#;
+        let e = parse_completion(body).unwrap();
+        let msg = split_by_offset(&e.entries, 2, 1, 5).unwrap_err().0;
+        assert!(msg.contains("not a position"), "{msg}");
     }
 
     #[test]
