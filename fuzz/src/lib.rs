@@ -19,8 +19,11 @@ use densing_http::probe;
 use densing_http::protocol::{self, Prompt};
 use densing_http::server::{parse_request, Limits};
 
+/// A fuzz target: bytes in, nothing out but the absence of a panic.
+pub type Target = fn(&[u8]);
+
 /// Every target by name, for the corpus replay.
-pub const TARGETS: [(&str, fn(&[u8])); 12] = [
+pub const TARGETS: [(&str, Target); 12] = [
     ("registry", registry),
     ("ladder", ladder),
     ("anchors", anchors),

@@ -96,7 +96,7 @@ fn config_json_with_impossible_shapes_is_refused() {
     ] {
         let mut cfg = base.clone();
         cfg[key] = value.clone();
-        let model = dir.path().join(format!("{key}"));
+        let model = dir.path().join(key);
         std::fs::create_dir_all(&model).unwrap();
         std::fs::write(model.join("config.json"), cfg.to_string()).unwrap();
         let msg = load_err(&model);
