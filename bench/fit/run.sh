@@ -12,7 +12,7 @@
 # actually timed, default 3).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-data=${1:-../shared/data/chinchilla_epoch.csv}
+data=${1:-data/chinchilla_epoch.csv}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target-bench}
 py=${PY:-.venv-bench/bin/python}
 if [[ ! -x $py ]]; then

@@ -117,7 +117,7 @@ def timed(f):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("data", nargs="?", default="../shared/data/chinchilla_epoch.csv")
+    ap.add_argument("data", nargs="?", default="data/chinchilla_epoch.csv")
     ap.add_argument("--replicates", type=int, default=3, help="grid-started bootstrap replicates actually timed")
     ap.add_argument("--warm-replicates", type=int, default=TARGET_REPLICATES, help="warm-started replicates run")
     ap.add_argument("--seed", type=int, default=7)

@@ -98,7 +98,7 @@ pub fn fit_loss(
     let problem = LossProblem::new(form, &points, delta);
     require_points(data, points.len(), problem.names().len())?;
     let report = fit(&problem, &GridPolish::default())?;
-    let b = run_bootstrap(&problem, &report, boot, tick);
+    let b = run_bootstrap(&problem, &report, boot, tick)?;
     Ok(LawFit {
         law: loss_law_title(form).into(),
         data: data.into(),
@@ -121,7 +121,7 @@ pub fn fit_score(
     let problem = ScoreProblem::new(&fit_set);
     require_points(data, fit_set.len(), 4)?;
     let report = fit(&problem, &GridPolish::default())?;
-    let b = run_bootstrap(&problem, &report, boot, tick);
+    let b = run_bootstrap(&problem, &report, boot, tick)?;
     let map = problem.map(&report.theta);
     let mut warnings = Vec::new();
     if problem.one_branch(&map) {
@@ -149,8 +149,11 @@ fn run_bootstrap<P: Problem>(
     report: &FitReport,
     boot: FitBootstrap,
     tick: &(dyn Fn() + Sync),
-) -> Option<BootstrapResult> {
-    (boot.replicates > 0).then(|| {
+) -> Result<Option<BootstrapResult>> {
+    if boot.replicates == 0 {
+        return Ok(None);
+    }
+    {
         let cfg = BootstrapConfig {
             replicates: boot.replicates,
             seed: boot.seed,
@@ -160,6 +163,9 @@ fn run_bootstrap<P: Problem>(
                 max_iters: 2000,
             },
         };
+        // Every replicate failing is an error, not an empty interval.
         bootstrap(problem, &report.theta, &cfg, tick)
-    })
+            .require_success()
+            .map(Some)
+    }
 }

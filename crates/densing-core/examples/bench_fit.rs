@@ -1,7 +1,7 @@
 //! Benchmark: the full Chinchilla refit with densing-core, timed (issue 2, "Benchmark").
 //!
 //! Reads Epoch AI's 245 points (path as the first argument, default
-//! `../shared/data/chinchilla_epoch.csv` relative to the repo root), drops the 5
+//! `data/chinchilla_epoch.csv` relative to the repo root), drops the 5
 //! highest losses, fits `E + A/N^α + B/D^β` (Huber δ = 1e-3 on ln L, summed) and
 //! runs a 4,000-replicate seeded bootstrap, exactly as `tests/chinchilla.rs` does.
 //! Prints one JSON line with wall seconds for each stage, the objective, the
@@ -22,10 +22,9 @@ const REPLICATES: usize = 4000;
 const SEED: u64 = 7;
 
 fn main() -> densing_core::Result<()> {
-    let path = std::env::args().nth(1).map_or_else(
-        || PathBuf::from("../shared/data/chinchilla_epoch.csv"),
-        PathBuf::from,
-    );
+    let path = std::env::args()
+        .nth(1)
+        .map_or_else(|| PathBuf::from("data/chinchilla_epoch.csv"), PathBuf::from);
     let mut pts = read_ladder(&path)?;
     pts.sort_by(|a, b| a.loss.total_cmp(&b.loss));
     pts.truncate(pts.len().saturating_sub(5));

@@ -44,6 +44,21 @@ pub struct BootstrapResult {
     pub thetas: Vec<Vec<f64>>,
 }
 
+impl BootstrapResult {
+    /// The result, or an error when replicates were asked for and every one of
+    /// them failed to fit: there is then no interval to report (and `ci95` is
+    /// empty), which must not pass for a result.
+    pub fn require_success(self) -> crate::Result<Self> {
+        if self.replicates > 0 && self.thetas.is_empty() {
+            return Err(crate::Error::Fit(format!(
+                "all {} bootstrap replicates failed to fit (seed {}): the resampled data are degenerate, so no interval can be given; fit without --bootstrap or with more distinct runs",
+                self.replicates, self.seed
+            )));
+        }
+        Ok(self)
+    }
+}
+
 /// The RNG of replicate `i`: its own ChaCha8 stream under `seed`.
 pub fn replicate_rng(seed: u64, i: usize) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -125,5 +140,65 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
         sorted[i] + frac * (sorted[i + 1] - sorted[i])
     } else {
         sorted[i]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A one-parameter mean whose objective is NaN for any resample that is not
+    /// the full data: every bootstrap replicate fails to fit.
+    struct Fragile(Vec<f64>);
+
+    impl Problem for Fragile {
+        fn names(&self) -> &'static [&'static str] {
+            &["mu"]
+        }
+        fn n_obs(&self) -> usize {
+            self.0.len()
+        }
+        fn cost(&self, theta: &[f64], w: &[f64]) -> f64 {
+            if w.iter().any(|&x| x != 1.0) {
+                return f64::NAN;
+            }
+            self.0.iter().map(|y| (y - theta[0]).powi(2)).sum()
+        }
+        fn gradient(&self, theta: &[f64], _: &[f64]) -> Vec<f64> {
+            vec![self.0.iter().map(|y| 2.0 * (theta[0] - y)).sum()]
+        }
+        fn residuals(&self, theta: &[f64]) -> Vec<f64> {
+            self.0.iter().map(|y| theta[0] - y).collect()
+        }
+        fn starts(&self, _: &[f64], _: usize, _: usize) -> Vec<Vec<f64>> {
+            vec![vec![0.0]]
+        }
+        fn natural(&self, theta: &[f64]) -> Vec<f64> {
+            theta.to_vec()
+        }
+        fn response(&self) -> Vec<f64> {
+            self.0.clone()
+        }
+        fn groups(&self) -> Vec<usize> {
+            (0..self.0.len()).collect()
+        }
+        fn largest(&self) -> Vec<bool> {
+            vec![false; self.0.len()]
+        }
+    }
+
+    #[test]
+    fn every_replicate_failing_is_an_error_not_an_empty_interval() {
+        let p = Fragile(vec![1.0, 2.0, 3.0, 4.0]);
+        let cfg = BootstrapConfig {
+            replicates: 20,
+            seed: 1,
+            solver: GridPolish::default(),
+        };
+        let out = bootstrap(&p, &[2.5], &cfg, &|| {});
+        assert_eq!(out.failed, 20);
+        assert!(out.ci95.is_empty());
+        let msg = out.require_success().unwrap_err().to_string();
+        assert!(msg.contains("all 20 bootstrap replicates failed"), "{msg}");
     }
 }

@@ -221,7 +221,8 @@ impl Calibration {
             problem: loss_problem,
             fit: loss_fit,
         } = LossStep::fit(ladder, form, "ladder")?;
-        let loss_boot = bootstrap(&loss_problem, &loss_fit.theta, &boot_cfg(unc), &|| {});
+        let loss_boot =
+            bootstrap(&loss_problem, &loss_fit.theta, &boot_cfg(unc), &|| {}).require_success()?;
         let law = loss_problem.law(&loss_fit.theta);
         let mut by_bench: BTreeMap<Benchmark, Vec<AnchorPoint>> = BTreeMap::new();
         for a in anchors.iter().filter(|a| !a.heldout) {
@@ -246,7 +247,7 @@ impl Calibration {
                 fit: sfit,
             } = ScoreStep::fit(&pts, &format!("anchors for {}", b.key()))?;
             let map = sp.map(&sfit.theta);
-            let sboot = bootstrap(&sp, &sfit.theta, &boot_cfg(unc), &|| {});
+            let sboot = bootstrap(&sp, &sfit.theta, &boot_cfg(unc), &|| {}).require_success()?;
             let replicates = loss_boot
                 .thetas
                 .iter()

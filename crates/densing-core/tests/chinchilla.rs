@@ -7,14 +7,14 @@ use densing_core::law::{LossForm, LossLaw};
 use densing_core::loss::LossProblem;
 use std::path::PathBuf;
 
-fn shared_data(name: &str) -> PathBuf {
+fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
+        .join("../../data")
         .join(name)
 }
 
 fn epoch_points() -> Vec<LadderPoint> {
-    let mut pts = read_ladder(&shared_data("chinchilla_epoch.csv")).expect("read Epoch data");
+    let mut pts = read_ladder(&data("chinchilla_epoch.csv")).expect("read Epoch data");
     assert_eq!(pts.len(), 245);
     pts.sort_by(|a, b| a.loss.total_cmp(&b.loss));
     pts.truncate(240);

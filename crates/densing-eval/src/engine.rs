@@ -252,6 +252,34 @@ impl WeightSource for HfWeights {
     }
 }
 
+/// Read a GGUF header (metadata and tensor directory) with candle's reader. That
+/// reader bounds lengths by the file size, but divides by `general.alignment`
+/// unchecked (0 panics), so a panic inside it is turned into an error here: a
+/// malformed file must never take the process down. The panic hook is silenced
+/// meanwhile (the error says what happened; models are loaded before any other
+/// thread has work).
+pub fn read_gguf<R: std::io::Read + std::io::Seek>(reader: &mut R) -> Result<gguf_file::Content> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        gguf_file::Content::read(reader)
+    }));
+    std::panic::set_hook(hook);
+    match read {
+        Ok(content) => Ok(content?),
+        Err(panic) => bail!("malformed header ({})", panic_message(&*panic)),
+    }
+}
+
+/// The text of a caught panic's payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
 /// `sha256:<hex>` of a file's bytes.
 pub fn file_sha256(path: &Path) -> Result<String> {
     let mut f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
@@ -381,7 +409,7 @@ impl Engine {
 
     fn load_gguf(path: &Path, hash: String, opts: &EngineOptions) -> Result<Self> {
         let mut reader = BufReader::new(File::open(path)?);
-        let content = gguf_file::Content::read(&mut reader)
+        let content = read_gguf(&mut reader)
             .map_err(|e| anyhow::anyhow!("{}: not a readable GGUF file: {e}", path.display()))?;
         let arch = content
             .metadata
@@ -404,7 +432,8 @@ impl Engine {
             n_head,
             n_kv_head: md_u32(&content, &format!("{arch}.attention.head_count_kv"))? as usize,
             d_model,
-            head_dim: d_model / n_head,
+            // 0 heads leave 0 here, which `LlamaConfig::validate` refuses.
+            head_dim: d_model.checked_div(n_head).unwrap_or(0),
             rope_base: md_f32(&content, &format!("{arch}.rope.freq_base")).unwrap_or(10_000.0),
             rms_eps: md_f32(
                 &content,
@@ -413,6 +442,8 @@ impl Engine {
             context_len: md_u32(&content, &format!("{arch}.context_length"))? as usize,
             rope_style,
         };
+        cfg.validate()
+            .with_context(|| format!("{}: unusable GGUF metadata ({arch}.*)", path.display()))?;
         let tokenizer = TextTokenizer::from_gguf(&content)?;
         preflight(&content, &cfg, &tokenizer, opts)?;
         let mut weights = GgufWeights {
@@ -438,6 +469,23 @@ impl Engine {
             .with_context(|| format!("reading {}", cfg_path.display()))?;
         let hf: HfConfig = serde_json::from_str(&text)
             .with_context(|| format!("parsing {}", cfg_path.display()))?;
+        let n_head = hf.num_attention_heads;
+        let cfg = LlamaConfig {
+            n_layer: hf.num_hidden_layers,
+            n_head,
+            n_kv_head: hf.num_key_value_heads.unwrap_or(n_head),
+            d_model: hf.hidden_size,
+            head_dim: hf
+                .head_dim
+                .unwrap_or(hf.hidden_size.checked_div(n_head).unwrap_or(0)),
+            rope_base: hf.rope_theta.unwrap_or(10_000.0),
+            rms_eps: hf.rms_norm_eps,
+            context_len: hf.max_position_embeddings,
+            rope_style: RopeStyle::Half,
+        };
+        // Before any weight is read: a shape no model has is refused up front.
+        cfg.validate()
+            .with_context(|| format!("{}: unusable model configuration", cfg_path.display()))?;
         // Llama and Mistral tokenizers prepend BOS; Qwen2's do not.
         let default_bos = match hf.model_type.as_str() {
             "llama" | "mistral" => true,
@@ -474,18 +522,6 @@ impl Engine {
             );
         }
         let hash = format!("sha256:{:x}", hasher.finalize());
-        let n_head = hf.num_attention_heads;
-        let cfg = LlamaConfig {
-            n_layer: hf.num_hidden_layers,
-            n_head,
-            n_kv_head: hf.num_key_value_heads.unwrap_or(n_head),
-            d_model: hf.hidden_size,
-            head_dim: hf.head_dim.unwrap_or(hf.hidden_size / n_head),
-            rope_base: hf.rope_theta.unwrap_or(10_000.0),
-            rms_eps: hf.rms_norm_eps,
-            context_len: hf.max_position_embeddings,
-            rope_style: RopeStyle::Half,
-        };
         let tokenizer =
             TextTokenizer::from_file(&dir.join("tokenizer.json"), hf.bos_token_id, add_bos)?;
         let model = Llama::load(cfg, &mut HfWeights { tensors }, &opts.device)?;

@@ -35,6 +35,63 @@ pub struct LlamaConfig {
     pub rope_style: RopeStyle,
 }
 
+/// The longest context window a model may declare. The rotary tables are built for
+/// the whole window up front (`context_len × head_dim` f32s, three times over), so an
+/// absurd `context_length` in a model file would exhaust memory before any weight is
+/// read; 2^20 positions (~0.8 GB of tables at head_dim 128) is beyond any sequence
+/// this engine scores.
+pub const MAX_CONTEXT: usize = 1 << 20;
+
+impl LlamaConfig {
+    /// Refuse shapes no real model has before anything is allocated or divided by
+    /// them: zero heads, layers or widths, a head count that is not a multiple of the
+    /// KV-head count, an odd head width (rotary pairs), a context window of 0 or
+    /// beyond [`MAX_CONTEXT`], a non-positive RoPE base or a negative RMS epsilon.
+    pub fn validate(&self) -> Result<()> {
+        let c = self;
+        let fields = [
+            ("block count (layers)", c.n_layer),
+            ("attention head count", c.n_head),
+            ("attention KV-head count", c.n_kv_head),
+            ("embedding length", c.d_model),
+            ("head dimension", c.head_dim),
+            ("context length", c.context_len),
+        ];
+        if let Some((what, _)) = fields.iter().find(|(_, v)| *v == 0) {
+            bail!("the model's {what} is 0");
+        }
+        if c.n_head % c.n_kv_head != 0 {
+            bail!(
+                "{} attention heads are not a multiple of {} KV heads",
+                c.n_head,
+                c.n_kv_head
+            );
+        }
+        if c.head_dim % 2 != 0 {
+            bail!(
+                "head dimension {} is odd; rotary embeddings need pairs",
+                c.head_dim
+            );
+        }
+        if c.context_len > MAX_CONTEXT {
+            bail!(
+                "context length {} is beyond the {MAX_CONTEXT} positions this engine supports",
+                c.context_len
+            );
+        }
+        if !(c.rope_base.is_finite() && c.rope_base > 0.0) {
+            bail!("RoPE base {} is not a positive number", c.rope_base);
+        }
+        if !(c.rms_eps.is_finite() && c.rms_eps >= 0.0) {
+            bail!(
+                "RMS-norm epsilon {} is not a non-negative number",
+                c.rms_eps
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Where weights come from. Names follow GGUF's (`blk.{i}.attn_q.weight`, …);
 /// other formats translate.
 pub trait WeightSource {
@@ -132,13 +189,7 @@ impl Llama {
     /// Build from a weight source. The embedding is dequantised to f32 (it is
     /// gathered by row); the output head falls back to the tied embedding.
     pub fn load(cfg: LlamaConfig, w: &mut dyn WeightSource, device: &Device) -> Result<Self> {
-        if cfg.n_head % cfg.n_kv_head != 0 {
-            bail!(
-                "{} heads are not a multiple of {} KV heads",
-                cfg.n_head,
-                cfg.n_kv_head
-            );
-        }
+        cfg.validate()?;
         let embed_mm = w.matrix("token_embd.weight")?;
         let embed = match &embed_mm {
             QMatMul::QTensor(q) => q.dequantize(device)?,
@@ -150,7 +201,8 @@ impl Llama {
         } else {
             embed_mm
         };
-        let mut layers = Vec::with_capacity(cfg.n_layer);
+        // Not pre-sized: `n_layer` comes from the file, and a missing layer is an error.
+        let mut layers = Vec::new();
         for i in 0..cfg.n_layer {
             let p = |s: &str| format!("blk.{i}.{s}");
             let opt = |w: &mut dyn WeightSource, s: &str| -> Result<Option<Tensor>> {
@@ -202,6 +254,11 @@ impl Llama {
     /// The configuration.
     pub fn config(&self) -> &LlamaConfig {
         &self.cfg
+    }
+
+    /// Rows of the embedding: token ids at or above this have no embedding.
+    pub fn vocab_size(&self) -> usize {
+        self.embed.dims().first().copied().unwrap_or(0)
     }
 
     fn rope(&self, x: &Tensor, offset: usize, t: usize) -> Result<Tensor> {

@@ -65,7 +65,12 @@ pub fn check(entries: &[TokenEntry], n_prompt: usize) -> Result<ProbeReport, Pro
             "the probe text came back as only {n_prompt} tokens"
         ));
     }
-    let prompt = &entries[..n_prompt];
+    let Some(prompt) = entries.get(..n_prompt) else {
+        return fail(format!(
+            "the reply echoes {} entries for {n_prompt} prompt tokens",
+            entries.len()
+        ));
+    };
     let missing: Vec<usize> = (1..n_prompt)
         .filter(|&i| prompt[i].logprob.is_none())
         .collect();

@@ -285,6 +285,9 @@ pub fn prompt_len(echoed: &Echoed, prompt: Prompt<'_>) -> Result<usize, Protocol
             }
         },
     };
+    if n == 0 {
+        return err("the reply counts 0 prompt tokens: nothing was echoed to score");
+    }
     if echoed.entries.len() < n {
         return err(format!(
             "the server echoed log-probs for {} tokens but the prompt has {n}: the echo is truncated",
@@ -335,22 +338,36 @@ pub fn split_by_offset(
             ))
         })
     };
+    if n_prompt == 0 || n_prompt > entries.len() {
+        return err(format!(
+            "the reply counts {n_prompt} prompt tokens but echoes {} entries; cannot locate the continuation",
+            entries.len()
+        ));
+    }
     let end = if entries.len() > n_prompt {
         offset(n_prompt)?
     } else {
         let last = n_prompt - 1;
-        offset(last)?
-            + entries[last]
-                .token
-                .as_deref()
-                .map_or(0, |t| t.chars().count())
+        let chars = entries[last]
+            .token
+            .as_deref()
+            .map_or(0, |t| t.chars().count());
+        offset(last)?.checked_add(chars).ok_or_else(|| {
+            ProtocolError(format!(
+                "text offset of token {last} is not a position in the echoed text"
+            ))
+        })?
     };
     let Some(lead) = end.checked_sub(prompt_chars) else {
         return err(format!(
             "the echoed text is {end} characters long, shorter than the {prompt_chars}-character prompt"
         ));
     };
-    let split = lead + context_chars;
+    let Some(split) = lead.checked_add(context_chars) else {
+        return err(format!(
+            "text offset {end} is not a position in the echoed text"
+        ));
+    };
     for i in 0..n_prompt {
         let o = offset(i)?;
         if o >= split {
@@ -385,6 +402,12 @@ pub fn continuation(
     start: usize,
     end: usize,
 ) -> Result<(Vec<f32>, bool), ProtocolError> {
+    if start > end || end > entries.len() {
+        return err(format!(
+            "prompt tokens {start}..{end} are not within the {} echoed entries",
+            entries.len()
+        ));
+    }
     let mut lps = Vec::with_capacity(end - start);
     let mut greedy = true;
     for (i, e) in entries.iter().enumerate().take(end).skip(start) {
@@ -503,6 +526,30 @@ mod tests {
         let e = parse_completion(body).unwrap();
         let msg = prompt_len(&e, Prompt::Ids(&[1, 2, 3])).unwrap_err().0;
         assert!(msg.contains("truncated"), "{msg}");
+    }
+
+    #[test]
+    fn empty_echo_with_zero_prompt_tokens_is_an_error_not_a_panic() {
+        // Once an `n_prompt - 1` underflow inside the scoring threads (issue 12).
+        let body = r#"{"choices":[{"logprobs":{"token_logprobs":[],"tokens":[],"text_offset":[],"top_logprobs":[]}}],
+            "usage":{"prompt_tokens":0}}"#;
+        let e = parse_completion(body).unwrap();
+        let msg = prompt_len(&e, Prompt::Text("ab")).unwrap_err().0;
+        assert!(msg.contains("0 prompt tokens"), "{msg}");
+        let msg = split_by_offset(&e.entries, 0, 2, 1).unwrap_err().0;
+        assert!(msg.contains("0 prompt tokens"), "{msg}");
+        let msg = continuation(&e.entries, 1, 0).unwrap_err().0;
+        assert!(msg.contains("not within"), "{msg}");
+        assert!(continuation(&e.entries, 0, 3).is_err());
+    }
+
+    #[test]
+    fn offsets_near_the_top_of_usize_are_errors_not_overflows() {
+        let body = r#"{"choices":[{"logprobs":{"text_offset":[0,18446744073709551615],"token_logprobs":[null,-1],
+            "tokens":["a","b"],"top_logprobs":[null,{"b":-1}]}}],"usage":{"prompt_tokens":2}}"#;
+        let e = parse_completion(body).unwrap();
+        let msg = split_by_offset(&e.entries, 2, 1, 5).unwrap_err().0;
+        assert!(msg.contains("not a position"), "{msg}");
     }
 
     #[test]

@@ -15,19 +15,45 @@
 //! itself per position, in the legacy schema (`tokens`, `token_logprobs`,
 //! `text_offset`, `top_logprobs`). Decoding is always greedy (temperature is
 //! ignored); streaming, `n > 1` and stop strings are refused rather than faked.
+//!
+//! Safe to expose: with an API key every `/v1/*` route needs `Authorization:
+//! Bearer <key>` (compared in constant time; 401 otherwise); bodies above
+//! `max_body` bytes are refused with 413 before they are read; `max_tokens`,
+//! `logprobs`, prompt ids (below the vocabulary size) and prompt lengths (within the
+//! context window) are checked, 400 otherwise. Connection threads route,
+//! authenticate, read and validate; valid completions go through a bounded queue to one
+//! compute thread (a forward pass already uses every core), and a full queue is
+//! answered 503 with `Retry-After`. A panic while handling a request is answered
+//! 500 and the thread that caught it keeps serving. `/health` is 200 while the
+//! compute thread runs and the queue has room, 503 otherwise.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Result};
 use candle_core::Tensor;
+use densing_eval::engine::panic_message;
 use densing_eval::model::KvCache;
-use densing_eval::{encode_prompt, Encode, Engine};
+use densing_eval::{encode_prompt, Engine};
 use serde_json::{json, Value};
+use subtle::ConstantTimeEq;
 use tiny_http::{Header, Method, Request, Response, Server};
+
+/// Default request-body limit: 1 MiB, far above any scoring request (a 32k-token
+/// prompt as ids is ~200 kB of JSON).
+pub const DEFAULT_MAX_BODY: usize = 1 << 20;
+/// Default number of completion requests that may wait for the compute thread.
+pub const DEFAULT_QUEUE: usize = 16;
+/// Prompts one request may carry (each is a separate forward pass).
+pub const MAX_PROMPTS: usize = 256;
+/// Seconds a client is told to wait when the queue is full.
+const RETRY_AFTER_S: u32 = 1;
 
 /// Server settings.
 #[derive(Debug, Clone)]
@@ -40,10 +66,15 @@ pub struct ServeOptions {
     pub api_key: Option<String>,
     /// Connection-handling threads; model computations run one at a time.
     pub threads: usize,
+    /// Largest request body accepted, in bytes (413 above).
+    pub max_body: usize,
+    /// Completion requests that may wait for the compute thread (503 beyond).
+    pub queue: usize,
 }
 
 /// A request error: status and the message put into vLLM's error body.
-struct HttpError(u16, String);
+#[derive(Debug)]
+pub struct HttpError(pub u16, pub String);
 
 fn bad(msg: impl Into<String>) -> HttpError {
     HttpError(400, msg.into())
@@ -52,9 +83,17 @@ fn bad(msg: impl Into<String>) -> HttpError {
 struct State {
     engine: Arc<Engine>,
     opts: ServeOptions,
-    /// One forward pass at a time: the engine already uses every core.
-    compute: Mutex<()>,
     next_id: AtomicU64,
+    /// Completion requests queued or being computed.
+    pending: AtomicUsize,
+    /// False once the compute thread has stopped (it should never).
+    computing: AtomicBool,
+}
+
+/// A validated completion request waiting for the compute thread.
+struct Job {
+    req: Request,
+    request: CompletionRequest,
 }
 
 /// Bind, call `ready` with the bound address, then serve until the process ends.
@@ -74,46 +113,91 @@ pub fn serve(
     let state = Arc::new(State {
         engine,
         opts,
-        compute: Mutex::new(()),
         next_id: AtomicU64::new(0),
+        pending: AtomicUsize::new(0),
+        computing: AtomicBool::new(true),
     });
+    // One forward pass at a time: the engine already uses every core.
+    let (jobs, queue) = sync_channel::<Job>(state.opts.queue);
+    let compute = {
+        let state = state.clone();
+        std::thread::spawn(move || compute_thread(&state, queue))
+    };
     let workers: Vec<_> = (0..state.opts.threads.max(1))
         .map(|_| {
-            let (server, state) = (server.clone(), state.clone());
+            let (server, state, jobs) = (server.clone(), state.clone(), jobs.clone());
             std::thread::spawn(move || {
                 while let Ok(req) = server.recv() {
-                    handle(&state, req);
+                    handle(&state, &jobs, req);
                 }
             })
         })
         .collect();
+    drop(jobs);
     for w in workers {
         w.join().map_err(|_| anyhow!("a server thread panicked"))?;
     }
+    compute
+        .join()
+        .map_err(|_| anyhow!("the compute thread panicked"))?;
     Ok(())
 }
 
+/// Run `f`, turning a panic into a 500 so that the thread that called it lives on.
+fn guarded<T>(f: impl FnOnce() -> Result<T, HttpError>) -> Result<T, HttpError> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        Err(HttpError(
+            500,
+            format!(
+                "internal error while handling the request: {}",
+                panic_message(&*panic)
+            ),
+        ))
+    })
+}
+
+/// Answer queued completions one at a time until every connection thread is gone.
+fn compute_thread(state: &State, queue: Receiver<Job>) {
+    for Job { req, request } in queue {
+        let result = guarded(|| completions(state, request));
+        state.pending.fetch_sub(1, Ordering::SeqCst);
+        reply(req, result);
+    }
+    state.computing.store(false, Ordering::SeqCst);
+}
+
+fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name, value).expect("static header is valid")
+}
+
 fn json_response(status: u16, body: &Value) -> Response<std::io::Cursor<Vec<u8>>> {
-    let header =
-        Header::from_bytes("Content-Type", "application/json").expect("static header is valid");
-    Response::from_string(body.to_string())
+    let mut resp = Response::from_string(body.to_string())
         .with_status_code(status)
-        .with_header(header)
+        .with_header(header("Content-Type", "application/json"));
+    match status {
+        401 => resp.add_header(header("WWW-Authenticate", "Bearer")),
+        503 => resp.add_header(header("Retry-After", &RETRY_AFTER_S.to_string())),
+        // The unread rest of a refused body is not worth draining.
+        413 => resp.add_header(header("Connection", "close")),
+        _ => {}
+    }
+    resp
 }
 
 fn error_body(HttpError(code, message): &HttpError) -> Value {
     let kind = match code {
+        400 => "BadRequestError",
         401 => "AuthenticationError",
         404 => "NotFoundError",
-        400 => "BadRequestError",
+        405 => "MethodNotAllowedError",
+        413 => "RequestTooLargeError",
+        503 => "ServiceUnavailableError",
         _ => "InternalServerError",
     };
     json!({"object": "error", "message": message, "type": kind, "param": null, "code": code})
 }
 
-fn handle(state: &State, mut req: Request) {
-    let path = req.url().split('?').next().unwrap_or_default().to_string();
-    let result = route(state, &mut req, &path);
+fn reply(req: Request, result: Result<Value, HttpError>) {
     let resp = match result {
         Ok(v) => json_response(200, &v),
         Err(e) => json_response(e.0, &error_body(&e)),
@@ -122,17 +206,85 @@ fn handle(state: &State, mut req: Request) {
     let _ = req.respond(resp);
 }
 
-fn route(state: &State, req: &mut Request, path: &str) -> Result<Value, HttpError> {
+/// What a connection thread made of a request.
+enum Routed {
+    /// The answer.
+    Done(Value),
+    /// A valid completion request for the compute thread.
+    Compute(CompletionRequest),
+}
+
+fn handle(state: &State, jobs: &SyncSender<Job>, mut req: Request) {
+    let path = req.url().split('?').next().unwrap_or_default().to_string();
+    match guarded(|| route(state, &mut req, &path)) {
+        Ok(Routed::Done(v)) => reply(req, Ok(v)),
+        Ok(Routed::Compute(request)) => {
+            state.pending.fetch_add(1, Ordering::SeqCst);
+            if let Err(e) = jobs.try_send(Job { req, request }) {
+                state.pending.fetch_sub(1, Ordering::SeqCst);
+                let (job, why) = match e {
+                    TrySendError::Full(job) => (job, format!("the server is busy: {} completion requests are queued; retry after {RETRY_AFTER_S} s", state.opts.queue)),
+                    TrySendError::Disconnected(job) => (job, "the compute thread has stopped".into()),
+                };
+                reply(job.req, Err(HttpError(503, why)));
+            }
+        }
+        Err(e) => reply(req, Err(e)),
+    }
+}
+
+/// `Authorization: Bearer <key>` compared in constant time (the length of the key
+/// is not secret).
+fn authorised(req: &Request, key: &str) -> bool {
+    req.headers()
+        .iter()
+        .filter(|h| h.field.equiv("Authorization"))
+        .filter_map(|h| h.value.as_str().strip_prefix("Bearer "))
+        .any(|given| bool::from(given.as_bytes().ct_eq(key.as_bytes())))
+}
+
+/// Read the body, at most `limit` bytes (413 beyond), and parse it as JSON.
+fn read_json(req: &mut Request, limit: usize) -> Result<Value, HttpError> {
+    let too_large = |n: String| {
+        HttpError(
+            413,
+            format!("the request body is {n} bytes; this server accepts at most {limit} (--max-body-bytes)"),
+        )
+    };
+    if let Some(n) = req.body_length().filter(|&n| n > limit) {
+        return Err(too_large(n.to_string()));
+    }
+    let mut body = Vec::new();
+    req.as_reader()
+        .take(limit as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| bad(format!("reading the request body: {e}")))?;
+    if body.len() > limit {
+        return Err(too_large(format!("more than {limit}")));
+    }
+    serde_json::from_slice(&body).map_err(|e| bad(format!("the request body is not JSON: {e}")))
+}
+
+fn route(state: &State, req: &mut Request, path: &str) -> Result<Routed, HttpError> {
     if path == "/health" {
-        return Ok(json!({}));
+        let pending = state.pending.load(Ordering::SeqCst);
+        // Queued plus the one being computed.
+        let full = pending > state.opts.queue;
+        if !state.computing.load(Ordering::SeqCst) {
+            return Err(HttpError(503, "the compute thread has stopped".into()));
+        }
+        if full {
+            return Err(HttpError(
+                503,
+                format!("busy: {pending} completion requests pending"),
+            ));
+        }
+        return Ok(Routed::Done(
+            json!({"status": "ready", "pending": pending, "queue": state.opts.queue}),
+        ));
     }
     if let Some(key) = &state.opts.api_key {
-        let want = format!("Bearer {key}");
-        let ok = req
-            .headers()
-            .iter()
-            .any(|h| h.field.equiv("Authorization") && h.value.as_str() == want);
-        if !ok {
+        if !authorised(req, key) {
             return Err(HttpError(
                 401,
                 "missing or wrong API key (Authorization: Bearer …)".into(),
@@ -140,7 +292,7 @@ fn route(state: &State, req: &mut Request, path: &str) -> Result<Value, HttpErro
         }
     }
     match (req.method(), path) {
-        (Method::Get, "/v1/models") => Ok(json!({
+        (Method::Get, "/v1/models") => Ok(Routed::Done(json!({
             "object": "list",
             "data": [{
                 "id": state.opts.model_name,
@@ -149,20 +301,16 @@ fn route(state: &State, req: &mut Request, path: &str) -> Result<Value, HttpErro
                 "owned_by": "densing",
                 "max_model_len": state.engine.context_window(),
             }],
-        })),
-        (Method::Post, "/v1/completions" | "/tokenize") => {
-            let mut body = String::new();
-            req.as_reader()
-                .read_to_string(&mut body)
-                .map_err(|e| bad(format!("reading the request body: {e}")))?;
-            let v: Value = serde_json::from_str(&body)
-                .map_err(|e| bad(format!("the request body is not JSON: {e}")))?;
-            if path == "/tokenize" {
-                tokenize(state, &v)
-            } else {
-                completions(state, &v)
-            }
-        }
+        }))),
+        // Validated here, so a request that cannot be served never takes a queue place.
+        (Method::Post, "/v1/completions") => Ok(Routed::Compute(validate(
+            state,
+            &read_json(req, state.opts.max_body)?,
+        )?)),
+        (Method::Post, "/tokenize") => Ok(Routed::Done(tokenize(
+            state,
+            &read_json(req, state.opts.max_body)?,
+        )?)),
         (_, "/v1/models" | "/v1/completions" | "/tokenize") => {
             Err(HttpError(405, format!("method not allowed on {path}")))
         }
@@ -180,15 +328,37 @@ fn now() -> u64 {
 }
 
 /// A prompt as (its text, when it was sent as text; its token ids).
-type PromptIds = (Option<String>, Vec<u32>);
+pub type PromptIds = (Option<String>, Vec<u32>);
+
+/// What the served model allows a request.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// The model id a request may name.
+    pub model_name: String,
+    /// Context window: prompt plus generated tokens.
+    pub window: usize,
+    /// Token ids below this have an embedding and a text.
+    pub vocab: usize,
+}
+
+/// A validated completion request.
+#[derive(Debug)]
+pub struct CompletionRequest {
+    pub prompts: Vec<PromptIds>,
+    pub max_tokens: usize,
+    pub echo: bool,
+    /// `logprobs`: alternatives per position (0 or 1), or none.
+    pub top_k: Option<usize>,
+}
+
+/// A text prompt's token ids (`encode`'s errors are the client's: 400).
+type Encode<'a> = &'a dyn Fn(&str) -> Result<Vec<u32>, String>;
 
 /// The prompts of a request.
-fn prompts(state: &State, v: &Value) -> Result<Vec<PromptIds>, HttpError> {
-    let tok = state.engine.tokenizer();
-    let vocab = tok.inner().get_vocab_size(true) as u64;
+fn prompts(v: &Value, vocab: usize, encode: Encode<'_>) -> Result<Vec<PromptIds>, HttpError> {
+    let vocab = vocab as u64;
     let text = |s: &str| -> Result<PromptIds, HttpError> {
-        let ids = encode_prompt(tok, s).map_err(|e| bad(format!("{e:#}")))?;
-        Ok((Some(s.to_string()), ids))
+        Ok((Some(s.to_string()), encode(s).map_err(bad)?))
     };
     let ids = |a: &[Value]| -> Result<PromptIds, HttpError> {
         let ids = a
@@ -219,41 +389,16 @@ fn prompts(state: &State, v: &Value) -> Result<Vec<PromptIds>, HttpError> {
             ))
         }
     };
+    if out.len() > MAX_PROMPTS {
+        return Err(bad(format!(
+            "{} prompts in one request; at most {MAX_PROMPTS}",
+            out.len()
+        )));
+    }
     if out.iter().any(|(_, ids)| ids.is_empty()) {
         return Err(bad("a prompt is empty (and the model adds no BOS)"));
     }
     Ok(out)
-}
-
-/// vLLM's `POST /tokenize` for a text prompt: the ids the model's tokenizer gives
-/// it, with BOS per the model when `add_special_tokens` (default true).
-fn tokenize(state: &State, v: &Value) -> Result<Value, HttpError> {
-    if let Some(m) = v.get("model").and_then(Value::as_str) {
-        if m != state.opts.model_name {
-            return Err(HttpError(404, format!("The model `{m}` does not exist.")));
-        }
-    }
-    let Some(text) = v.get("prompt").and_then(Value::as_str) else {
-        return Err(bad("`prompt` must be a string"));
-    };
-    let special = match v.get("add_special_tokens") {
-        None | Some(Value::Null) => true,
-        Some(x) => x
-            .as_bool()
-            .ok_or_else(|| bad("`add_special_tokens` must be a boolean"))?,
-    };
-    let tok = state.engine.tokenizer();
-    let ids = if special {
-        encode_prompt(tok, text)
-    } else {
-        Encode::encode(tok, text)
-    }
-    .map_err(|e| bad(format!("{e:#}")))?;
-    Ok(json!({
-        "count": ids.len(),
-        "max_model_len": state.engine.context_window(),
-        "tokens": ids,
-    }))
 }
 
 /// Greedy continuation plus prompt log-probs for one prompt.
@@ -282,7 +427,7 @@ fn compute(engine: &Engine, ids: &[u32], max_tokens: usize, echo: bool) -> Resul
             .collect();
     }
     let mut last: Tensor = hidden.narrow(0, n - 1, 1)?;
-    let mut generated = Vec::with_capacity(max_tokens);
+    let mut generated = Vec::new();
     for step in 0..max_tokens {
         let (_, g) = model.next_token_logprobs(&last, &[0])?[0];
         let (lp, _) = model.next_token_logprobs(&last, &[g])?[0];
@@ -296,9 +441,16 @@ fn compute(engine: &Engine, ids: &[u32], max_tokens: usize, echo: bool) -> Resul
     Ok(Scores { prompt, generated })
 }
 
-fn completions(state: &State, v: &Value) -> Result<Value, HttpError> {
+/// Check every field of a completion request against `limits`, tokenising text
+/// prompts with `encode`. Runs no model, so every rule is tested (and fuzzed)
+/// without one; nothing is computed for a request this refuses.
+pub fn parse_request(
+    v: &Value,
+    limits: &Limits,
+    encode: Encode<'_>,
+) -> Result<CompletionRequest, HttpError> {
     if let Some(m) = v.get("model").and_then(Value::as_str) {
-        if m != state.opts.model_name {
+        if m != limits.model_name {
             return Err(HttpError(404, format!("The model `{m}` does not exist.")));
         }
     }
@@ -313,15 +465,21 @@ fn completions(state: &State, v: &Value) -> Result<Value, HttpError> {
     {
         return Err(bad("stop strings are not supported by densing serve"));
     }
+    let window = limits.window;
     let max_tokens = match v.get("max_tokens") {
         None | Some(Value::Null) => 16,
         Some(x) => x
             .as_u64()
-            .ok_or_else(|| bad("`max_tokens` must be a non-negative integer"))?
-            as usize,
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| bad("`max_tokens` must be a non-negative integer"))?,
     };
     if max_tokens == 0 {
         return Err(bad("max_tokens must be at least 1"));
+    }
+    if max_tokens >= window {
+        return Err(bad(format!(
+            "max_tokens = {max_tokens} leaves no room for a prompt in this model's maximum context length of {window} tokens"
+        )));
     }
     let echo = v.get("echo").and_then(Value::as_bool).unwrap_or(false);
     let top_k = match v.get("logprobs") {
@@ -331,16 +489,8 @@ fn completions(state: &State, v: &Value) -> Result<Value, HttpError> {
             _ => return Err(bad("`logprobs` must be 0 or 1 here: densing serve returns at most the top-1 alternative")),
         },
     };
-    let tok = state.engine.tokenizer();
-    let window = state.engine.context_window();
-    let prompts = prompts(state, v)?;
-    let decode = |ids: &[u32]| {
-        tok.decode(ids)
-            .map_err(|e| HttpError(500, format!("{e:#}")))
-    };
-    let mut choices = Vec::new();
-    let (mut n_prompt, mut n_gen) = (0, 0);
-    for (index, (text, ids)) in prompts.iter().enumerate() {
+    let prompts = prompts(v, limits.vocab, encode)?;
+    for (_, ids) in &prompts {
         if ids.len() + max_tokens > window {
             return Err(bad(format!(
                 "This model's maximum context length is {window} tokens. However, you requested {} tokens ({} in the messages, {max_tokens} in the completion).",
@@ -348,11 +498,79 @@ fn completions(state: &State, v: &Value) -> Result<Value, HttpError> {
                 ids.len()
             )));
         }
-        let scores = {
-            let _turn = state.compute.lock().unwrap_or_else(|p| p.into_inner());
-            compute(&state.engine, ids, max_tokens, echo && top_k.is_some())
-                .map_err(|e| HttpError(500, format!("scoring failed: {e:#}")))?
-        };
+    }
+    Ok(CompletionRequest {
+        prompts,
+        max_tokens,
+        echo,
+        top_k,
+    })
+}
+
+/// [`parse_request`] against the served model and its tokenizer.
+fn validate(state: &State, v: &Value) -> Result<CompletionRequest, HttpError> {
+    let tok = state.engine.tokenizer();
+    let limits = Limits {
+        model_name: state.opts.model_name.clone(),
+        window: state.engine.context_window(),
+        // Ids must have both an embedding and a token to decode.
+        vocab: tok
+            .inner()
+            .get_vocab_size(true)
+            .min(state.engine.model().vocab_size()),
+    };
+    let encode = |s: &str| encode_prompt(tok, s).map_err(|e| format!("{e:#}"));
+    parse_request(v, &limits, &encode)
+}
+
+/// vLLM's `POST /tokenize` for a text prompt: the ids the model's tokenizer gives
+/// it, with BOS per the model when `add_special_tokens` (default true).
+fn tokenize(state: &State, v: &Value) -> Result<Value, HttpError> {
+    if let Some(m) = v.get("model").and_then(Value::as_str) {
+        if m != state.opts.model_name {
+            return Err(HttpError(404, format!("The model `{m}` does not exist.")));
+        }
+    }
+    let Some(text) = v.get("prompt").and_then(Value::as_str) else {
+        return Err(bad("`prompt` must be a string"));
+    };
+    let special = match v.get("add_special_tokens") {
+        None | Some(Value::Null) => true,
+        Some(x) => x
+            .as_bool()
+            .ok_or_else(|| bad("`add_special_tokens` must be a boolean"))?,
+    };
+    let tok = state.engine.tokenizer();
+    let ids = if special {
+        encode_prompt(tok, text)
+    } else {
+        densing_eval::Encode::encode(tok, text)
+    }
+    .map_err(|e| bad(format!("{e:#}")))?;
+    Ok(json!({
+        "count": ids.len(),
+        "max_model_len": state.engine.context_window(),
+        "tokens": ids,
+    }))
+}
+
+fn completions(state: &State, request: CompletionRequest) -> Result<Value, HttpError> {
+    let tok = state.engine.tokenizer();
+    let CompletionRequest {
+        prompts,
+        max_tokens,
+        echo,
+        top_k,
+    } = request;
+    let decode = |ids: &[u32]| {
+        tok.decode(ids)
+            .map_err(|e| HttpError(500, format!("{e:#}")))
+    };
+    let mut choices = Vec::new();
+    let (mut n_prompt, mut n_gen) = (0, 0);
+    for (index, (text, ids)) in prompts.iter().enumerate() {
+        let scores = compute(&state.engine, ids, max_tokens, echo && top_k.is_some())
+            .map_err(|e| HttpError(500, format!("scoring failed: {e:#}")))?;
         n_prompt += ids.len();
         n_gen += scores.generated.len();
         let gen_ids: Vec<u32> = scores.generated.iter().map(|&(g, _)| g).collect();
@@ -419,4 +637,71 @@ fn completions(state: &State, v: &Value) -> Result<Value, HttpError> {
         "choices": choices,
         "usage": {"prompt_tokens": n_prompt, "completion_tokens": n_gen, "total_tokens": n_prompt + n_gen},
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits {
+            model_name: "m".into(),
+            window: 64,
+            vocab: 100,
+        }
+    }
+
+    fn parse(v: Value) -> Result<CompletionRequest, HttpError> {
+        // One id per byte: enough to test the rules, which never look at the text.
+        let encode = |s: &str| Ok(s.bytes().map(|b| u32::from(b) % 100).collect());
+        parse_request(&v, &limits(), &encode)
+    }
+
+    fn refused(v: Value, needle: &str) {
+        match parse(v.clone()) {
+            Ok(r) => panic!("{v} was accepted: {r:?}"),
+            Err(HttpError(code, msg)) => {
+                assert!(code == 400 || code == 404, "{v}: {code}");
+                assert!(msg.contains(needle), "{v}: {msg:?} lacks {needle:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn hostile_fields_are_refused_before_anything_is_computed() {
+        refused(
+            json!({"prompt": "hi", "max_tokens": u64::MAX}),
+            "max_tokens",
+        );
+        refused(json!({"prompt": "hi", "max_tokens": 64}), "context length");
+        refused(json!({"prompt": "hi", "max_tokens": 0}), "at least 1");
+        refused(json!({"prompt": "hi", "max_tokens": 2.5}), "max_tokens");
+        refused(json!({"prompt": "hi", "logprobs": 2}), "logprobs");
+        refused(json!({"prompt": [1, 100]}), "vocabulary size 100");
+        refused(json!({"prompt": [1, -1]}), "vocabulary");
+        refused(
+            json!({"prompt": vec![1; 60], "max_tokens": 5}),
+            "maximum context length is 64",
+        );
+        refused(json!({"prompt": vec!["a"; MAX_PROMPTS + 1]}), "at most 256");
+        refused(json!({"prompt": [[]]}), "empty");
+        refused(json!({"prompt": ""}), "empty");
+        refused(json!({"prompt": {"x": 1}}), "`prompt` must be");
+        refused(json!({"prompt": "hi", "model": "other"}), "does not exist");
+        let ok =
+            parse(json!({"prompt": [[1, 2], "ab"], "max_tokens": 3, "echo": true, "logprobs": 1}))
+                .unwrap();
+        assert_eq!(ok.prompts.len(), 2);
+        assert_eq!((ok.max_tokens, ok.echo, ok.top_k), (3, true, Some(1)));
+    }
+
+    #[test]
+    fn a_panic_in_a_handler_is_a_500_and_the_caller_lives_on() {
+        let r: Result<(), HttpError> = guarded(|| panic!("injected"));
+        let HttpError(code, msg) = r.unwrap_err();
+        assert_eq!(code, 500);
+        assert!(msg.contains("injected"), "{msg}");
+        // The same thread keeps working.
+        assert_eq!(guarded(|| Ok(7)).unwrap(), 7);
+    }
 }

@@ -29,7 +29,10 @@ pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 /// 24 months (aligned to the calendar), whichever gives at most ten ticks. Ticks at
 /// "nice" day numbers would repeat or skip month names.
 pub fn month_ticks(d0: f64, d1: f64) -> Vec<f64> {
-    if !(d0.is_finite() && d1.is_finite() && d1 > d0) {
+    // Beyond ±1e7 days (±27,000 years) a value is not a date; walking its months
+    // would take forever (a hand-edited report.json once hung here).
+    const MAX_DAYS: f64 = 1e7;
+    if !(d0.is_finite() && d1.is_finite() && d1 > d0 && d0 > -MAX_DAYS && d1 < MAX_DAYS) {
         return vec![];
     }
     let (y, m, _) = civil(d0.floor() as i64);
@@ -98,6 +101,13 @@ pub fn date_label(days: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absurd_spans_give_no_ticks_instead_of_hanging() {
+        assert!(month_ticks(-1e308, 100.0).is_empty());
+        assert!(month_ticks(0.0, 1e308).is_empty());
+        assert!(!month_ticks(19_000.0, 20_000.0).is_empty());
+    }
 
     #[test]
     fn round_trips_known_dates() {

@@ -1427,6 +1427,14 @@ fn draw_residuals<DB: DrawingBackend>(
     let (x0, x1) = linear_range(pts.iter().map(|p| tx(p.0)), 0.05);
     let ymax = pts.iter().map(|p| p.1.abs()).fold(0.0, f64::max);
     let ymax = if ymax > 0.0 { ymax * 1.15 } else { 1.0 };
+    // An axis spanning more than f64 can hold has no ticks (plotters loops forever).
+    if !(2.0 * ymax).is_finite() {
+        return Err(ReportError::Input(format!(
+            "{}: a residual of magnitude {:e} cannot be drawn",
+            set.fit_name,
+            ymax / 1.15
+        )));
+    }
     let x_desc = match (set.x_label.is_empty(), log_x) {
         (true, _) => "x".to_string(),
         (false, true) => format!("{} (log scale)", set.x_label),

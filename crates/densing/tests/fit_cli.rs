@@ -11,9 +11,9 @@ fn densing(args: &[&str]) -> Output {
         .expect("run densing")
 }
 
-fn shared(name: &str) -> String {
+fn data(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
+        .join("../../data")
         .join(name)
         .display()
         .to_string()
@@ -31,7 +31,7 @@ fn chinchilla_refit_json_has_params_and_cis() {
         "fit",
         "loss",
         "--data",
-        &shared("chinchilla_epoch.csv"),
+        &data("chinchilla_epoch.csv"),
         "--form",
         "chinchilla",
         "--drop-highest",

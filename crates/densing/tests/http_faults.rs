@@ -184,3 +184,24 @@ fn non_json_reply_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn empty_echo_with_zero_prompt_tokens_fails_items_not_the_process() {
+    // Once an `n_prompt - 1` underflow that aborted the run from a scoring thread.
+    let dir = tempfile::tempdir().unwrap();
+    let data = jsonl_task(dir.path(), 3);
+    let fake = FakeServer::start(Behaviour::EmptyEchoAfter(1));
+    let (ok, stdout, stderr) = eval(
+        &fake.url,
+        &dir.path().join("out"),
+        &data,
+        &["--concurrency", "3"],
+    );
+    assert!(!ok, "{stdout}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        format!("{stdout}{stderr}").contains("0 prompt tokens"),
+        "{stdout}\n{stderr}"
+    );
+    assert!(store_records(&dir.path().join("out")).is_empty());
+}

@@ -117,7 +117,8 @@ fn render(f: &LawFit) -> String {
     );
     for (i, (n, v)) in r.names.iter().zip(&r.params).enumerate() {
         let ci = boot
-            .map(|b| format!("[{:.6}, {:.6}]", b.ci95[i][0], b.ci95[i][1]))
+            .and_then(|b| b.ci95.get(i))
+            .map(|[lo, hi]| format!("[{lo:.6}, {hi:.6}]"))
             .unwrap_or_else(|| "-".into());
         out += &format!("{n:<8} {v:>14.6} {ci:>30}\n");
     }

@@ -45,13 +45,24 @@ pub struct ServeArgs {
     /// Connection-handling threads (model computations run one at a time).
     #[arg(long, default_value_t = 4)]
     pub threads: usize,
+    /// Largest request body accepted, in bytes; larger ones get HTTP 413.
+    #[arg(long, default_value_t = densing_http::server::DEFAULT_MAX_BODY)]
+    pub max_body_bytes: usize,
+    /// Completion requests that may wait for the model; more get HTTP 503 with Retry-After.
+    #[arg(long, default_value_t = densing_http::server::DEFAULT_QUEUE, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub queue: usize,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
     let api_key = match &args.api_key_env {
-        Some(var) => Some(
-            std::env::var(var).with_context(|| format!("--api-key-env {var}: variable not set"))?,
-        ),
+        Some(var) => {
+            let key = std::env::var(var)
+                .with_context(|| format!("--api-key-env {var}: variable not set"))?;
+            if key.trim().is_empty() {
+                anyhow::bail!("--api-key-env {var}: the variable is empty");
+            }
+            Some(key)
+        }
         None => None,
     };
     let opts = EngineOptions {
@@ -88,6 +99,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
         model_name: model_name.clone(),
         api_key,
         threads: args.threads,
+        max_body: args.max_body_bytes,
+        queue: args.queue,
     };
     serve(Arc::new(engine), serve_opts, |addr| {
         eprintln!(

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
+pub mod raw;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -56,10 +58,16 @@ impl Drop for Guard {
 
 /// Start `densing serve --port 0` and wait for its `listening on` line.
 pub fn start_serve(extra: &[&str]) -> (Guard, String) {
+    start_serve_env(extra, &[])
+}
+
+/// [`start_serve`] with extra environment variables.
+pub fn start_serve_env(extra: &[&str], env: &[(&str, &str)]) -> (Guard, String) {
     let mut child = densing()
         .args(["serve", "--port", "0", "--model"])
         .arg(model())
         .args(extra)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -149,6 +157,9 @@ pub enum Behaviour {
     ChatOnly,
     /// Every route answers 200 with an HTML page.
     NotJson,
+    /// Good for the first `n` completions (the probe), then an empty echo that
+    /// claims `prompt_tokens: 0`.
+    EmptyEchoAfter(usize),
 }
 
 /// A scriptable OpenAI-compatible server on 127.0.0.1 serving model `fake`.
@@ -308,6 +319,12 @@ fn answer(mut conn: TcpStream, behaviour: Behaviour, completions: &AtomicUsize) 
                 ),
                 Behaviour::StallAfter(k) if n >= k => std::thread::sleep(Duration::from_secs(5)),
                 Behaviour::DropFirst(k) if n < k => drop(conn),
+                Behaviour::EmptyEchoAfter(k) if n >= k => respond(
+                    &mut conn,
+                    200,
+                    "application/json",
+                    r#"{"choices":[{"index":0,"text":"","logprobs":{"tokens":[],"token_logprobs":[],"top_logprobs":[],"text_offset":[]}}],"usage":{"prompt_tokens":0}}"#,
+                ),
                 _ => respond(&mut conn, 200, "application/json", &good_completion(&body)),
             }
         }
