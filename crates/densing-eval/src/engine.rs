@@ -469,6 +469,16 @@ impl Engine {
             .with_context(|| format!("reading {}", cfg_path.display()))?;
         let hf: HfConfig = serde_json::from_str(&text)
             .with_context(|| format!("parsing {}", cfg_path.display()))?;
+        // The architecture first (the most useful refusal), then its shape.
+        // Llama and Mistral tokenizers prepend BOS; Qwen2's do not.
+        let default_bos = match hf.model_type.as_str() {
+            "llama" | "mistral" => true,
+            "qwen2" => false,
+            other => bail!(
+                "unsupported architecture `{other}` in {} (supported: llama, mistral, qwen2)",
+                cfg_path.display()
+            ),
+        };
         let n_head = hf.num_attention_heads;
         let cfg = LlamaConfig {
             n_layer: hf.num_hidden_layers,
@@ -486,15 +496,6 @@ impl Engine {
         // Before any weight is read: a shape no model has is refused up front.
         cfg.validate()
             .with_context(|| format!("{}: unusable model configuration", cfg_path.display()))?;
-        // Llama and Mistral tokenizers prepend BOS; Qwen2's do not.
-        let default_bos = match hf.model_type.as_str() {
-            "llama" | "mistral" => true,
-            "qwen2" => false,
-            other => bail!(
-                "unsupported architecture `{other}` in {} (supported: llama, mistral, qwen2)",
-                cfg_path.display()
-            ),
-        };
         let add_bos = match std::fs::read_to_string(dir.join("tokenizer_config.json")) {
             Ok(t) => serde_json::from_str::<serde_json::Value>(&t)?
                 .get("add_bos_token")
