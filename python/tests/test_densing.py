@@ -54,7 +54,12 @@ def test_study_frames_and_trend(study):
     assert t["doubling_days"] == pytest.approx(math.log(2) / t["A"])
     lo, hi = study.summary["doubling_ci95"]
     assert lo < t["doubling_days"] and (hi is None or t["doubling_days"] < hi)
-    assert 0 < t["r2"] <= 1
+    # The default estimator (censored quantile) has a permutation p-value and no
+    # R²; the paper's envelope, fitted beside it, has an R².
+    assert t["estimator"]["name"] == "censored-quantile"
+    assert 0 < t["p_value"] <= 1 and t["r2"] is None
+    envelope = [e for e in study.summary["estimators"] if e["estimator"]["name"] == "envelope"]
+    assert len(envelope) == 1 and 0 < envelope[0]["r2"] <= 1
     assert len(study.sweep) > 10 and {"dimension", "choice", "doubling_days"} <= set(study.sweep.columns)
     assert len(study.backtest) > 0
     assert study.summary["split"]["date"] == "2024-01-01"
@@ -247,3 +252,12 @@ def test_the_gil_is_released_during_the_analysis():
         t.join()
     # Holding the GIL for the whole run would leave the counter at ~0.
     assert during > 20
+
+
+def test_trend_options_reach_the_library():
+    s = densing.run(bootstrap=0, permutations=19, estimator="envelope", seed=3)
+    assert s.trend["estimator"]["name"] == "envelope" and s.trend["permutations"] == 19
+    with pytest.raises(densing.OptionError, match="estimator `nope`"):
+        densing.run(bootstrap=0, estimator="nope")
+    with pytest.raises(densing.OptionError, match="quantile must lie strictly between 0 and 1"):
+        densing.run(bootstrap=0, quantile=1.5)
