@@ -11,15 +11,79 @@
 
 use densing_eval::memory::{sequence_bytes, Shape};
 
-/// (name, parameters, layers, heads, KV heads, head dim, FFN, vocab, width)
-const MODELS: &[(&str, f64, usize, usize, usize, usize, usize, usize, usize)] = &[
-    ("SmolLM2-1.7B", 1.71e9, 24, 32, 32, 64, 8192, 49152, 2048),
-    ("Qwen2.5-3B", 3.09e9, 36, 16, 2, 128, 11008, 151936, 2048),
-    ("Llama-3.2-3B", 3.21e9, 28, 24, 8, 128, 8192, 128256, 3072),
-    ("Qwen2.5-7B", 7.62e9, 28, 28, 4, 128, 18944, 152064, 3584),
-    ("Llama-3.1-8B", 8.03e9, 32, 32, 8, 128, 14336, 128256, 4096),
-    ("Qwen2.5-14B", 14.77e9, 48, 40, 8, 128, 13824, 152064, 5120),
-    ("Qwen2.5-32B", 32.76e9, 64, 40, 8, 128, 27648, 152064, 5120),
+/// A published checkpoint: its name, parameter count, hidden width and shape.
+struct Published {
+    name: &'static str,
+    params: f64,
+    width: usize,
+    shape: Shape,
+}
+
+const fn model(
+    name: &'static str,
+    params: f64,
+    (n_layer, n_head, n_kv_head, head_dim): (usize, usize, usize, usize),
+    (ffn, vocab, width): (usize, usize, usize),
+) -> Published {
+    Published {
+        name,
+        params,
+        width,
+        shape: Shape {
+            n_layer,
+            n_head,
+            n_kv_head,
+            head_dim,
+            ffn,
+            vocab,
+        },
+    }
+}
+
+/// model(name, parameters, (layers, heads, KV heads, head dim), (FFN, vocab, width))
+const MODELS: &[Published] = &[
+    model(
+        "SmolLM2-1.7B",
+        1.71e9,
+        (24, 32, 32, 64),
+        (8192, 49152, 2048),
+    ),
+    model(
+        "Qwen2.5-3B",
+        3.09e9,
+        (36, 16, 2, 128),
+        (11008, 151936, 2048),
+    ),
+    model(
+        "Llama-3.2-3B",
+        3.21e9,
+        (28, 24, 8, 128),
+        (8192, 128256, 3072),
+    ),
+    model(
+        "Qwen2.5-7B",
+        7.62e9,
+        (28, 28, 4, 128),
+        (18944, 152064, 3584),
+    ),
+    model(
+        "Llama-3.1-8B",
+        8.03e9,
+        (32, 32, 8, 128),
+        (14336, 128256, 4096),
+    ),
+    model(
+        "Qwen2.5-14B",
+        14.77e9,
+        (48, 40, 8, 128),
+        (13824, 152064, 5120),
+    ),
+    model(
+        "Qwen2.5-32B",
+        32.76e9,
+        (64, 40, 8, 128),
+        (27648, 152064, 5120),
+    ),
 ];
 
 fn main() {
@@ -29,16 +93,10 @@ fn main() {
     let budget = gib * (1u64 << 30) as f64;
     println!("| model | params | f32 (default) | Q8_0 + `--quantized-matmul` | Q4_K_M + `--quantized-matmul` |");
     println!("|---|---|---|---|---|");
-    for &(name, params, n_layer, n_head, n_kv_head, head_dim, ffn, vocab, width) in MODELS {
-        let shape = Shape {
-            n_layer,
-            n_head,
-            n_kv_head,
-            head_dim,
-            ffn,
-            vocab,
-        };
-        let (kv, working) = sequence_bytes(&shape, tokens);
+    for m in MODELS {
+        let (name, params, shape, vocab, width) =
+            (m.name, m.params, &m.shape, m.shape.vocab, m.width);
+        let (kv, working) = sequence_bytes(shape, tokens);
         let embed = (vocab * width) as f64;
         let cell = |bits: Option<f64>| {
             let weights = match bits {
