@@ -10,6 +10,7 @@ use crate::label::{Placer, Rect};
 use crate::{tmp_sibling, ReportError, Result};
 use plotters::coord::combinators::{BindKeyPoints, WithKeyPoints};
 use plotters::coord::types::RangedCoordf64;
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -257,6 +258,21 @@ const TREND: RGBColor = RGBColor(25, 25, 25);
 const BEFORE: RGBColor = RGBColor(30, 110, 200);
 const AFTER: RGBColor = RGBColor(200, 60, 30);
 const GRID: RGBColor = RGBColor(232, 232, 232);
+
+/// The mesh style every report figure shares: tick and axis-title fonts, no
+/// light grid lines, a pale bold grid.
+trait HouseStyle {
+    fn house_style(&mut self) -> &mut Self;
+}
+
+impl<X: Ranged, Y: Ranged, DB: DrawingBackend> HouseStyle for MeshStyle<'_, '_, X, Y, DB> {
+    fn house_style(&mut self) -> &mut Self {
+        self.label_style((FAMILY, TICK_PX))
+            .axis_desc_style((FAMILY, DESC_PX))
+            .max_light_lines(0)
+            .bold_line_style(GRID)
+    }
+}
 const INK: RGBColor = RGBColor(40, 40, 40);
 /// Models left out of the trend fit: present but visibly in the background.
 const EXCLUDED: RGBColor = RGBColor(175, 175, 175);
@@ -483,10 +499,7 @@ fn date_log_chart<'a, DB: DrawingBackend>(
         .y_label_formatter(y_label)
         .x_desc(descs.0)
         .y_desc(descs.1)
-        .label_style((FAMILY, TICK_PX))
-        .axis_desc_style((FAMILY, DESC_PX))
-        .max_light_lines(0)
-        .bold_line_style(GRID)
+        .house_style()
         .draw()
         .plot(fig)?;
     Ok(chart)
@@ -1079,10 +1092,7 @@ fn draw_loss_law<DB: DrawingBackend>(
         .y_label_formatter(&|v| fmt_sig(*v))
         .x_desc("training compute 6·N·D (FLOPs, log scale)")
         .y_desc("conditional loss (nats/token)")
-        .label_style((FAMILY, TICK_PX))
-        .axis_desc_style((FAMILY, DESC_PX))
-        .max_light_lines(0)
-        .bold_line_style(GRID)
+        .house_style()
         .draw()
         .plot(fig)?;
     for curve in &ladder.curves {
@@ -1205,10 +1215,7 @@ fn draw_score_map<DB: DrawingBackend>(
         .y_label_formatter(&|v| fmt_sig(*v))
         .x_desc("conditional loss (nats/token)")
         .y_desc(y_desc)
-        .label_style((FAMILY, TICK_PX))
-        .axis_desc_style((FAMILY, DESC_PX))
-        .max_light_lines(0)
-        .bold_line_style(GRID)
+        .house_style()
         .draw()
         .plot(fig)?;
     chart
@@ -1351,10 +1358,7 @@ fn draw_parent_child<DB: DrawingBackend>(
         .disable_y_mesh()
         .x_label_formatter(&|v| fmt_sig(*v))
         .x_desc("capability density ρ (log scale)")
-        .label_style((FAMILY, TICK_PX))
-        .axis_desc_style((FAMILY, DESC_PX))
-        .max_light_lines(0)
-        .bold_line_style(GRID)
+        .house_style()
         .draw()
         .plot(fig)?;
     let row = |i: usize| n - 1.0 - i as f64;
@@ -1459,10 +1463,7 @@ fn draw_residuals<DB: DrawingBackend>(
         .y_label_formatter(&|v| fmt_sig(*v))
         .x_desc(x_desc)
         .y_desc("residual")
-        .label_style((FAMILY, TICK_PX))
-        .axis_desc_style((FAMILY, DESC_PX))
-        .max_light_lines(0)
-        .bold_line_style(GRID)
+        .house_style()
         .draw()
         .plot(fig)?;
     chart
@@ -1532,10 +1533,7 @@ fn draw_sweep<DB: DrawingBackend>(
         .disable_y_mesh()
         .x_label_formatter(&|v| fmt_sig(*v))
         .x_desc("doubling time of density (days)")
-        .label_style((FAMILY, TICK_PX))
-        .axis_desc_style((FAMILY, DESC_PX))
-        .max_light_lines(0)
-        .bold_line_style(GRID)
+        .house_style()
         .draw()
         .plot(fig)?;
     if let Some(t) = &input.trend {
