@@ -142,8 +142,11 @@ def raw_scores(src: Path) -> pd.DataFrame:
         path = src / f"data/external_benchmark_{stem}.csv"
         cols = ["Model version", column] + (["Source"] if has_source else [])
         table = pd.read_csv(path)[cols].dropna()
-        parts.append(pd.DataFrame({"model": table["Model version"], "benchmark": name,
-                                   "score": to_fraction(table[column], unit)}))
+        try:
+            score = to_fraction(table[column], unit)
+        except ValueError as e:
+            raise SystemExit(f"{path}: column `{column}`: {e}") from e
+        parts.append(pd.DataFrame({"model": table["Model version"], "benchmark": name, "score": score}))
     scores = pd.concat(parts, ignore_index=True)
     scores["benchmark"] = scores["benchmark"].str.strip()
     scores["score"] = pd.to_numeric(scores["score"], errors="coerce")

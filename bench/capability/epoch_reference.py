@@ -22,11 +22,17 @@ Usage: python bench/capability/epoch_reference.py [--chance] [--data DIR]
 import argparse
 import csv
 import json
+import os
 import time
 
-import numpy as np
-from scipy.optimize import least_squares
-from scipy.stats import pearsonr, spearmanr
+# One BLAS thread (set before numpy loads): on a 1,326 x 250 Jacobian, worker threads only spin
+# on a shared machine.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+from scipy.optimize import least_squares  # noqa: E402
+from scipy.stats import pearsonr, spearmanr  # noqa: E402
 
 LAMBDA = 0.1
 BOUND = 10.0
@@ -34,9 +40,21 @@ SLOPE_BOUNDS = (0.1, 10.0)
 ANCHOR = "Winogrande"
 
 
-def read_rows(path):
+def read_rows(path, fractions=()):
+    """Rows of a CSV after its `#` lines; the `fractions` fields must be numbers in [0, 1]."""
     with open(path, newline="") as f:
-        return list(csv.DictReader(line for line in f if not line.startswith("#")))
+        lines = f.readlines()
+    skipped = sum(1 for line in lines if line.startswith("#"))
+    rows = list(csv.DictReader(line for line in lines if not line.startswith("#")))
+    for n, row in enumerate(rows, start=skipped + 2):
+        for field in fractions:
+            try:
+                v = float(row[field])
+            except (TypeError, ValueError):
+                raise SystemExit(f"{path}:{n}: field `{field}`: `{row[field]}` is not a number")
+            if not 0 <= v <= 1:
+                raise SystemExit(f"{path}:{n}: field `{field}`: {v} is outside [0, 1]")
+    return rows
 
 
 def fit(rows, use_chance):
@@ -98,7 +116,7 @@ def main():
     ap.add_argument("--chance", action="store_true", help="use each benchmark's chance floor")
     ap.add_argument("--data", default="data/epoch")
     args = ap.parse_args()
-    rows = read_rows(f"{args.data}/scores_long.csv")
+    rows = read_rows(f"{args.data}/scores_long.csv", fractions=("score", "chance"))
     eci = {r["model"]: float(r["eci"]) for r in read_rows(f"{args.data}/eci.csv")}
     start = time.perf_counter()
     theta, res = fit(rows, args.chance)
