@@ -310,11 +310,16 @@ pub fn model_density(m: &Model, cal: &Calibration, opts: &DensityOptions) -> Mod
         }
     }
     for (b, _) in &used {
-        let shots = m.scores.get(b).and_then(|s| s.shots);
-        if let (Some(n), Some(standard)) = (shots, b.def().shots) {
-            if n != standard {
+        let shots = m.scores.get(b).map(|s| s.shots);
+        match (shots, b.def().shots) {
+            (Some(Some(n)), Some(standard)) if n != standard => {
                 flags.push(format!("{b} {n}-shot (standard {standard}-shot)"));
             }
+            // A source that states no shots cannot be taken as the standard protocol.
+            (Some(None), Some(standard)) => {
+                flags.push(format!("{b} shots not stated (standard {standard}-shot)"));
+            }
+            _ => {}
         }
     }
     if m.weights == Weights::Chat {

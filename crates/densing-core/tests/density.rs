@@ -124,7 +124,9 @@ fn censoring_at_both_ends_gives_bounds_never_nan() {
     // A model known only as ρ > bound still enters the trend, as a bound.
     assert!(oracle.in_trend);
     let with_bounds = study(&reg2, &cal, &opts, &trend_cfg(0, 1), &|| {}).unwrap();
-    let plain = study(&reg, &cal, &opts, &trend_cfg(0, 1), &|| {}).unwrap();
+    // Same reader as reg2 (models.csv alone, without the long scores table).
+    let parsed = Registry::parse("test registry", BUNDLED_CSV).unwrap();
+    let plain = study(&parsed, &cal, &opts, &trend_cfg(0, 1), &|| {}).unwrap();
     assert_eq!(with_bounds.trend.n_censored, plain.trend.n_censored + 2);
     for d in study(&reg2, &cal, &opts, &trend_cfg(50, 1), &|| {})
         .unwrap()
@@ -217,4 +219,35 @@ fn two_step_calibration_round_trips_score_to_n_hat_to_score() {
     }
     assert_eq!(curve.invert(0.95), Inverse::AboveRange);
     assert!(cal.description.contains("two-step"));
+}
+
+#[test]
+fn a_score_whose_source_states_no_shots_is_flagged() {
+    let reg = Registry::bundled().unwrap();
+    let opts = DensityOptions::default();
+    let cal = Calibration::family_on(&reg, "Qwen2.5", opts.basis, &opts.benchmarks, UNC).unwrap();
+    let hunyuan = reg
+        .models
+        .iter()
+        .find(|m| m.name == "Hunyuan-1.8B-Pretrain")
+        .expect("bundled row");
+    assert_eq!(
+        hunyuan.scores[&Benchmark::parse("mmlu").unwrap()].shots,
+        None
+    );
+    let d = model_density(hunyuan, &cal, &opts);
+    assert!(
+        d.flags
+            .iter()
+            .any(|f| f == "mmlu shots not stated (standard 5-shot)"),
+        "{:?}",
+        d.flags
+    );
+    let qwen = reg.models.iter().find(|m| m.name == "Qwen2.5-7B").unwrap();
+    let d = model_density(qwen, &cal, &opts);
+    assert!(
+        !d.flags.iter().any(|f| f.contains("not stated")),
+        "{:?}",
+        d.flags
+    );
 }
