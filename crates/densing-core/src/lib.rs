@@ -22,5 +22,6 @@ pub mod score;
 pub mod study;
 pub mod table;
 pub mod trend;
+pub mod validate;
 
 pub use error::{Error, Result};

@@ -18,6 +18,8 @@ pub use crate::benchmark::Benchmark;
 use crate::benchmark::PAPER;
 use crate::error::{Error, Result};
 use crate::table::{Row, Table};
+pub use crate::validate::RowPolicy;
+use crate::validate::{model_problems, score_problems};
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -182,6 +184,10 @@ pub struct Registry {
     pub models: Vec<Model>,
     /// Entries of earlier layers that later layers replaced.
     pub replacements: Vec<Replacement>,
+    /// Rows left out under [`RowPolicy::Lenient`], each with its problems.
+    pub dropped: Vec<Dropped>,
+    /// Position in `models` by lowercased name.
+    index: HashMap<String, usize>,
 }
 
 /// The columns of `models.csv`, in its order.
@@ -204,8 +210,15 @@ pub const MODELS_COLUMNS: [&str; 17] = [
     "source",
     "notes",
 ];
-/// Columns every models file needs (score columns are optional).
-const REQUIRED: [&str; 4] = ["model", "family", "params_billion", "release_date"];
+/// Columns every models file needs (score columns are optional; every row
+/// needs a source).
+const REQUIRED: [&str; 5] = [
+    "model",
+    "family",
+    "params_billion",
+    "release_date",
+    "source",
+];
 /// Columns of a long score table.
 pub const SCORE_COLUMNS: [&str; 6] = ["model", "benchmark", "shots", "protocol", "value", "source"];
 
@@ -335,48 +348,22 @@ fn score_from_row(row: &Row, file: &str) -> Result<(String, Benchmark, Score)> {
     ))
 }
 
-/// Read every model row of a table; a name twice in one file is an error.
-fn models_from_table(table: &Table) -> Result<Vec<Model>> {
-    table.require(&REQUIRED)?;
-    let mut seen: HashMap<String, u64> = HashMap::new();
-    let mut models = Vec::with_capacity(table.len());
-    for row in table.rows() {
-        let m = model_from_row(&row, &table.name)?;
-        if let Some(first) = seen.insert(m.name.to_ascii_lowercase(), row.line) {
-            return Err(row.error(
-                "model",
-                format!("duplicate model `{}` (first on line {first})", m.name),
-            ));
-        }
-        models.push(m);
-    }
-    Ok(models)
+/// Names match case-insensitively everywhere: the key of a model's name.
+fn name_key(name: &str) -> String {
+    name.to_ascii_lowercase()
 }
 
-/// One long-table score as read: the model it names, the benchmark, the score
-/// and the line.
-type ScoreRow = (String, Benchmark, Score, u64);
+/// What makes two long-table scores the same entry: model, benchmark, shots and
+/// protocol (case-insensitive), as [`Score::same_protocol`] compares them.
+type ScoreKey = (String, Benchmark, Option<u32>, Option<String>);
 
-/// Read every row of a long score table; a model's benchmark under the same
-/// protocol twice in one file is an error.
-fn scores_from_table(table: &Table) -> Result<Vec<ScoreRow>> {
-    table.require(&SCORE_COLUMNS)?;
-    let mut out: Vec<ScoreRow> = Vec::with_capacity(table.len());
-    for row in table.rows() {
-        let (model, b, score) = score_from_row(&row, &table.name)?;
-        if let Some(first) = first_same_score(&out, &model, b, &score) {
-            return Err(row.error("benchmark", repeated_score(b, &model, &score, first)));
-        }
-        out.push((model, b, score, row.line));
-    }
-    Ok(out)
-}
-
-/// The line of an earlier row with the same model, benchmark and protocol.
-fn first_same_score(rows: &[ScoreRow], model: &str, b: Benchmark, score: &Score) -> Option<u64> {
-    rows.iter()
-        .find(|(m, rb, s, _)| *rb == b && m.eq_ignore_ascii_case(model) && s.same_protocol(score))
-        .map(|r| r.3)
+fn score_key(model: &str, b: Benchmark, s: &Score) -> ScoreKey {
+    (
+        name_key(model),
+        b,
+        s.shots,
+        s.protocol.as_deref().map(str::to_ascii_lowercase),
+    )
 }
 
 fn repeated_score(b: Benchmark, model: &str, score: &Score, first: u64) -> String {
@@ -386,60 +373,37 @@ fn repeated_score(b: Benchmark, model: &str, score: &Score, first: u64) -> Strin
     )
 }
 
-/// Problems `densing models check` reports beyond what loading enforces:
-/// parameter counts that contradict each other, release dates after `today`,
-/// rows without a source.
-fn strict_model(m: &Model, today: NaiveDate) -> Vec<Error> {
-    let err = |field: &str, msg: String| Error::field(&m.file, m.line, field, msg);
-    let mut out = Vec::new();
-    if let Some(ne) = m.nonemb_b.filter(|ne| *ne > m.params_b) {
-        out.push(err(
-            "nonemb_params_billion",
-            format!("{ne} exceeds the total params_billion {}", m.params_b),
-        ));
-    }
-    if let Some(a) = m.active_b {
-        let (cap, col) = match m.nonemb_b {
-            Some(ne) => (ne, "nonemb_params_billion"),
-            None => (m.params_b, "params_billion"),
-        };
-        if a > cap {
-            out.push(err(
-                "active_params_billion",
-                format!("{a} exceeds {col} {cap}"),
-            ));
-        }
-    }
-    if m.release > today {
-        out.push(err(
-            "release_date",
-            format!("{} is in the future (today is {today})", m.release),
-        ));
-    }
-    if m.source.trim().is_empty() {
-        out.push(err("source", "is empty; every row needs a source".into()));
-    }
-    out
+fn duplicate_model(m: &Model, first: u64) -> Error {
+    Error::field(
+        &m.file,
+        m.line,
+        "model",
+        format!("duplicate model `{}` (first on line {first})", m.name),
+    )
 }
 
-/// Strict problems of one long-table score: no protocol, no source.
-fn strict_score(s: &Score, file: &str, line: u64) -> Vec<Error> {
-    [
-        (
-            "protocol",
-            s.protocol.is_none(),
-            "is empty; every score needs its protocol (e.g. `5-shot`, `0-shot pass@1`)",
-        ),
-        (
-            "source",
-            s.source.is_none(),
-            "is empty; every score needs a source",
-        ),
-    ]
-    .into_iter()
-    .filter(|(_, missing, _)| *missing)
-    .map(|(field, _, msg)| Error::field(file, line, field, msg))
-    .collect()
+fn missing_parent(m: &Model, parent: &str) -> Error {
+    Error::field(
+        &m.file,
+        m.line,
+        "parent",
+        format!("parent `{parent}` of `{}` is not in the registry", m.name),
+    )
+}
+
+/// A row that `--lenient` left out, with every rule it broke.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dropped {
+    /// `file:line` of the row.
+    pub origin: String,
+    /// Each problem as `file:line: field `name`: message`.
+    pub problems: Vec<String>,
+}
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "dropped row {}: {}", self.origin, self.problems.join("; "))
+    }
 }
 
 impl Registry {
@@ -451,7 +415,13 @@ impl Registry {
     /// The bundled registry with user files layered on top, in order: models
     /// files first, then score tables (a file is a score table when it has
     /// `benchmark` and `value` columns), so scores attach to the final rows.
+    /// Every row must pass [`crate::validate`]'s rules.
     pub fn layered(files: &[std::path::PathBuf]) -> Result<Registry> {
+        Registry::layered_with(files, RowPolicy::Strict)
+    }
+
+    /// [`Registry::layered`] under a policy for rows that break a rule.
+    pub fn layered_with(files: &[std::path::PathBuf], policy: RowPolicy) -> Result<Registry> {
         let mut reg = Registry::empty();
         let mut tables = vec![
             Table::parse(BUNDLED_NAME, BUNDLED_CSV)?,
@@ -462,13 +432,14 @@ impl Registry {
         }
         tables.sort_by_key(is_score_table);
         for t in &tables {
-            reg.layer(t)?;
+            reg.layer_with(t, policy)?;
         }
-        reg.finish()?;
+        reg.finish_with(policy)?;
         Ok(reg)
     }
 
-    /// A registry from models-table text alone (no bundled data).
+    /// A registry from models-table text alone (no bundled data), every row
+    /// checked by [`crate::validate`]'s rules.
     pub fn parse(name: &str, text: &str) -> Result<Registry> {
         let mut reg = Registry::empty();
         reg.layer(&Table::parse(name, text)?)?;
@@ -481,56 +452,28 @@ impl Registry {
             name: String::new(),
             models: Vec::new(),
             replacements: Vec::new(),
+            dropped: Vec::new(),
+            index: HashMap::new(),
         }
+    }
+
+    /// Add one table, refusing it at its first bad row (see
+    /// [`Registry::layer_with`]).
+    pub fn layer(&mut self, table: &Table) -> Result<()> {
+        self.layer_with(table, RowPolicy::Strict)
     }
 
     /// Add one table: model rows replace same-named models; scores must name a
     /// known model and replace its score on the same benchmark under the same
-    /// protocol (see [`Model::add_score`]).
-    pub fn layer(&mut self, table: &Table) -> Result<()> {
+    /// protocol (see [`Model::add_score`]). A row that does not parse or breaks
+    /// a rule of [`crate::validate`] fails the table under
+    /// [`RowPolicy::Strict`] and is dropped into [`Registry::dropped`] under
+    /// [`RowPolicy::Lenient`]. Hash lookups keep it O(rows) per table.
+    pub fn layer_with(&mut self, table: &Table, policy: RowPolicy) -> Result<()> {
         if is_score_table(table) {
-            for (model, b, score, line) in scores_from_table(table)? {
-                let Some(m) = self
-                    .models
-                    .iter_mut()
-                    .find(|m| m.name.eq_ignore_ascii_case(&model))
-                else {
-                    return Err(Error::field(
-                        &table.name,
-                        line,
-                        "model",
-                        format!("model `{model}` is in no models file loaded before this one"),
-                    ));
-                };
-                let new = score.origin.clone();
-                if let Some(old) = m.add_score(b, score) {
-                    self.replacements.push(Replacement {
-                        model: m.name.clone(),
-                        benchmark: Some(b),
-                        old: old.origin,
-                        new,
-                    });
-                }
-            }
+            self.layer_scores(table, policy)?;
         } else {
-            for m in models_from_table(table)? {
-                match self
-                    .models
-                    .iter_mut()
-                    .find(|o| o.name.eq_ignore_ascii_case(&m.name))
-                {
-                    Some(old) => {
-                        self.replacements.push(Replacement {
-                            model: m.name.clone(),
-                            benchmark: None,
-                            old: old.origin(),
-                            new: m.origin(),
-                        });
-                        *old = m;
-                    }
-                    None => self.models.push(m),
-                }
-            }
+            self.layer_models(table, policy, today())?;
         }
         if !self.name.is_empty() {
             self.name.push_str(" + ");
@@ -539,20 +482,145 @@ impl Registry {
         Ok(())
     }
 
+    fn layer_models(&mut self, table: &Table, policy: RowPolicy, today: NaiveDate) -> Result<()> {
+        table.require(&REQUIRED)?;
+        let mut seen: HashMap<String, u64> = HashMap::new();
+        for row in table.rows() {
+            let origin = format!("{}:{}", table.name, row.line);
+            let m = match model_from_row(&row, &table.name) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.reject(policy, origin, vec![e])?;
+                    continue;
+                }
+            };
+            let mut problems = Vec::new();
+            if let Some(first) = seen.get(&name_key(&m.name)) {
+                problems.push(duplicate_model(&m, *first));
+            }
+            problems.extend(model_problems(&m, today));
+            if !problems.is_empty() {
+                self.reject(policy, origin, problems)?;
+                continue;
+            }
+            seen.insert(name_key(&m.name), row.line);
+            self.insert(m);
+        }
+        Ok(())
+    }
+
+    /// Put a model in, replacing (and recording) a same-named one.
+    fn insert(&mut self, m: Model) {
+        match self.index.get(&name_key(&m.name)) {
+            Some(&i) => {
+                let old = std::mem::replace(&mut self.models[i], m);
+                self.replacements.push(Replacement {
+                    model: self.models[i].name.clone(),
+                    benchmark: None,
+                    old: old.origin(),
+                    new: self.models[i].origin(),
+                });
+            }
+            None => {
+                self.index.insert(name_key(&m.name), self.models.len());
+                self.models.push(m);
+            }
+        }
+    }
+
+    fn layer_scores(&mut self, table: &Table, policy: RowPolicy) -> Result<()> {
+        table.require(&SCORE_COLUMNS)?;
+        let mut seen: HashMap<ScoreKey, u64> = HashMap::new();
+        for row in table.rows() {
+            let origin = format!("{}:{}", table.name, row.line);
+            let (model, b, score) = match score_from_row(&row, &table.name) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.reject(policy, origin, vec![e])?;
+                    continue;
+                }
+            };
+            let key = score_key(&model, b, &score);
+            let mut problems = Vec::new();
+            if let Some(first) = seen.get(&key) {
+                problems.push(row.error("benchmark", repeated_score(b, &model, &score, *first)));
+            }
+            let target = self.index.get(&name_key(&model)).copied();
+            if target.is_none() {
+                problems.push(row.error(
+                    "model",
+                    format!("model `{model}` is in no models file loaded before this one"),
+                ));
+            }
+            problems.extend(score_problems(&score, &table.name, row.line));
+            let Some(i) = target.filter(|_| problems.is_empty()) else {
+                self.reject(policy, origin, problems)?;
+                continue;
+            };
+            seen.insert(key, row.line);
+            let m = &mut self.models[i];
+            let new = score.origin.clone();
+            if let Some(old) = m.add_score(b, score) {
+                self.replacements.push(Replacement {
+                    model: m.name.clone(),
+                    benchmark: Some(b),
+                    old: old.origin,
+                    new,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A bad row: the first problem as the error (strict), or the row recorded
+    /// as dropped (lenient).
+    fn reject(&mut self, policy: RowPolicy, origin: String, problems: Vec<Error>) -> Result<()> {
+        match policy {
+            RowPolicy::Strict => Err(problems
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| Error::file(&origin, "rejected"))),
+            RowPolicy::Lenient => {
+                self.dropped.push(Dropped {
+                    origin,
+                    problems: problems.iter().map(Error::to_string).collect(),
+                });
+                Ok(())
+            }
+        }
+    }
+
     /// Checks on the whole: every parent is a model, and there is a model.
     /// Run it after the last [`Registry::layer`].
-    pub fn finish(&self) -> Result<()> {
-        for m in &self.models {
-            if let Some(p) = &m.parent {
-                if self.get(p).is_none() {
-                    return Err(Error::field(
-                        &m.file,
-                        m.line,
-                        "parent",
-                        format!("parent `{p}` of `{}` is not in the registry", m.name),
-                    ));
-                }
+    pub fn finish(&mut self) -> Result<()> {
+        self.finish_with(RowPolicy::Strict)
+    }
+
+    /// [`Registry::finish`]; under [`RowPolicy::Lenient`] a model whose parent
+    /// is missing (perhaps dropped itself) is dropped too.
+    pub fn finish_with(&mut self, policy: RowPolicy) -> Result<()> {
+        loop {
+            let orphans: Vec<usize> = (0..self.models.len())
+                .filter(|&i| {
+                    let m = &self.models[i];
+                    m.parent.as_ref().is_some_and(|p| self.get(p).is_none())
+                })
+                .collect();
+            if orphans.is_empty() {
+                break;
             }
+            for &i in &orphans {
+                let m = &self.models[i];
+                let e = missing_parent(m, m.parent.as_deref().unwrap_or_default());
+                let origin = m.origin();
+                self.reject(policy, origin, vec![e])?;
+            }
+            let mut i = 0;
+            self.models.retain(|_| {
+                i += 1;
+                !orphans.contains(&(i - 1))
+            });
+            self.reindex();
         }
         if self.models.is_empty() {
             return Err(Error::file(&self.name, "no models"));
@@ -560,76 +628,86 @@ impl Registry {
         Ok(())
     }
 
+    fn reindex(&mut self) {
+        self.index = (self.models.iter().enumerate())
+            .map(|(i, m)| (name_key(&m.name), i))
+            .collect();
+    }
+
     /// Strict validation of one table (models or scores) layered on `self`:
     /// every problem, each as `file:line: field`, or none. Rows that do not
-    /// parse are reported and the rest are still checked.
+    /// parse are reported and the rest are still checked. The rules are the
+    /// ones loading enforces ([`crate::validate`]); hash lookups keep it
+    /// O(rows).
     pub fn check(&self, table: &Table, today: NaiveDate) -> Vec<Error> {
-        let mut errors = Vec::new();
-        if is_score_table(table) {
-            if let Err(e) = table.require(&SCORE_COLUMNS) {
-                return vec![e];
-            }
-            let mut seen: Vec<ScoreRow> = Vec::new();
-            for row in table.rows() {
-                match score_from_row(&row, &table.name) {
-                    Ok((model, b, score)) => {
-                        if let Some(first) = first_same_score(&seen, &model, b, &score) {
-                            errors.push(
-                                row.error("benchmark", repeated_score(b, &model, &score, first)),
-                            );
-                        }
-                        if self.get(&model).is_none() {
-                            errors.push(row.error(
-                                "model",
-                                format!("model `{model}` is not in {}", self.name),
-                            ));
-                        }
-                        errors.extend(strict_score(&score, &table.name, row.line));
-                        seen.push((model, b, score, row.line));
-                    }
-                    Err(e) => errors.push(e),
-                }
-            }
+        let mut errors = if is_score_table(table) {
+            self.check_scores(table)
         } else {
-            if let Err(e) = table.require(&REQUIRED) {
-                return vec![e];
-            }
-            let mut models: Vec<Model> = Vec::new();
-            for row in table.rows() {
-                match model_from_row(&row, &table.name) {
-                    Ok(m) => models.push(m),
-                    Err(e) => errors.push(e),
-                }
-            }
-            let first_in_file =
-                |name: &str| models.iter().find(|m| m.name.eq_ignore_ascii_case(name));
-            for m in &models {
-                if let Some(first) = first_in_file(&m.name).filter(|f| f.line != m.line) {
-                    errors.push(Error::field(
-                        &m.file,
-                        m.line,
-                        "model",
-                        format!(
-                            "duplicate model `{}` (first on line {})",
-                            m.name, first.line
-                        ),
-                    ));
-                }
-                if let Some(p) = &m.parent {
-                    if self.get(p).is_none() && first_in_file(p).is_none() {
-                        errors.push(Error::field(
-                            &m.file,
-                            m.line,
-                            "parent",
-                            format!("parent `{p}` of `{}` is not in the registry", m.name),
-                        ));
-                    }
-                }
-                errors.extend(strict_model(m, today));
-            }
-        }
+            self.check_models(table, today)
+        };
         if table.is_empty() {
             errors.push(Error::file(&table.name, "no rows"));
+        }
+        errors
+    }
+
+    fn check_scores(&self, table: &Table) -> Vec<Error> {
+        if let Err(e) = table.require(&SCORE_COLUMNS) {
+            return vec![e];
+        }
+        let mut errors = Vec::new();
+        let mut seen: HashMap<ScoreKey, u64> = HashMap::new();
+        for row in table.rows() {
+            match score_from_row(&row, &table.name) {
+                Ok((model, b, score)) => {
+                    let key = score_key(&model, b, &score);
+                    if let Some(first) = seen.get(&key) {
+                        errors.push(
+                            row.error("benchmark", repeated_score(b, &model, &score, *first)),
+                        );
+                    } else {
+                        seen.insert(key, row.line);
+                    }
+                    if self.get(&model).is_none() {
+                        errors.push(row.error(
+                            "model",
+                            format!("model `{model}` is not in {}", self.name),
+                        ));
+                    }
+                    errors.extend(score_problems(&score, &table.name, row.line));
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        errors
+    }
+
+    fn check_models(&self, table: &Table, today: NaiveDate) -> Vec<Error> {
+        if let Err(e) = table.require(&REQUIRED) {
+            return vec![e];
+        }
+        let mut errors = Vec::new();
+        let mut models: Vec<Model> = Vec::new();
+        for row in table.rows() {
+            match model_from_row(&row, &table.name) {
+                Ok(m) => models.push(m),
+                Err(e) => errors.push(e),
+            }
+        }
+        let mut first_line: HashMap<String, u64> = HashMap::new();
+        for m in &models {
+            first_line.entry(name_key(&m.name)).or_insert(m.line);
+        }
+        for m in &models {
+            if let Some(&first) = first_line.get(&name_key(&m.name)).filter(|l| **l != m.line) {
+                errors.push(duplicate_model(m, first));
+            }
+            if let Some(p) = &m.parent {
+                if self.get(p).is_none() && !first_line.contains_key(&name_key(p)) {
+                    errors.push(missing_parent(m, p));
+                }
+            }
+            errors.extend(model_problems(m, today));
         }
         errors
     }
@@ -704,10 +782,12 @@ impl Registry {
         csv_text(w)
     }
 
+    /// The model of that name (case-insensitive), by hash lookup.
     pub fn get(&self, name: &str) -> Option<&Model> {
+        let i = *self.index.get(&name_key(name))?;
         self.models
-            .iter()
-            .find(|m| m.name.eq_ignore_ascii_case(name))
+            .get(i)
+            .filter(|m| m.name.eq_ignore_ascii_case(name))
     }
 
     pub fn families(&self) -> Vec<&str> {
