@@ -18,6 +18,7 @@ pub mod law;
 pub mod loss;
 pub mod predict;
 pub mod registry;
+mod registry_load;
 pub mod score;
 pub mod study;
 pub mod table;
