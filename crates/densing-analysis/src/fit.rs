@@ -2,13 +2,13 @@
 //! Hoffmann et al.'s form with E) and the score map on anchors (eq. 3), each with
 //! its diagnostics and, on request, bootstrap 95% CIs.
 
+use crate::limits::{check_count, MAX_BOOTSTRAP};
 use densing_core::bootstrap::{bootstrap, BootstrapConfig, BootstrapResult};
 use densing_core::data::{AnchorPoint, LadderPoint};
 use densing_core::fit::{fit, require_points, FitReport, GridPolish, Problem};
 use densing_core::law::LossForm;
 use densing_core::loss::LossProblem;
 use densing_core::score::ScoreProblem;
-use crate::limits::{check_count, MAX_BOOTSTRAP};
 use densing_core::{Error, Result};
 use serde_json::{json, Map, Value};
 
@@ -37,8 +37,16 @@ fn distinct(values: impl Iterator<Item = f64>) -> usize {
 pub fn check_ladder(data: &str, points: &[LadderPoint], form: LossForm) -> Result<()> {
     let law = loss_law_title(form);
     for (column, values, param) in [
-        ("params", points.iter().map(|p| p.params).collect::<Vec<_>>(), "α (the exponent on N)"),
-        ("tokens", points.iter().map(|p| p.tokens).collect(), "β (the exponent on D)"),
+        (
+            "params",
+            points.iter().map(|p| p.params).collect::<Vec<_>>(),
+            "α (the exponent on N)",
+        ),
+        (
+            "tokens",
+            points.iter().map(|p| p.tokens).collect(),
+            "β (the exponent on D)",
+        ),
     ] {
         if distinct(values.iter().copied()) < 2 {
             return Err(Error::Fit(format!(

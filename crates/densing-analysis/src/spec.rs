@@ -47,12 +47,12 @@ impl CalibrationSpec {
                 crate::fit::check_ladder("--ladder", ladder, *form)?;
                 crate::fit::check_anchors("--anchors", anchors)?;
                 Calibration::two_step(
-                ladder,
-                anchors,
-                *form,
-                self.d0,
-                *default_benchmark,
-                self.uncertainty,
+                    ladder,
+                    anchors,
+                    *form,
+                    self.d0,
+                    *default_benchmark,
+                    self.uncertainty,
                 )
             }
             Reference::Family(family) => {

@@ -98,10 +98,8 @@ fn cell() -> impl Strategy<Value = String> {
         Just("0.0065".to_string()),
         (-1e6f64..1e6).prop_map(|v| v.to_string()),
         (0.0001f64..100.0).prop_map(|v| v.to_string()),
-        (1800i32..10_000, 1u32..13, 1u32..29)
-            .prop_map(|(y, m, d)| format!("{y:04}-{m:02}-{d:02}")),
-        (2018i32..2027, 1u32..13, 1u32..29)
-            .prop_map(|(y, m, d)| format!("{y:04}-{m:02}-{d:02}")),
+        (1800i32..10_000, 1u32..13, 1u32..29).prop_map(|(y, m, d)| format!("{y:04}-{m:02}-{d:02}")),
+        (2018i32..2027, 1u32..13, 1u32..29).prop_map(|(y, m, d)| format!("{y:04}-{m:02}-{d:02}")),
     ]
 }
 
@@ -176,15 +174,26 @@ fn counts_beyond_the_maxima_are_refused_before_any_work() {
     let mut o = options();
     o.calibration.uncertainty.replicates = usize::MAX;
     let e = run(&reg, &o).unwrap_err().to_string();
-    assert!(e.contains("bootstrap 18446744073709551615 exceeds the maximum 100000"), "{e}");
+    assert!(
+        e.contains("bootstrap 18446744073709551615 exceeds the maximum 100000"),
+        "{e}"
+    );
     let mut o = options();
     o.permutations = 1 << 40;
     let e = run(&reg, &o).unwrap_err().to_string();
-    assert!(e.contains("permutations 1099511627776 exceeds the maximum 100000"), "{e}");
-    let e = limits::preflight(1_000_000, 5, 100_000).unwrap_err().to_string();
+    assert!(
+        e.contains("permutations 1099511627776 exceeds the maximum 100000"),
+        "{e}"
+    );
+    let e = limits::preflight(1_000_000, 5, 100_000)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("lower bootstrap"), "{e}");
     let mut o = options();
     o.hardware_doubling_years = -2.0;
     let e = run(&reg, &o).unwrap_err().to_string();
-    assert!(e.contains("must be a positive number of years, got -2"), "{e}");
+    assert!(
+        e.contains("must be a positive number of years, got -2"),
+        "{e}"
+    );
 }

@@ -17,10 +17,10 @@
 pub use crate::benchmark::Benchmark;
 use crate::benchmark::PAPER;
 use crate::error::{Error, Result};
+use crate::registry_load::name_key;
+pub use crate::registry_load::Dropped;
 use crate::table::{Row, Table};
 pub use crate::validate::RowPolicy;
-pub use crate::registry_load::Dropped;
-use crate::registry_load::name_key;
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};

@@ -5,9 +5,9 @@
 
 use crate::error::{Error, Result};
 use crate::registry::{
-    is_score_table, model_from_row, score_from_row, today, Benchmark, Model, Registry,
-    Replacement, Score, BUNDLED_CSV, BUNDLED_NAME, BUNDLED_SCORES_CSV, BUNDLED_SCORES_NAME,
-    REQUIRED, SCORE_COLUMNS,
+    is_score_table, model_from_row, score_from_row, today, Benchmark, Model, Registry, Replacement,
+    Score, BUNDLED_CSV, BUNDLED_NAME, BUNDLED_SCORES_CSV, BUNDLED_SCORES_NAME, REQUIRED,
+    SCORE_COLUMNS,
 };
 use crate::table::Table;
 use crate::validate::{model_problems, score_problems, RowPolicy};
@@ -69,7 +69,12 @@ pub struct Dropped {
 
 impl std::fmt::Display for Dropped {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "dropped row {}: {}", self.origin, self.problems.join("; "))
+        write!(
+            f,
+            "dropped row {}: {}",
+            self.origin,
+            self.problems.join("; ")
+        )
     }
 }
 
@@ -336,10 +341,9 @@ impl Registry {
                         seen.insert(key, row.line);
                     }
                     if self.get(&model).is_none() {
-                        errors.push(row.error(
-                            "model",
-                            format!("model `{model}` is not in {}", self.name),
-                        ));
+                        errors.push(
+                            row.error("model", format!("model `{model}` is not in {}", self.name)),
+                        );
                     }
                     errors.extend(score_problems(&score, &table.name, row.line));
                 }

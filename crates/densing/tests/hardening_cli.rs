@@ -89,11 +89,31 @@ fn quick_run(extra: &[&str], out: &Path) -> Output {
 fn run_refuses_registry_rows_that_models_check_refuses() {
     let dir = tempfile::tempdir().unwrap();
     let cases: [(&[(&str, &str)], &str, &str); 6] = [
-        (&[("release_date", "9999-01-01")], "release_date", "in the future"),
-        (&[("release_date", "1900-01-01")], "release_date", "before 2018-01-01"),
-        (&[("nonemb_params_billion", "9")], "nonemb_params_billion", "exceeds the total"),
-        (&[("params_billion", "1e308"), ("nonemb_params_billion", "")], "params_billion", "billions of parameters"),
-        (&[("params_billion", "0.0065"), ("nonemb_params_billion", "")], "params_billion", "outside 0.01–10000"),
+        (
+            &[("release_date", "9999-01-01")],
+            "release_date",
+            "in the future",
+        ),
+        (
+            &[("release_date", "1900-01-01")],
+            "release_date",
+            "before 2018-01-01",
+        ),
+        (
+            &[("nonemb_params_billion", "9")],
+            "nonemb_params_billion",
+            "exceeds the total",
+        ),
+        (
+            &[("params_billion", "1e308"), ("nonemb_params_billion", "")],
+            "params_billion",
+            "billions of parameters",
+        ),
+        (
+            &[("params_billion", "0.0065"), ("nonemb_params_billion", "")],
+            "params_billion",
+            "outside 0.01–10000",
+        ),
         (&[("source", "")], "source", "every row needs a source"),
     ];
     for (fields, field, msg) in cases {
@@ -101,8 +121,15 @@ fn run_refuses_registry_rows_that_models_check_refuses() {
         let out_dir = dir.path().join("out");
         let err = fails(&quick_run(&["--registry", s(&reg)], &out_dir));
         let want = format!("{}:2: field `{field}`: ", reg.display());
-        assert!(err.contains(&want) && err.contains(msg), "{fields:?}: {err}");
-        assert!(!out_dir.exists(), "a refused run wrote {}", out_dir.display());
+        assert!(
+            err.contains(&want) && err.contains(msg),
+            "{fields:?}: {err}"
+        );
+        assert!(
+            !out_dir.exists(),
+            "a refused run wrote {}",
+            out_dir.display()
+        );
         let check = fails(&densing(&["models", "check", s(&reg)]));
         assert!(check.contains(&want) && check.contains(msg), "{check}");
     }
@@ -132,7 +159,11 @@ fn lenient_drops_the_row_lists_it_and_keeps_the_headline() {
     let out = quick_run(&["--lenient", "--registry", s(&reg)], &dir.path().join("b"));
     let lenient = ok(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let want = format!("dropped row {}:2: {}:2: field `release_date`", reg.display(), reg.display());
+    let want = format!(
+        "dropped row {}:2: {}:2: field `release_date`",
+        reg.display(),
+        reg.display()
+    );
     assert!(stderr.contains(&want), "{stderr}");
     let (b, l): (serde_json::Value, serde_json::Value) = (
         serde_json::from_str(&base).unwrap(),
@@ -158,7 +189,8 @@ fn huge_counts_are_errors_not_panics_aborts_or_hangs() {
     ] {
         let err = refused(&densing(&["run", flag, value, "--out", s(&out_dir)]));
         assert!(
-            err.contains(&format!("for '{flag} <")) && (err.contains("exceeds the maximum 100000") || err.contains("must be ≥ 0")),
+            err.contains(&format!("for '{flag} <"))
+                && (err.contains("exceeds the maximum 100000") || err.contains("must be ≥ 0")),
             "{flag} {value}: {err}"
         );
     }
@@ -204,7 +236,11 @@ fn grid() -> Vec<(f64, f64, f64)> {
     let mut rows = Vec::new();
     for n in [1e8, 3e8, 1e9, 3e9] {
         for d in [2e9, 8e9, 3.2e10] {
-            rows.push((n, d, 1.7 + 400.0 * f64::powf(n, -0.34) + 410.0 * f64::powf(d, -0.28)));
+            rows.push((
+                n,
+                d,
+                1.7 + 400.0 * f64::powf(n, -0.34) + 410.0 * f64::powf(d, -0.28),
+            ));
         }
     }
     rows
@@ -214,55 +250,107 @@ fn grid() -> Vec<(f64, f64, f64)> {
 fn fits_refuse_what_they_cannot_identify() {
     let dir = tempfile::tempdir().unwrap();
     let one_n: Vec<_> = grid().into_iter().filter(|r| r.0 == 1e9).collect();
-    let err = fails(&densing(&["fit", "loss", "--data", s(&ladder(dir.path(), &one_n))]));
+    let err = fails(&densing(&[
+        "fit",
+        "loss",
+        "--data",
+        s(&ladder(dir.path(), &one_n)),
+    ]));
     assert!(
         err.contains("column `params` has a single value") && err.contains("cannot identify α"),
         "{err}"
     );
     let one_d: Vec<_> = grid().into_iter().filter(|r| r.1 == 8e9).collect();
-    let err = fails(&densing(&["fit", "loss", "--data", s(&ladder(dir.path(), &one_d))]));
+    let err = fails(&densing(&[
+        "fit",
+        "loss",
+        "--data",
+        s(&ladder(dir.path(), &one_d)),
+    ]));
     assert!(err.contains("column `tokens` has a single value"), "{err}");
     let flat: Vec<_> = grid().into_iter().map(|(n, d, _)| (n, d, 2.5)).collect();
-    let err = fails(&densing(&["fit", "loss", "--data", s(&ladder(dir.path(), &flat))]));
+    let err = fails(&densing(&[
+        "fit",
+        "loss",
+        "--data",
+        s(&ladder(dir.path(), &flat)),
+    ]));
     assert!(err.contains("column `loss` is constant"), "{err}");
     let data = ladder(dir.path(), &grid());
     for delta in ["-1", "0", "nan", "inf"] {
-        let err = fails(&densing(&["fit", "loss", "--data", s(&data), &format!("--delta={delta}")]));
-        assert!(err.contains("delta (the Huber δ, --delta) must be a positive finite number"), "{delta}: {err}");
-        let err = fails(&densing(&["fit", "loss", "--data", s(&data), "--delta", delta]));
+        let err = fails(&densing(&[
+            "fit",
+            "loss",
+            "--data",
+            s(&data),
+            &format!("--delta={delta}"),
+        ]));
+        assert!(
+            err.contains("delta (the Huber δ, --delta) must be a positive finite number"),
+            "{delta}: {err}"
+        );
+        let err = fails(&densing(&[
+            "fit",
+            "loss",
+            "--data",
+            s(&data),
+            "--delta",
+            delta,
+        ]));
         assert!(err.contains("--delta"), "{delta}: {err}");
     }
     let anchors = dir.path().join("anchors.csv");
-    std::fs::write(&anchors, "loss,score\n2.1,0.5\n2.3,0.5\n2.5,0.5\n2.7,0.5\n2.9,0.5\n").unwrap();
+    std::fs::write(
+        &anchors,
+        "loss,score\n2.1,0.5\n2.3,0.5\n2.5,0.5\n2.7,0.5\n2.9,0.5\n",
+    )
+    .unwrap();
     let err = fails(&densing(&["fit", "score", "--data", s(&anchors)]));
     assert!(err.contains("column `score` is constant (0.5)"), "{err}");
 }
 
 #[test]
 fn a_zero_width_bootstrap_interval_is_flagged() {
-    // Two runs at each of 2 sizes × 2 token counts, exactly on a law: every
-    // resample of 4 runs either fails or lands on the same optimum.
+    // Every checkpoint belongs to one run: the bootstrap resamples whole runs,
+    // so each replicate is the full data and every interval has zero width.
     let dir = tempfile::tempdir().unwrap();
-    let rows: Vec<_> = grid().into_iter().filter(|r| r.0 <= 3e8 && r.1 <= 8e9).collect();
-    let out = densing(&[
-        "fit", "loss", "--data", s(&ladder(dir.path(), &rows)), "--bootstrap", "30", "--json",
-    ]);
-    if out.status.success() {
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let ci = v["ci95"].as_object().unwrap();
-        let zero: Vec<&String> = ci
-            .iter()
-            .filter(|(_, c)| c[0] == c[1])
-            .map(|(k, _)| k)
-            .collect();
-        let warnings = v["warnings"].to_string();
-        for name in &zero {
-            assert!(warnings.contains(&format!("interval of {name} has zero width")), "{warnings}");
-        }
-    } else {
-        let err = fails(&out);
-        assert!(err.contains("bootstrap"), "{err}");
+    let path = dir.path().join("one_run.csv");
+    let mut text = "params,tokens,loss,run\n".to_string();
+    for (n, d, l) in grid() {
+        text += &format!("{n},{d},{l},r1\n");
     }
+    std::fs::write(&path, text).unwrap();
+    let out = densing(&[
+        "fit",
+        "loss",
+        "--data",
+        s(&path),
+        "--bootstrap",
+        "20",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    let warnings = v["warnings"].to_string();
+    for name in ["a", "alpha", "b", "beta"] {
+        let [lo, hi] = [&v["ci95"][name][0], &v["ci95"][name][1]];
+        assert_eq!(lo, hi, "{name}");
+        assert!(
+            warnings.contains(&format!("interval of {name} has zero width")),
+            "{warnings}"
+        );
+    }
+    let text = ok(&densing(&[
+        "fit",
+        "loss",
+        "--data",
+        s(&path),
+        "--bootstrap",
+        "20",
+    ]));
+    assert!(
+        text.contains("warning: the 95% bootstrap interval of alpha has zero width"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -289,8 +377,20 @@ fn outputs_need_an_existing_parent_folder() {
     assert!(!dir.path().join("no").exists());
     let to = dir.path().join("missing/mine.csv");
     let err = fails(&densing(&[
-        "models", "add", "--to", s(&to), "--name", "X-1B", "--family", "X", "--params", "1",
-        "--date", "2025-01-01", "--source", "test",
+        "models",
+        "add",
+        "--to",
+        s(&to),
+        "--name",
+        "X-1B",
+        "--family",
+        "X",
+        "--params",
+        "1",
+        "--date",
+        "2025-01-01",
+        "--source",
+        "test",
     ]));
     assert!(err.contains("does not exist (create it first)"), "{err}");
     assert!(!dir.path().join("missing").exists());
@@ -298,8 +398,22 @@ fn outputs_need_an_existing_parent_folder() {
 
 fn add(to: &Path, name: &str) -> Output {
     densing(&[
-        "models", "add", "--to", s(to), "--name", name, "--family", "X", "--params", "1",
-        "--date", "2025-01-01", "--source", "test", "--scores", "mmlu=50",
+        "models",
+        "add",
+        "--to",
+        s(to),
+        "--name",
+        name,
+        "--family",
+        "X",
+        "--params",
+        "1",
+        "--date",
+        "2025-01-01",
+        "--source",
+        "test",
+        "--scores",
+        "mmlu=50",
     ])
 }
 
@@ -314,7 +428,10 @@ fn models_add_writes_through_a_symlink_and_keeps_the_mode() {
     let link = dir.path().join("link.csv");
     symlink("real.csv", &link).unwrap();
     ok(&add(&link, "X-2B"));
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
     let text = std::fs::read_to_string(&target).unwrap();
     assert!(text.contains("X-1B") && text.contains("X-2B"), "{text}");
     let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
@@ -333,35 +450,154 @@ fn flags_name_the_same_thing_alike_and_refuse_bad_values() {
     let dir = tempfile::tempdir().unwrap();
     // density: --params is the count, --basis the basis.
     let good = ok(&densing(&[
-        "density", "--name", "Mine", "--params", "7", "--basis", "total", "--date", "2025-01-01",
-        "--scores", "mmlu=70,bbh=60,math=40,humaneval=50", "--bootstrap", "20", "--permutations",
-        "19", "--json",
+        "density",
+        "--name",
+        "Mine",
+        "--params",
+        "7",
+        "--basis",
+        "total",
+        "--date",
+        "2025-01-01",
+        "--scores",
+        "mmlu=70,bbh=60,math=40,humaneval=50",
+        "--bootstrap",
+        "20",
+        "--permutations",
+        "19",
+        "--json",
     ]));
     assert!(good.contains("\"rank\""), "{good}");
-    let err = fails(&densing(&["density", "--name", "M", "--size", "7", "--date", "2025-01-01", "--scores", "mmlu=70"]));
-    assert!(err.contains("--size 7: the parameter count is now --params 7"), "{err}");
-    let err = refused(&densing(&["density", "--name", "M", "--params", "total", "--date", "2025-01-01", "--scores", "mmlu=70"]));
-    assert!(err.contains("the basis `total` is now --basis total"), "{err}");
-    let err = fails(&densing(&["run", "--params", "total", "--out", s(&dir.path().join("o"))]));
+    let err = fails(&densing(&[
+        "density",
+        "--name",
+        "M",
+        "--size",
+        "7",
+        "--date",
+        "2025-01-01",
+        "--scores",
+        "mmlu=70",
+    ]));
+    assert!(
+        err.contains("--size 7: the parameter count is now --params 7"),
+        "{err}"
+    );
+    let err = refused(&densing(&[
+        "density",
+        "--name",
+        "M",
+        "--params",
+        "total",
+        "--date",
+        "2025-01-01",
+        "--scores",
+        "mmlu=70",
+    ]));
+    assert!(
+        err.contains("the basis `total` is now --basis total"),
+        "{err}"
+    );
+    let err = fails(&densing(&[
+        "run",
+        "--params",
+        "total",
+        "--out",
+        s(&dir.path().join("o")),
+    ]));
     assert!(err.contains("the parameter basis is now --basis"), "{err}");
     // Negative numbers are numbers, then refused with a message.
-    let err = refused(&densing(&["density", "--name", "M", "--params", "-7", "--date", "2025-01-01", "--scores", "mmlu=70"]));
-    assert!(err.contains("invalid value '-7' for '--params") && err.contains("must be a positive finite number"), "{err}");
-    let err = refused(&densing(&["run", "--hardware-doubling-years=-2", "--out", s(&dir.path().join("o"))]));
-    assert!(err.contains("'--hardware-doubling-years") && err.contains("must be a positive finite number, got -2"), "{err}");
-    // Empty names.
-    let err = refused(&densing(&["density", "--name", "", "--params", "7", "--date", "2025-01-01", "--scores", "mmlu=70"]));
-    assert!(err.contains("--name") && err.contains("must not be empty"), "{err}");
     let err = refused(&densing(&[
-        "models", "add", "--to", s(&dir.path().join("m.csv")), "--name", " ", "--family", "X",
-        "--params", "1", "--date", "2025-01-01", "--source", "t",
+        "density",
+        "--name",
+        "M",
+        "--params",
+        "-7",
+        "--date",
+        "2025-01-01",
+        "--scores",
+        "mmlu=70",
+    ]));
+    assert!(
+        err.contains("invalid value '-7' for '--params")
+            && err.contains("must be a positive finite number"),
+        "{err}"
+    );
+    let err = refused(&densing(&[
+        "run",
+        "--hardware-doubling-years=-2",
+        "--out",
+        s(&dir.path().join("o")),
+    ]));
+    assert!(
+        err.contains("'--hardware-doubling-years")
+            && err.contains("must be a positive finite number, got -2"),
+        "{err}"
+    );
+    // Empty names.
+    let err = refused(&densing(&[
+        "density",
+        "--name",
+        "",
+        "--params",
+        "7",
+        "--date",
+        "2025-01-01",
+        "--scores",
+        "mmlu=70",
+    ]));
+    assert!(
+        err.contains("--name") && err.contains("must not be empty"),
+        "{err}"
+    );
+    let err = refused(&densing(&[
+        "models",
+        "add",
+        "--to",
+        s(&dir.path().join("m.csv")),
+        "--name",
+        " ",
+        "--family",
+        "X",
+        "--params",
+        "1",
+        "--date",
+        "2025-01-01",
+        "--source",
+        "t",
     ]));
     assert!(err.contains("must not be empty"), "{err}");
     // density's own model passes the registry's rules.
-    let err = fails(&densing(&["density", "--name", "M", "--params", "0.0065", "--date", "2025-01-01", "--scores", "mmlu=70"]));
-    assert!(err.contains("params (--params): 0.0065 is outside 0.01–10000"), "{err}");
-    let err = fails(&densing(&["density", "--name", "M", "--params", "7", "--date", "1900-01-01", "--scores", "mmlu=70"]));
-    assert!(err.contains("date (--date): 1900-01-01 is before 2018-01-01"), "{err}");
+    let err = fails(&densing(&[
+        "density",
+        "--name",
+        "M",
+        "--params",
+        "0.0065",
+        "--date",
+        "2025-01-01",
+        "--scores",
+        "mmlu=70",
+    ]));
+    assert!(
+        err.contains("params (--params): 0.0065 is outside 0.01–10000"),
+        "{err}"
+    );
+    let err = fails(&densing(&[
+        "density",
+        "--name",
+        "M",
+        "--params",
+        "7",
+        "--date",
+        "1900-01-01",
+        "--scores",
+        "mmlu=70",
+    ]));
+    assert!(
+        err.contains("date (--date): 1900-01-01 is before 2018-01-01"),
+        "{err}"
+    );
     assert!(!dir.path().join("o").exists());
 }
 
@@ -372,25 +608,74 @@ fn eval_with_no_items_or_a_bad_fit_row_touches_nothing() {
     std::fs::write(&data, "").unwrap();
     let out_dir = dir.path().join("store");
     let err = fails(&densing(&[
-        "eval", "--task", "jsonl", "--data", s(&data), "--out", s(&out_dir), "--model", "none.gguf",
+        "eval",
+        "--task",
+        "jsonl",
+        "--data",
+        s(&data),
+        "--out",
+        s(&out_dir),
+        "--model",
+        "none.gguf",
     ]));
-    assert!(err.contains("no items to score") && err.contains("left untouched"), "{err}");
+    assert!(
+        err.contains("no items to score") && err.contains("left untouched"),
+        "{err}"
+    );
     assert!(!out_dir.exists());
-    std::fs::write(&data, "{\"id\": \"a\", \"context\": \"x\", \"continuation\": \" y\"}\n").unwrap();
+    std::fs::write(
+        &data,
+        "{\"id\": \"a\", \"context\": \"x\", \"continuation\": \" y\"}\n",
+    )
+    .unwrap();
     let err = refused(&densing(&[
-        "eval", "--task", "jsonl", "--data", s(&data), "--limit", "0", "--model", "none.gguf",
+        "eval",
+        "--task",
+        "jsonl",
+        "--data",
+        s(&data),
+        "--limit",
+        "0",
+        "--model",
+        "none.gguf",
     ]));
-    assert!(err.contains("'--limit <LIMIT>'") && err.contains("0 would score nothing"), "{err}");
+    assert!(
+        err.contains("'--limit <LIMIT>'") && err.contains("0 would score nothing"),
+        "{err}"
+    );
     let ladder = dir.path().join("ladder.csv");
     let err = refused(&densing(&[
-        "eval", "--task", "jsonl", "--data", s(&data), "--model", "none.gguf", "--ladder",
-        s(&ladder), "--params", "0", "--train-tokens", "1e9",
+        "eval",
+        "--task",
+        "jsonl",
+        "--data",
+        s(&data),
+        "--model",
+        "none.gguf",
+        "--ladder",
+        s(&ladder),
+        "--params",
+        "0",
+        "--train-tokens",
+        "1e9",
     ]));
-    assert!(err.contains("'--params <PARAMS>'") && err.contains("positive"), "{err}");
+    assert!(
+        err.contains("'--params <PARAMS>'") && err.contains("positive"),
+        "{err}"
+    );
     let anchors = dir.path().join("anchors.csv");
     let err = refused(&densing(&[
-        "eval", "--task", "jsonl", "--data", s(&data), "--model", "none.gguf", "--anchors",
-        s(&anchors), "--score", "150",
+        "eval",
+        "--task",
+        "jsonl",
+        "--data",
+        s(&data),
+        "--model",
+        "none.gguf",
+        "--anchors",
+        s(&anchors),
+        "--score",
+        "150",
     ]));
     assert!(err.contains("150 is outside [0, 1]"), "{err}");
     assert!(!ladder.exists() && !anchors.exists());
@@ -412,8 +697,20 @@ fn every_reader_accepts_a_byte_order_mark_and_crlf() {
     )
     .unwrap();
     let out = ok(&densing(&[
-        "density", "--name", "M", "--params", "7", "--date", "2025-01-01", "--lm-eval", s(&lm),
-        "--bootstrap", "10", "--permutations", "9", "--json",
+        "density",
+        "--name",
+        "M",
+        "--params",
+        "7",
+        "--date",
+        "2025-01-01",
+        "--lm-eval",
+        s(&lm),
+        "--bootstrap",
+        "10",
+        "--permutations",
+        "9",
+        "--json",
     ]));
     assert!(out.contains("\"rank\""), "{out}");
     // A task file with a BOM and CRLF is read (it then stops at the missing model).
@@ -423,6 +720,58 @@ fn every_reader_accepts_a_byte_order_mark_and_crlf() {
         "\u{feff}{\"id\": \"a\", \"context\": \"x\", \"continuation\": \" y\"}\r\n",
     )
     .unwrap();
-    let err = fails(&densing(&["eval", "--task", "jsonl", "--data", s(&data), "--model", "none.gguf"]));
-    assert!(!err.contains("invalid JSON") && err.contains("none.gguf"), "{err}");
+    let err = fails(&densing(&[
+        "eval",
+        "--task",
+        "jsonl",
+        "--data",
+        s(&data),
+        "--model",
+        "none.gguf",
+    ]));
+    assert!(
+        !err.contains("invalid JSON") && err.contains("none.gguf"),
+        "{err}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_a_run_cleanly_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("o");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_densing"))
+        .args([
+            "run",
+            "--bootstrap",
+            "100000",
+            "--permutations",
+            "100000",
+            "--out",
+            s(&out_dir),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted: nothing was written"));
+    assert!(
+        !out_dir.exists(),
+        "an interrupted run left {}",
+        out_dir.display()
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
 }

@@ -5,8 +5,8 @@
 //! smaller sizes, predict the largest one's runs.
 
 use super::common::bootstrap_count;
-use crate::outputs::Outputs;
 use super::report::FormatArg;
+use crate::outputs::Outputs;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use densing_core::data::parse_ladder;
