@@ -85,10 +85,17 @@ fn quick_run(extra: &[&str], out: &Path) -> Output {
     densing(&args)
 }
 
+/// Cells to change, the field the error names, and what it says.
+type Case = (
+    &'static [(&'static str, &'static str)],
+    &'static str,
+    &'static str,
+);
+
 #[test]
 fn run_refuses_registry_rows_that_models_check_refuses() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&[(&str, &str)], &str, &str); 6] = [
+    let cases: [Case; 6] = [
         (
             &[("release_date", "9999-01-01")],
             "release_date",
