@@ -202,6 +202,12 @@ fn huge_counts_are_errors_not_panics_aborts_or_hangs() {
         );
     }
     assert!(!out_dir.exists());
+    // `simulate --registries 1000000000` used to abort allocating 32 GB.
+    let err = refused(&densing(&["simulate", "--registries", "1000000000"]));
+    assert!(
+        err.contains("1000000000 exceeds the maximum 100000"),
+        "{err}"
+    );
 }
 
 #[test]
