@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # Run every fuzz target (fuzz/fuzz_targets, libFuzzer through cargo-fuzz on the
-# nightly toolchain) for a set time each, starting from the committed seeds in a
+# nightly toolchain) until it has executed FUZZ_RUNS inputs (default 1,000,000:
+# every reader reaches 1M executions) or a time cap per target is reached, starting from the committed seeds in a
 # scratch copy (so fuzz/corpus stays small), and print one line per target:
 # executions, final corpus size and crashes. A crash leaves its input under
 # fuzz/artifacts/<target>/; copy it into fuzz/corpus/<target>/ once fixed, so the
 # test suite replays it.
 #
-# Usage: bash bench/fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]
-# Env: FUZZ_JOBS (parallel fuzzing processes per target, default 1).
+# Usage: bash bench/fuzz/run.sh [SECONDS_CAP_PER_TARGET] [TARGET...]
+# (default cap 7200 s: the slowest readers, ~600 executions/s, need ~30 min for 1M)
+# Env: FUZZ_RUNS (executions per target, default 1000000), FUZZ_JOBS (parallel
+# fuzzing processes per target, default 1).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo/fuzz"
-secs="${1:-60}"
+secs="${1:-7200}"
+runs="${FUZZ_RUNS:-1000000}"
 shift || true
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 targets=("$@")
@@ -28,7 +32,7 @@ for t in "${targets[@]}"; do
     log="$scratch/$t.log"
     status=0
     cargo +nightly fuzz run -O -a "$t" "$scratch/$t" -- \
-        -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+        -runs="$runs" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
         -jobs="${FUZZ_JOBS:-1}" -workers="${FUZZ_JOBS:-1}" -print_final_stats=1 >"$log" 2>&1 || status=$?
     execs=$(grep -h 'stat::number_of_executed_units' "$log" "$repo"/fuzz/fuzz-*.log 2>/dev/null | awk '{s+=$2} END {print s+0}')
     rate=$(grep -h 'stat::average_exec_per_sec' "$log" 2>/dev/null | awk '{s+=$2} END {print s+0}')

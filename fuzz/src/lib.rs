@@ -23,7 +23,7 @@ use densing_http::server::{parse_request, Limits};
 pub type Target = fn(&[u8]);
 
 /// Every target by name, for the corpus replay.
-pub const TARGETS: [(&str, Target); 12] = [
+pub const TARGETS: [(&str, Target); 13] = [
     ("registry", registry),
     ("ladder", ladder),
     ("anchors", anchors),
@@ -36,10 +36,17 @@ pub const TARGETS: [(&str, Target); 12] = [
     ("gguf", gguf),
     ("completion_response", completion_response),
     ("completion_request", completion_request),
+    ("lm_eval", lm_eval),
 ];
 
 fn text(data: &[u8]) -> String {
     String::from_utf8_lossy(data).into_owned()
+}
+
+/// An lm-evaluation-harness results JSON (`densing density --lm-eval`,
+/// `densing models add --lm-eval`).
+pub fn lm_eval(data: &[u8]) {
+    let _ = densing_analysis::parse_lm_eval(Path::new("fuzz.json"), &text(data));
 }
 
 /// The registry CSV (`models.csv` columns).

@@ -74,7 +74,7 @@ def test_to_html_writes_the_report(study, tmp_path):
 def test_density_matches_the_cli(cli):
     scores = {"mmlu": 70, "bbh": 60, "math": 40, "humaneval": 50, "mbpp": 60}
     py = densing.density("Mine-3B", 3, "2025-06-01", scores=scores, bootstrap=BOOT)
-    text = cli("density", "--name", "Mine-3B", "--size", "3", "--date", "2025-06-01",
+    text = cli("density", "--name", "Mine-3B", "--params", "3", "--date", "2025-06-01",
                "--scores", ",".join(f"{k}={v}" for k, v in scores.items()),
                "--bootstrap", str(BOOT), "--json")
     assert py == json.loads(text)

@@ -2,6 +2,7 @@
 //! Hoffmann et al.'s form with E) and the score map on anchors (eq. 3), each with
 //! its diagnostics and, on request, bootstrap 95% CIs.
 
+use crate::limits::{check_count, MAX_BOOTSTRAP};
 use densing_core::bootstrap::{bootstrap, BootstrapConfig, BootstrapResult};
 use densing_core::data::{AnchorPoint, LadderPoint};
 use densing_core::fit::{fit, require_points, FitReport, GridPolish, Problem};
@@ -10,6 +11,96 @@ use densing_core::loss::LossProblem;
 use densing_core::score::ScoreProblem;
 use densing_core::{Error, Result};
 use serde_json::{json, Map, Value};
+
+/// The Huber δ of a loss fit: a positive finite number (δ ≤ 0 turns the loss
+/// upside down; NaN makes every comparison false).
+pub fn check_delta(delta: f64) -> Result<()> {
+    if !(delta > 0.0 && delta.is_finite()) {
+        return Err(Error::Invalid(format!(
+            "delta (the Huber δ, --delta) must be a positive finite number, got {delta}"
+        )));
+    }
+    Ok(())
+}
+
+/// Distinct values of a column, counted on their exact bits.
+fn distinct(values: impl Iterator<Item = f64>) -> usize {
+    let mut v: Vec<u64> = values.map(f64::to_bits).collect();
+    v.sort_unstable();
+    v.dedup();
+    v.len()
+}
+
+/// A ladder the loss law can identify: the exponent on N needs two or more
+/// distinct `params`, the one on D two or more distinct `tokens`, and a loss
+/// that varies. Names the column that cannot carry its parameter.
+pub fn check_ladder(data: &str, points: &[LadderPoint], form: LossForm) -> Result<()> {
+    let law = loss_law_title(form);
+    for (column, values, param) in [
+        (
+            "params",
+            points.iter().map(|p| p.params).collect::<Vec<_>>(),
+            "α (the exponent on N)",
+        ),
+        (
+            "tokens",
+            points.iter().map(|p| p.tokens).collect(),
+            "β (the exponent on D)",
+        ),
+    ] {
+        if distinct(values.iter().copied()) < 2 {
+            return Err(Error::Fit(format!(
+                "{data}: column `{column}` has a single value ({}) in the {} points fitted: the {law} cannot identify {param}; add runs at another {column}",
+                values.first().copied().unwrap_or(f64::NAN),
+                points.len()
+            )));
+        }
+    }
+    if distinct(points.iter().map(|p| p.loss)) < 2 {
+        return Err(Error::Fit(format!(
+            "{data}: column `loss` is constant in the {} points fitted: no law can be identified from it",
+            points.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Anchors the score map can identify: the score and the loss both vary.
+pub fn check_anchors(data: &str, anchors: &[AnchorPoint]) -> Result<()> {
+    for (column, values) in [
+        ("score", anchors.iter().map(|a| a.score).collect::<Vec<_>>()),
+        ("loss", anchors.iter().map(|a| a.loss).collect()),
+    ] {
+        if distinct(values.iter().copied()) < 2 {
+            return Err(Error::Fit(format!(
+                "{data}: column `{column}` is constant ({}) over the {} anchors fitted: the score map's slope and midpoint cannot be identified",
+                values.first().copied().unwrap_or(f64::NAN),
+                anchors.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A warning per parameter whose bootstrap 95% interval has zero width: every
+/// resample gave the same value, which says the resampling cannot move it (too
+/// few distinct runs or anchors), not that it is known exactly.
+fn degenerate_intervals(report: &FitReport, boot: Option<&BootstrapResult>) -> Vec<String> {
+    let Some(b) = boot else {
+        return Vec::new();
+    };
+    report
+        .names
+        .iter()
+        .zip(&b.ci95)
+        .filter(|(_, [lo, hi])| lo == hi)
+        .map(|(name, [lo, _])| {
+            format!(
+                "the 95% bootstrap interval of {name} has zero width ([{lo}, {lo}]): the resamples cannot move it, so it is degenerate, not certain"
+            )
+        })
+        .collect()
+}
 
 /// Bootstrap settings of a single-law fit: `replicates = 0` means none.
 #[derive(Debug, Clone, Copy)]
@@ -87,6 +178,8 @@ pub fn fit_loss(
     boot: FitBootstrap,
     tick: &(dyn Fn() + Sync),
 ) -> Result<LawFit> {
+    check_delta(delta)?;
+    check_count("bootstrap", boot.replicates, MAX_BOOTSTRAP)?;
     if drop_highest >= points.len() {
         return Err(Error::Invalid(format!(
             "drop_highest {drop_highest} would drop every one of the {} points",
@@ -95,6 +188,7 @@ pub fn fit_loss(
     }
     points.sort_by(|a, b| a.loss.total_cmp(&b.loss));
     points.truncate(points.len() - drop_highest);
+    check_ladder(data, &points, form)?;
     let problem = LossProblem::new(form, &points, delta);
     require_points(data, points.len(), problem.names().len())?;
     let report = fit(&problem, &GridPolish::default())?;
@@ -102,10 +196,10 @@ pub fn fit_loss(
     Ok(LawFit {
         law: loss_law_title(form).into(),
         data: data.into(),
+        warnings: degenerate_intervals(&report, b.as_ref()),
         report,
         bootstrap: b,
         options: json!({"form": form, "delta": delta, "dropped_highest": drop_highest}),
-        warnings: Vec::new(),
     })
 }
 
@@ -117,13 +211,15 @@ pub fn fit_score(
     boot: FitBootstrap,
     tick: &(dyn Fn() + Sync),
 ) -> Result<LawFit> {
+    check_count("bootstrap", boot.replicates, MAX_BOOTSTRAP)?;
     let (fit_set, held): (Vec<_>, Vec<_>) = anchors.into_iter().partition(|a| !a.heldout);
     let problem = ScoreProblem::new(&fit_set);
     require_points(data, fit_set.len(), 4)?;
+    check_anchors(data, &fit_set)?;
     let report = fit(&problem, &GridPolish::default())?;
     let b = run_bootstrap(&problem, &report, boot, tick)?;
     let map = problem.map(&report.theta);
-    let mut warnings = Vec::new();
+    let mut warnings = degenerate_intervals(&report, b.as_ref());
     if problem.one_branch(&map) {
         warnings.push(format!(
             "every anchor lies on one side of the sigmoid midpoint l = {:.4}: the far asymptote is an extrapolation",

@@ -9,6 +9,7 @@
 //! single law to a data set.
 
 pub mod fit;
+pub mod limits;
 mod output;
 mod place;
 mod report_input;
@@ -16,7 +17,7 @@ mod run;
 mod spec;
 
 pub use output::densities_csv;
-pub use place::{new_model, parse_scores, place, read_lm_eval, Placement};
+pub use place::{new_model, parse_lm_eval, parse_scores, place, read_lm_eval, Placement};
 pub use report_input::report_input;
 pub use run::{
     bundled_prices, prices_from, read_prices, run, run_observed, verdict, Analysis, RunOptions,

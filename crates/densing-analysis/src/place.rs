@@ -6,10 +6,11 @@
 use crate::spec::CalibrationSpec;
 use chrono::NaiveDate;
 use densing_core::density::{model_density, DensityOptions, ModelDensity};
-use densing_core::registry::{Benchmark, Model, Registry, Score, Weights};
+use densing_core::registry::{today, Benchmark, Model, Registry, Score, Weights};
 use densing_core::study::study;
 use densing_core::trend::days_since_origin;
 use densing_core::trend::TrendConfig;
+use densing_core::validate::model_problems;
 use densing_core::{Error, Result};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -32,7 +33,9 @@ pub struct Placement {
     pub scores_not_in_benchmarks: Vec<String>,
 }
 
-/// A registry row for a user's model (family `user`, base weights).
+/// A registry row for a user's model (family `user`, base weights), checked by
+/// the registry's own rules ([`densing_core::validate`]); each problem names
+/// the option it came from (`params`, `tokens`, `date`, `name`).
 pub fn new_model(
     name: &str,
     size_b: f64,
@@ -40,12 +43,15 @@ pub fn new_model(
     release: NaiveDate,
     scores: BTreeMap<Benchmark, Score>,
 ) -> Result<Model> {
+    if name.trim().is_empty() {
+        return Err(Error::Invalid("name (--name) is empty".into()));
+    }
     if !(size_b > 0.0 && size_b.is_finite()) {
         return Err(Error::Invalid(format!(
-            "--size must be a positive number of billions, got {size_b}"
+            "params (--params) must be a positive number of billions, got {size_b}"
         )));
     }
-    Ok(Model {
+    let model = Model {
         name: name.to_string(),
         family: "user".into(),
         weights: Weights::Base,
@@ -62,7 +68,20 @@ pub fn new_model(
         notes: String::new(),
         file: "command line".into(),
         line: 0,
-    })
+    };
+    if let Some(e) = model_problems(&model, today()).into_iter().next() {
+        let option = |field: &str| match field {
+            "params_billion" => "params (--params)",
+            "training_tokens_trillion" => "tokens (--tokens)",
+            "release_date" => "date (--date)",
+            _ => "input",
+        };
+        return Err(match e {
+            Error::Field { field, msg, .. } => Error::Invalid(format!("{}: {msg}", option(&field))),
+            other => other,
+        });
+    }
+    Ok(model)
 }
 
 /// `benchmark=percent` items as scores; `shots`/`protocol` default to the
@@ -141,7 +160,13 @@ const LM_EVAL_MAP: [(&str, &[&str], &[&str]); 5] = [
 pub fn read_lm_eval(path: &Path) -> Result<(BTreeMap<Benchmark, Score>, Vec<String>)> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
-    let doc: serde_json::Value = serde_json::from_str(&text)
+    parse_lm_eval(path, &text)
+}
+
+/// [`read_lm_eval`] on text already read; `path` names it in messages (the
+/// fuzz target `lm_eval` feeds it arbitrary bytes).
+pub fn parse_lm_eval(path: &Path, text: &str) -> Result<(BTreeMap<Benchmark, Score>, Vec<String>)> {
+    let doc: serde_json::Value = serde_json::from_str(text.trim_start_matches('\u{feff}'))
         .map_err(|e| Error::file(path, format!("not valid JSON: {e}")))?;
     let results = doc
         .get("results")
@@ -216,6 +241,12 @@ pub fn place(
     trend: &TrendConfig,
     model: &Model,
 ) -> Result<Placement> {
+    crate::limits::check_run(
+        reg.models.len() + 1,
+        opts.benchmarks.len(),
+        trend.replicates.max(spec.uncertainty.replicates),
+        trend.permutations,
+    )?;
     if reg.get(&model.name).is_some() {
         return Err(Error::Invalid(format!(
             "model `{}` is already in {}; choose another --name",

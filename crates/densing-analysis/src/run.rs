@@ -135,8 +135,20 @@ pub fn run_observed(
     tick: &(dyn Fn() + Sync),
 ) -> Result<Analysis> {
     let dens = &opts.density;
-    let cal = opts.calibration.build(reg, dens)?;
     let unc = opts.calibration.uncertainty;
+    crate::limits::check_run(
+        reg.models.len(),
+        dens.benchmarks.len(),
+        unc.replicates,
+        opts.permutations,
+    )?;
+    let hw = opts.hardware_doubling_years;
+    if !(hw > 0.0 && hw.is_finite()) {
+        return Err(densing_core::Error::Invalid(format!(
+            "hardware doubling time (--hardware-doubling-years) must be a positive number of years, got {hw}"
+        )));
+    }
+    let cal = opts.calibration.build(reg, dens)?;
     let cfg = opts.trend(unc.replicates);
     let main = study(reg, &cal, dens, &cfg, tick)?;
     let points = trend_points(&main.densities, |_| true);
@@ -172,6 +184,7 @@ pub fn run_observed(
         .values()
         .flat_map(|c| c.warnings.clone())
         .collect();
+    warnings.extend(reg.dropped.iter().map(|d| format!("--lenient: {d}")));
     if main.trend.doubling_ci95.is_some_and(|c| c[1].is_none()) {
         warnings.push(
             "the slope's 95% CI reaches zero: the doubling time's upper bound is unbounded".into(),

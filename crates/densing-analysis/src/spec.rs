@@ -43,14 +43,18 @@ impl CalibrationSpec {
                 anchors,
                 form,
                 default_benchmark,
-            } => Calibration::two_step(
-                ladder,
-                anchors,
-                *form,
-                self.d0,
-                *default_benchmark,
-                self.uncertainty,
-            ),
+            } => {
+                crate::fit::check_ladder("--ladder", ladder, *form)?;
+                crate::fit::check_anchors("--anchors", anchors)?;
+                Calibration::two_step(
+                    ladder,
+                    anchors,
+                    *form,
+                    self.d0,
+                    *default_benchmark,
+                    self.uncertainty,
+                )
+            }
             Reference::Family(family) => {
                 Calibration::family_on(reg, family, opts.basis, &opts.benchmarks, self.uncertainty)
             }

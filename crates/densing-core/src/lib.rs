@@ -18,9 +18,11 @@ pub mod law;
 pub mod loss;
 pub mod predict;
 pub mod registry;
+mod registry_load;
 pub mod score;
 pub mod study;
 pub mod table;
 pub mod trend;
+pub mod validate;
 
 pub use error::{Error, Result};

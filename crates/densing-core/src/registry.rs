@@ -17,7 +17,10 @@
 pub use crate::benchmark::Benchmark;
 use crate::benchmark::PAPER;
 use crate::error::{Error, Result};
+use crate::registry_load::name_key;
+pub use crate::registry_load::Dropped;
 use crate::table::{Row, Table};
+pub use crate::validate::RowPolicy;
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -114,7 +117,7 @@ impl Model {
         self.scores.get(&b).map(|s| s.value)
     }
 
-    fn origin(&self) -> String {
+    pub(crate) fn origin(&self) -> String {
         format!("{}:{}", self.file, self.line)
     }
 
@@ -182,6 +185,10 @@ pub struct Registry {
     pub models: Vec<Model>,
     /// Entries of earlier layers that later layers replaced.
     pub replacements: Vec<Replacement>,
+    /// Rows left out under [`RowPolicy::Lenient`], each with its problems.
+    pub dropped: Vec<Dropped>,
+    /// Position in `models` by lowercased name.
+    pub(crate) index: HashMap<String, usize>,
 }
 
 /// The columns of `models.csv`, in its order.
@@ -204,8 +211,15 @@ pub const MODELS_COLUMNS: [&str; 17] = [
     "source",
     "notes",
 ];
-/// Columns every models file needs (score columns are optional).
-const REQUIRED: [&str; 4] = ["model", "family", "params_billion", "release_date"];
+/// Columns every models file needs (score columns are optional; every row
+/// needs a source).
+pub(crate) const REQUIRED: [&str; 5] = [
+    "model",
+    "family",
+    "params_billion",
+    "release_date",
+    "source",
+];
 /// Columns of a long score table.
 pub const SCORE_COLUMNS: [&str; 6] = ["model", "benchmark", "shots", "protocol", "value", "source"];
 
@@ -258,7 +272,7 @@ fn percent(row: &Row, column: &str, v: f64) -> Result<f64> {
 
 /// One row of a models table; the paper's five columns become scores under the
 /// catalog's standard protocol.
-fn model_from_row(row: &Row, file: &str) -> Result<Model> {
+pub(crate) fn model_from_row(row: &Row, file: &str) -> Result<Model> {
     let name = row.required("model")?.to_string();
     let family = row.required("family")?.to_string();
     let weights = match row.text("weights").map(str::to_ascii_lowercase).as_deref() {
@@ -316,7 +330,7 @@ fn model_from_row(row: &Row, file: &str) -> Result<Model> {
 }
 
 /// One row of a long score table: (model name, benchmark, score).
-fn score_from_row(row: &Row, file: &str) -> Result<(String, Benchmark, Score)> {
+pub(crate) fn score_from_row(row: &Row, file: &str) -> Result<(String, Benchmark, Score)> {
     let model = row.required("model")?.to_string();
     let bench_text = row.required("benchmark")?;
     let b = Benchmark::parse(bench_text).map_err(|e| row.error("benchmark", e.to_string()))?;
@@ -334,306 +348,7 @@ fn score_from_row(row: &Row, file: &str) -> Result<(String, Benchmark, Score)> {
         },
     ))
 }
-
-/// Read every model row of a table; a name twice in one file is an error.
-fn models_from_table(table: &Table) -> Result<Vec<Model>> {
-    table.require(&REQUIRED)?;
-    let mut seen: HashMap<String, u64> = HashMap::new();
-    let mut models = Vec::with_capacity(table.len());
-    for row in table.rows() {
-        let m = model_from_row(&row, &table.name)?;
-        if let Some(first) = seen.insert(m.name.to_ascii_lowercase(), row.line) {
-            return Err(row.error(
-                "model",
-                format!("duplicate model `{}` (first on line {first})", m.name),
-            ));
-        }
-        models.push(m);
-    }
-    Ok(models)
-}
-
-/// One long-table score as read: the model it names, the benchmark, the score
-/// and the line.
-type ScoreRow = (String, Benchmark, Score, u64);
-
-/// Read every row of a long score table; a model's benchmark under the same
-/// protocol twice in one file is an error.
-fn scores_from_table(table: &Table) -> Result<Vec<ScoreRow>> {
-    table.require(&SCORE_COLUMNS)?;
-    let mut out: Vec<ScoreRow> = Vec::with_capacity(table.len());
-    for row in table.rows() {
-        let (model, b, score) = score_from_row(&row, &table.name)?;
-        if let Some(first) = first_same_score(&out, &model, b, &score) {
-            return Err(row.error("benchmark", repeated_score(b, &model, &score, first)));
-        }
-        out.push((model, b, score, row.line));
-    }
-    Ok(out)
-}
-
-/// The line of an earlier row with the same model, benchmark and protocol.
-fn first_same_score(rows: &[ScoreRow], model: &str, b: Benchmark, score: &Score) -> Option<u64> {
-    rows.iter()
-        .find(|(m, rb, s, _)| *rb == b && m.eq_ignore_ascii_case(model) && s.same_protocol(score))
-        .map(|r| r.3)
-}
-
-fn repeated_score(b: Benchmark, model: &str, score: &Score, first: u64) -> String {
-    format!(
-        "second {b} score for `{model}` under {} (first on line {first})",
-        score.protocol.as_deref().unwrap_or("an unstated protocol")
-    )
-}
-
-/// Problems `densing models check` reports beyond what loading enforces:
-/// parameter counts that contradict each other, release dates after `today`,
-/// rows without a source.
-fn strict_model(m: &Model, today: NaiveDate) -> Vec<Error> {
-    let err = |field: &str, msg: String| Error::field(&m.file, m.line, field, msg);
-    let mut out = Vec::new();
-    if let Some(ne) = m.nonemb_b.filter(|ne| *ne > m.params_b) {
-        out.push(err(
-            "nonemb_params_billion",
-            format!("{ne} exceeds the total params_billion {}", m.params_b),
-        ));
-    }
-    if let Some(a) = m.active_b {
-        let (cap, col) = match m.nonemb_b {
-            Some(ne) => (ne, "nonemb_params_billion"),
-            None => (m.params_b, "params_billion"),
-        };
-        if a > cap {
-            out.push(err(
-                "active_params_billion",
-                format!("{a} exceeds {col} {cap}"),
-            ));
-        }
-    }
-    if m.release > today {
-        out.push(err(
-            "release_date",
-            format!("{} is in the future (today is {today})", m.release),
-        ));
-    }
-    if m.source.trim().is_empty() {
-        out.push(err("source", "is empty; every row needs a source".into()));
-    }
-    out
-}
-
-/// Strict problems of one long-table score: no protocol, no source.
-fn strict_score(s: &Score, file: &str, line: u64) -> Vec<Error> {
-    [
-        (
-            "protocol",
-            s.protocol.is_none(),
-            "is empty; every score needs its protocol (e.g. `5-shot`, `0-shot pass@1`)",
-        ),
-        (
-            "source",
-            s.source.is_none(),
-            "is empty; every score needs a source",
-        ),
-    ]
-    .into_iter()
-    .filter(|(_, missing, _)| *missing)
-    .map(|(field, _, msg)| Error::field(file, line, field, msg))
-    .collect()
-}
-
 impl Registry {
-    /// The bundled models and scores.
-    pub fn bundled() -> Result<Registry> {
-        Registry::layered(&[])
-    }
-
-    /// The bundled registry with user files layered on top, in order: models
-    /// files first, then score tables (a file is a score table when it has
-    /// `benchmark` and `value` columns), so scores attach to the final rows.
-    pub fn layered(files: &[std::path::PathBuf]) -> Result<Registry> {
-        let mut reg = Registry::empty();
-        let mut tables = vec![
-            Table::parse(BUNDLED_NAME, BUNDLED_CSV)?,
-            Table::parse(BUNDLED_SCORES_NAME, BUNDLED_SCORES_CSV)?,
-        ];
-        for f in files {
-            tables.push(Table::read(f)?);
-        }
-        tables.sort_by_key(is_score_table);
-        for t in &tables {
-            reg.layer(t)?;
-        }
-        reg.finish()?;
-        Ok(reg)
-    }
-
-    /// A registry from models-table text alone (no bundled data).
-    pub fn parse(name: &str, text: &str) -> Result<Registry> {
-        let mut reg = Registry::empty();
-        reg.layer(&Table::parse(name, text)?)?;
-        reg.finish()?;
-        Ok(reg)
-    }
-
-    fn empty() -> Registry {
-        Registry {
-            name: String::new(),
-            models: Vec::new(),
-            replacements: Vec::new(),
-        }
-    }
-
-    /// Add one table: model rows replace same-named models; scores must name a
-    /// known model and replace its score on the same benchmark under the same
-    /// protocol (see [`Model::add_score`]).
-    pub fn layer(&mut self, table: &Table) -> Result<()> {
-        if is_score_table(table) {
-            for (model, b, score, line) in scores_from_table(table)? {
-                let Some(m) = self
-                    .models
-                    .iter_mut()
-                    .find(|m| m.name.eq_ignore_ascii_case(&model))
-                else {
-                    return Err(Error::field(
-                        &table.name,
-                        line,
-                        "model",
-                        format!("model `{model}` is in no models file loaded before this one"),
-                    ));
-                };
-                let new = score.origin.clone();
-                if let Some(old) = m.add_score(b, score) {
-                    self.replacements.push(Replacement {
-                        model: m.name.clone(),
-                        benchmark: Some(b),
-                        old: old.origin,
-                        new,
-                    });
-                }
-            }
-        } else {
-            for m in models_from_table(table)? {
-                match self
-                    .models
-                    .iter_mut()
-                    .find(|o| o.name.eq_ignore_ascii_case(&m.name))
-                {
-                    Some(old) => {
-                        self.replacements.push(Replacement {
-                            model: m.name.clone(),
-                            benchmark: None,
-                            old: old.origin(),
-                            new: m.origin(),
-                        });
-                        *old = m;
-                    }
-                    None => self.models.push(m),
-                }
-            }
-        }
-        if !self.name.is_empty() {
-            self.name.push_str(" + ");
-        }
-        self.name.push_str(&table.name);
-        Ok(())
-    }
-
-    /// Checks on the whole: every parent is a model, and there is a model.
-    /// Run it after the last [`Registry::layer`].
-    pub fn finish(&self) -> Result<()> {
-        for m in &self.models {
-            if let Some(p) = &m.parent {
-                if self.get(p).is_none() {
-                    return Err(Error::field(
-                        &m.file,
-                        m.line,
-                        "parent",
-                        format!("parent `{p}` of `{}` is not in the registry", m.name),
-                    ));
-                }
-            }
-        }
-        if self.models.is_empty() {
-            return Err(Error::file(&self.name, "no models"));
-        }
-        Ok(())
-    }
-
-    /// Strict validation of one table (models or scores) layered on `self`:
-    /// every problem, each as `file:line: field`, or none. Rows that do not
-    /// parse are reported and the rest are still checked.
-    pub fn check(&self, table: &Table, today: NaiveDate) -> Vec<Error> {
-        let mut errors = Vec::new();
-        if is_score_table(table) {
-            if let Err(e) = table.require(&SCORE_COLUMNS) {
-                return vec![e];
-            }
-            let mut seen: Vec<ScoreRow> = Vec::new();
-            for row in table.rows() {
-                match score_from_row(&row, &table.name) {
-                    Ok((model, b, score)) => {
-                        if let Some(first) = first_same_score(&seen, &model, b, &score) {
-                            errors.push(
-                                row.error("benchmark", repeated_score(b, &model, &score, first)),
-                            );
-                        }
-                        if self.get(&model).is_none() {
-                            errors.push(row.error(
-                                "model",
-                                format!("model `{model}` is not in {}", self.name),
-                            ));
-                        }
-                        errors.extend(strict_score(&score, &table.name, row.line));
-                        seen.push((model, b, score, row.line));
-                    }
-                    Err(e) => errors.push(e),
-                }
-            }
-        } else {
-            if let Err(e) = table.require(&REQUIRED) {
-                return vec![e];
-            }
-            let mut models: Vec<Model> = Vec::new();
-            for row in table.rows() {
-                match model_from_row(&row, &table.name) {
-                    Ok(m) => models.push(m),
-                    Err(e) => errors.push(e),
-                }
-            }
-            let first_in_file =
-                |name: &str| models.iter().find(|m| m.name.eq_ignore_ascii_case(name));
-            for m in &models {
-                if let Some(first) = first_in_file(&m.name).filter(|f| f.line != m.line) {
-                    errors.push(Error::field(
-                        &m.file,
-                        m.line,
-                        "model",
-                        format!(
-                            "duplicate model `{}` (first on line {})",
-                            m.name, first.line
-                        ),
-                    ));
-                }
-                if let Some(p) = &m.parent {
-                    if self.get(p).is_none() && first_in_file(p).is_none() {
-                        errors.push(Error::field(
-                            &m.file,
-                            m.line,
-                            "parent",
-                            format!("parent `{p}` of `{}` is not in the registry", m.name),
-                        ));
-                    }
-                }
-                errors.extend(strict_model(m, today));
-            }
-        }
-        if table.is_empty() {
-            errors.push(Error::file(&table.name, "no rows"));
-        }
-        errors
-    }
-
     /// Whether `s` is what the wide column of `b` holds for model `m`: a paper
     /// benchmark under its standard shots and protocol, with the row's source.
     fn fits_wide(m: &Model, b: Benchmark, s: &Score) -> bool {
@@ -704,10 +419,12 @@ impl Registry {
         csv_text(w)
     }
 
+    /// The model of that name (case-insensitive), by hash lookup.
     pub fn get(&self, name: &str) -> Option<&Model> {
+        let i = *self.index.get(&name_key(name))?;
         self.models
-            .iter()
-            .find(|m| m.name.eq_ignore_ascii_case(name))
+            .get(i)
+            .filter(|m| m.name.eq_ignore_ascii_case(name))
     }
 
     pub fn families(&self) -> Vec<&str> {

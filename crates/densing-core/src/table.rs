@@ -23,8 +23,19 @@ pub struct Table {
 }
 
 impl Table {
-    /// Parse CSV text; `name` is what error messages call the file.
+    /// Parse CSV text; `name` is what error messages call the file. A UTF-8
+    /// byte-order mark (as spreadsheet programs write) is skipped and CRLF line
+    /// ends read like LF.
     pub fn parse(name: &str, text: &str) -> Result<Table> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        // The csv crate numbers CRLF records one line short: read them as LF.
+        let lf;
+        let text = if text.contains('\r') {
+            lf = text.replace("\r\n", "\n");
+            lf.as_str()
+        } else {
+            text
+        };
         // Line numbers must count the `#` lines too, so strip them here (keeping
         // an offset) rather than letting the csv crate drop them silently.
         let skipped = text.lines().take_while(|l| l.starts_with('#')).count() as u64;

@@ -305,6 +305,7 @@ pub fn append_csv_row(path: &Path, default_header: &[&str], row: &[(&str, String
             let first = BufReader::new(f)
                 .lines()
                 .map_while(|l| l.ok())
+                .map(|l| l.trim_start_matches('\u{feff}').to_string())
                 .find(|l| !l.trim().is_empty() && !l.starts_with('#'));
             match first {
                 Some(h) => h.split(',').map(|c| c.trim().to_string()).collect(),

@@ -117,10 +117,17 @@ fn read_lines(path: &Path) -> Result<Vec<String>> {
     } else {
         Box::new(f)
     };
-    BufReader::new(reader)
+    let mut lines: Vec<String> = BufReader::new(reader)
         .lines()
         .collect::<std::io::Result<_>>()
-        .with_context(|| format!("reading {}", path.display()))
+        .with_context(|| format!("reading {}", path.display()))?;
+    // A UTF-8 byte-order mark (Windows editors write one) is not content.
+    if let Some(first) = lines.first_mut() {
+        if let Some(rest) = first.strip_prefix('\u{feff}') {
+            *first = rest.to_string();
+        }
+    }
+    Ok(lines)
 }
 
 /// Non-blank JSONL lines parsed as objects, each with its 1-based line number;
@@ -192,6 +199,8 @@ pub fn bbh_subtasks(dir: &Path) -> Result<Vec<String>> {
 fn bbh_prompt_parts(path: &Path) -> Result<(String, Vec<String>)> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    // As users' editors save it: a byte-order mark and CRLF line ends read as LF.
+    let text = text.trim_start_matches('\u{feff}').replace("\r\n", "\n");
     let body = match text.split_once("-----\n") {
         Some((_, b)) => b,
         None => &text,

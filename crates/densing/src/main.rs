@@ -3,9 +3,10 @@
 //! errors into one clear message and a non-zero exit code.
 
 mod cmd;
+mod outputs;
 mod progress;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -40,8 +41,24 @@ enum Command {
     Serve(cmd::serve::ServeArgs),
 }
 
+/// Every option's value may start with `-`: `--params -7` is read as the number
+/// −7 (and then refused by the option's own check with a message), not as an
+/// unknown flag `-7`.
+fn negatives_as_values(cmd: clap::Command) -> clap::Command {
+    cmd.mut_args(|a| {
+        if a.get_action().takes_values() {
+            a.allow_negative_numbers(true)
+        } else {
+            a
+        }
+    })
+    .mut_subcommands(negatives_as_values)
+}
+
 fn main() {
-    let cli = Cli::parse();
+    let matches = negatives_as_values(Cli::command()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    outputs::remove_on_interrupt();
     let result = match cli.command {
         Command::Run(args) => cmd::run::run(args),
         Command::Models(args) => cmd::models::run(args),

@@ -378,7 +378,7 @@ fn run_on_benchmarks_beyond_the_five_and_the_sweep_reports_the_alternative_set()
         "density",
         "--name",
         "X",
-        "--size",
+        "--params",
         "3",
         "--date",
         "2025-06-01",

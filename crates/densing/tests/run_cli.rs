@@ -234,7 +234,7 @@ fn density_places_a_new_model_from_scores_and_from_lm_eval() {
         "density",
         "--name",
         "Mine-3B",
-        "--size",
+        "--params",
         "3",
         "--date",
         "2025-06-01",
@@ -266,7 +266,7 @@ fn density_places_a_new_model_from_scores_and_from_lm_eval() {
         "density",
         "--name",
         "Mine-3B",
-        "--size",
+        "--params",
         "3",
         "--date",
         "2025-06-01",
@@ -299,7 +299,7 @@ fn density_places_a_new_model_from_scores_and_from_lm_eval() {
             "already in",
         ),
     ] {
-        let mut full = vec!["density", "--size", "1"];
+        let mut full = vec!["density", "--params", "1"];
         if !args.contains(&"--name") {
             full.extend(["--name", "X"]);
         }

@@ -2,14 +2,15 @@
 //! registry comes from, which calibration to build, how the trend is estimated,
 //! and how outputs are written.
 
-use anyhow::{Context, Result};
+use crate::outputs::Outputs;
+use anyhow::Result;
 use clap::{Args, ValueEnum};
-use densing_analysis::{density_options, CalibrationSpec, Reference};
+use densing_analysis::{density_options, limits, CalibrationSpec, Reference};
 use densing_core::calibration::Uncertainty;
 use densing_core::data::{read_anchors, read_ladder};
 use densing_core::density::DensityOptions;
 use densing_core::law::LossForm;
-use densing_core::registry::{Benchmark, ParamsBasis, Registry};
+use densing_core::registry::{Benchmark, ParamsBasis, Registry, RowPolicy};
 use densing_core::trend::inference::DEFAULT_PERMUTATIONS;
 use densing_core::trend::{EstimatorKind, TrendConfig};
 use std::path::{Path, PathBuf};
@@ -22,14 +23,28 @@ pub struct RegistryArgs {
     /// same model name (or model, benchmark and protocol) replaces the earlier one.
     #[arg(long)]
     pub registry: Vec<PathBuf>,
+    /// Leave out registry rows that break a rule of `densing models check`
+    /// (each listed as a warning on stderr and in the run's summary and report)
+    /// instead of refusing the registry at the first one.
+    #[arg(long)]
+    pub lenient: bool,
 }
 
 impl RegistryArgs {
-    /// The layered registry; each replacement is said on stderr.
+    /// The layered registry; each replacement is said on stderr, and each
+    /// row `--lenient` dropped.
     pub fn load(&self) -> Result<Registry> {
-        let reg = Registry::layered(&self.registry)?;
+        let policy = if self.lenient {
+            RowPolicy::Lenient
+        } else {
+            RowPolicy::Strict
+        };
+        let reg = Registry::layered_with(&self.registry, policy)?;
         for r in &reg.replacements {
             eprintln!("note: {r}");
+        }
+        for d in &reg.dropped {
+            eprintln!("warning: --lenient: {d}");
         }
         Ok(reg)
     }
@@ -88,13 +103,14 @@ pub struct CalibrationArgs {
     #[arg(long, value_enum, default_value = "paper")]
     pub form: Form,
     /// Training tokens at which a two-step calibration reads off N̂.
-    #[arg(long, default_value_t = 1e12)]
+    #[arg(long, default_value_t = 1e12, value_parser = positive)]
     pub d0: f64,
     /// Benchmark of anchors that have no `task` column.
     #[arg(long)]
     pub benchmark: Option<String>,
-    /// Parameter count densities are computed against.
-    #[arg(long = "params", value_enum, default_value = "nonemb")]
+    /// Parameter basis densities are computed against (the count itself is
+    /// `--params` where a command takes one).
+    #[arg(long, value_enum, default_value = "nonemb")]
     pub basis: Basis,
     /// Benchmarks used (comma-separated ids from data/benchmarks.csv; a
     /// reference family calibrates those it reports at ≥ 4 sizes).
@@ -110,8 +126,9 @@ pub struct CalibrationArgs {
     /// Let chat-tuned releases into the trend (default: base models only).
     #[arg(long)]
     pub include_chat: bool,
-    /// Bootstrap replicates carried from the calibration to ρ and the trend.
-    #[arg(long, default_value_t = 1000)]
+    /// Bootstrap replicates carried from the calibration to ρ and the trend
+    /// (at most 100000; a memory preflight refuses what would not fit).
+    #[arg(long, default_value_t = 1000, value_parser = bootstrap_count)]
     pub bootstrap: usize,
     #[arg(long, default_value_t = 20241205)]
     pub seed: u64,
@@ -167,20 +184,99 @@ impl CalibrationArgs {
     }
 }
 
-/// Write `bytes` to `path` atomically: a temporary file in the same folder,
-/// then a rename, so readers never see half a file.
+/// Write one file atomically through [`Outputs`]: a temporary beside it, then
+/// a rename, so readers never see half a file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot move {} into place", path.display()))?;
-    Ok(())
+    let mut out = Outputs::new();
+    out.write(path, bytes)?;
+    out.commit()
+}
+
+/// `--bootstrap` and `--permutations` as clap reads them: a whole number up to
+/// the documented maximum (a larger one is refused before any work).
+pub fn bootstrap_count(s: &str) -> std::result::Result<usize, String> {
+    count_at_most(s, limits::MAX_BOOTSTRAP)
+}
+
+pub fn permutation_count(s: &str) -> std::result::Result<usize, String> {
+    count_at_most(s, limits::MAX_PERMUTATIONS)
+}
+
+pub fn count_at_most(s: &str, max: usize) -> std::result::Result<usize, String> {
+    let v: i128 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a whole number"))?;
+    if v < 0 {
+        return Err(format!("must be ≥ 0, got {v}"));
+    }
+    if v > max as i128 {
+        return Err(format!("{v} exceeds the maximum {max}"));
+    }
+    Ok(v as usize)
+}
+
+/// A count of at least 1 (requests in flight, items per call), at most
+/// [`limits::MAX_CONCURRENCY`].
+pub fn concurrency_count(s: &str) -> std::result::Result<usize, String> {
+    match count_at_most(s, limits::MAX_CONCURRENCY)? {
+        0 => Err("must be at least 1".into()),
+        v => Ok(v),
+    }
+}
+
+/// A positive finite number (a size, a token count, a duration, a Huber δ):
+/// negative numbers are read as numbers, then refused.
+pub fn positive(s: &str) -> std::result::Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number"))?;
+    if !(v > 0.0 && v.is_finite()) {
+        return Err(format!("must be a positive finite number, got {v}"));
+    }
+    Ok(v)
+}
+
+/// A number in [0, 1] (a score as a fraction).
+pub fn fraction(s: &str) -> std::result::Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number"))?;
+    if !(0.0..=1.0).contains(&v) {
+        return Err(format!(
+            "{v} is outside [0, 1] (a score as a fraction, not percent)"
+        ));
+    }
+    Ok(v)
+}
+
+/// Text that is not empty or blank (a model name, a family, a source).
+pub fn non_empty(s: &str) -> std::result::Result<String, String> {
+    if s.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    Ok(s.to_string())
+}
+
+/// `--params` where it no longer names the basis (`run`, `simulate`): kept
+/// hidden so the old spelling gets a clear error instead of a silent change.
+#[derive(Args, Clone)]
+pub struct RenamedBasis {
+    #[arg(long = "params", hide = true, value_name = "BASIS")]
+    pub params: Option<String>,
+}
+
+impl RenamedBasis {
+    pub fn check(&self) -> Result<()> {
+        if let Some(v) = &self.params {
+            anyhow::bail!(
+                "--params {v}: the parameter basis is now --basis (total, nonemb or active); --params is the parameter count where a command takes one"
+            );
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -203,8 +299,9 @@ pub struct TrendArgs {
     /// Quantile of ln ρ the quantile estimators fit (the frontier).
     #[arg(long, default_value_t = 0.9)]
     pub quantile: f64,
-    /// Release-date permutations for the trend's p-value (0: no test).
-    #[arg(long, default_value_t = DEFAULT_PERMUTATIONS)]
+    /// Release-date permutations for the trend's p-value (0: no test; at most
+    /// 100000).
+    #[arg(long, default_value_t = DEFAULT_PERMUTATIONS, value_parser = permutation_count)]
     pub permutations: usize,
 }
 

@@ -1,7 +1,7 @@
 //! `densing density`: place your own model against the registry — its N̂, ρ with
 //! CI, its rank, and where it sits relative to the trend line.
 
-use super::common::{CalibrationArgs, RegistryArgs, TrendArgs};
+use super::common::{non_empty, positive, CalibrationArgs, RegistryArgs, TrendArgs};
 use anyhow::{bail, Result};
 use clap::Args;
 use densing_analysis::{new_model, parse_scores, place, read_lm_eval};
@@ -13,13 +13,16 @@ use std::path::PathBuf;
 #[derive(Args)]
 pub struct DensityArgs {
     /// Name of the model.
-    #[arg(long)]
+    #[arg(long, value_parser = non_empty)]
     name: String,
-    /// Parameters, in billions (on the basis chosen with --params).
-    #[arg(long = "size")]
-    size_b: f64,
+    /// Parameters, in billions (on the basis chosen with --basis).
+    #[arg(long = "params", value_name = "BILLIONS", value_parser = params_count, required_unless_present = "old_size")]
+    size_b: Option<f64>,
+    /// Renamed --params (the count, as in `models add`); kept for a clear error.
+    #[arg(long = "size", hide = true)]
+    old_size: Option<String>,
     /// Training tokens, in trillions (recorded; not used by a reference-family calibration).
-    #[arg(long)]
+    #[arg(long, value_parser = positive)]
     tokens: Option<f64>,
     /// Release date, YYYY-MM-DD.
     #[arg(long)]
@@ -42,7 +45,25 @@ pub struct DensityArgs {
     json: bool,
 }
 
+/// `--params` of `density`: the count in billions. A basis name there is the
+/// old spelling, answered with the new one.
+fn params_count(s: &str) -> std::result::Result<f64, String> {
+    if ["total", "nonemb", "active"].contains(&s.trim()) {
+        return Err(format!(
+            "--params is the parameter count in billions; the basis `{s}` is now --basis {s}"
+        ));
+    }
+    positive(s)
+}
+
 pub fn run(args: DensityArgs) -> Result<()> {
+    let size_b = match (&args.old_size, args.size_b) {
+        (Some(v), _) => {
+            bail!("--size {v}: the parameter count is now --params {v} (the basis is --basis)")
+        }
+        (None, Some(n)) => n,
+        (None, None) => bail!("give --params (the parameter count in billions)"),
+    };
     let release = parse_date(&args.date).map_err(|m| anyhow::anyhow!("--date: {m}"))?;
     let (scores, read_notes) = match &args.lm_eval {
         Some(p) => read_lm_eval(p)?,
@@ -52,7 +73,7 @@ pub fn run(args: DensityArgs) -> Result<()> {
             Vec::new(),
         ),
     };
-    let model = new_model(&args.name, args.size_b, args.tokens, release, scores)?;
+    let model = new_model(&args.name, size_b, args.tokens, release, scores)?;
     let reg = args.registry.load()?;
     let opts = args.cal.options()?;
     let unc = args.cal.uncertainty();

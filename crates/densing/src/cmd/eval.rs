@@ -11,8 +11,11 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use super::common::{concurrency_count, fraction, positive};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
+use densing_core::data::{parse_anchors, parse_ladder};
+use densing_core::table::Table;
 use densing_eval::engine::{Device, Engine, EngineOptions, MatmulMode};
 use densing_eval::store::append_csv_row;
 use densing_eval::{
@@ -65,7 +68,7 @@ pub struct EvalArgs {
     #[arg(long, requires = "endpoint")]
     pub server_model: Option<String>,
     /// Requests in flight at once over all endpoints.
-    #[arg(long, default_value_t = 8, requires = "endpoint")]
+    #[arg(long, default_value_t = 8, requires = "endpoint", value_parser = concurrency_count)]
     pub concurrency: usize,
     /// Environment variable holding the endpoints' API key (sent as a Bearer token).
     #[arg(long, value_name = "VAR", requires = "endpoint")]
@@ -89,8 +92,8 @@ pub struct EvalArgs {
     /// Few-shot examples in the prompt (default: 3 for bbh, 0 otherwise).
     #[arg(long)]
     pub shots: Option<usize>,
-    /// Score at most the first N items (per task).
-    #[arg(long)]
+    /// Score at most the first N items (per task; at least 1).
+    #[arg(long, value_parser = concurrency_limit)]
     pub limit: Option<usize>,
     /// Root directory of the results store.
     #[arg(long, default_value = "densing-out")]
@@ -110,17 +113,17 @@ pub struct EvalArgs {
     /// Tokenisation at the context/continuation join (part of the results' key).
     #[arg(long, value_enum, default_value = "harness")]
     pub boundary: BoundaryArg,
-    /// Items per backend call.
-    #[arg(long, default_value_t = 1)]
+    /// Items per backend call (1 to 1024).
+    #[arg(long, default_value_t = 1, value_parser = concurrency_count)]
     pub batch: usize,
     /// Append `params,tokens,loss,run,task` to this ladder CSV (needs --params, --train-tokens).
     #[arg(long, requires_all = ["params", "train_tokens"])]
     pub ladder: Option<PathBuf>,
     /// Model parameter count N, for --ladder.
-    #[arg(long)]
+    #[arg(long, value_parser = positive)]
     pub params: Option<f64>,
     /// Training tokens D, for --ladder.
-    #[arg(long)]
+    #[arg(long, value_parser = positive)]
     pub train_tokens: Option<f64>,
     /// Run name written in the ladder's `run` column (default: the model name).
     #[arg(long)]
@@ -128,12 +131,70 @@ pub struct EvalArgs {
     /// Append `loss,score,model,task,heldout` to this anchors CSV (needs --score).
     #[arg(long, requires = "score")]
     pub anchors: Option<PathBuf>,
-    /// The model's benchmark score, for --anchors.
-    #[arg(long)]
+    /// The model's benchmark score as a fraction in [0, 1], for --anchors.
+    #[arg(long, value_parser = fraction)]
     pub score: Option<f64>,
     /// Mark the anchors row as held out.
     #[arg(long)]
     pub heldout: bool,
+}
+
+/// `--limit`: a whole number of items, at least 1 (0 would score nothing and
+/// rewrite the store's summary as empty).
+fn concurrency_limit(s: &str) -> std::result::Result<usize, String> {
+    match super::common::count_at_most(s, usize::MAX)? {
+        0 => Err("must be at least 1 (0 would score nothing)".into()),
+        v => Ok(v),
+    }
+}
+
+/// The text `path` would hold with `row` appended (as `append_csv_row` writes
+/// it: in the existing header's order), read by `parse`, the reader
+/// `densing fit` uses, so a row `fit` would reject is never written.
+fn check_appended(
+    path: &std::path::Path,
+    header: &[&str],
+    row: &[(&str, String)],
+    parse: fn(&Table) -> densing_core::Result<()>,
+) -> Result<()> {
+    let mut text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let cols = match table_columns(&text) {
+        Some(cols) => cols,
+        None => {
+            text = header.join(",");
+            header.iter().map(|s| s.to_string()).collect()
+        }
+    };
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    w.write_record(cols.iter().map(|c| {
+        row.iter()
+            .find(|(k, _)| *k == c.as_str())
+            .map_or("", |(_, v)| v.as_str())
+    }))?;
+    text += &String::from_utf8(w.into_inner()?)?;
+    parse(&Table::parse(&path.display().to_string(), &text)?).with_context(|| {
+        format!(
+            "the row for {} would not be valid; nothing appended",
+            path.display()
+        )
+    })
+}
+
+/// The header's columns of CSV text (first line that is not blank or `#`).
+fn table_columns(text: &str) -> Option<Vec<String>> {
+    text.lines()
+        .map(|l| l.trim_start_matches('\u{feff}'))
+        .find(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|h| h.split(',').map(|c| c.trim().to_string()).collect())
 }
 
 /// The one place a backend is chosen from the arguments. `sets` size the memory
@@ -286,37 +347,35 @@ fn append_fit_rows(args: &EvalArgs, s: &Summary) -> Result<()> {
             .run_name
             .clone()
             .unwrap_or_else(|| s.model_name.clone());
-        append_csv_row(
-            path,
-            &["params", "tokens", "loss", "run", "task"],
-            &[
-                ("params", n.to_string()),
-                ("tokens", d.to_string()),
-                ("loss", format!("{loss:.6}")),
-                ("run", run),
-                ("task", s.task.clone()),
-            ],
-        )?;
+        let header = ["params", "tokens", "loss", "run", "task"];
+        let row = [
+            ("params", n.to_string()),
+            ("tokens", d.to_string()),
+            ("loss", format!("{loss:.6}")),
+            ("run", run),
+            ("task", s.task.clone()),
+        ];
+        check_appended(path, &header, &row, |t| parse_ladder(t).map(|_| ()))?;
+        append_csv_row(path, &header, &row)?;
         eprintln!("appended a ladder row to {}", path.display());
     }
     if let Some(path) = &args.anchors {
         let score = args.score.context("--anchors needs --score")?;
-        append_csv_row(
-            path,
-            &["loss", "score", "model", "task", "heldout"],
-            &[
-                ("loss", format!("{loss:.6}")),
-                ("score", score.to_string()),
-                (
-                    "model",
-                    args.run_name
-                        .clone()
-                        .unwrap_or_else(|| s.model_name.clone()),
-                ),
-                ("task", s.task.clone()),
-                ("heldout", args.heldout.to_string()),
-            ],
-        )?;
+        let header = ["loss", "score", "model", "task", "heldout"];
+        let row = [
+            ("loss", format!("{loss:.6}")),
+            ("score", score.to_string()),
+            (
+                "model",
+                args.run_name
+                    .clone()
+                    .unwrap_or_else(|| s.model_name.clone()),
+            ),
+            ("task", s.task.clone()),
+            ("heldout", args.heldout.to_string()),
+        ];
+        check_appended(path, &header, &row, |t| parse_anchors(t).map(|_| ()))?;
+        append_csv_row(path, &header, &row)?;
         eprintln!("appended an anchors row to {}", path.display());
     }
     Ok(())
@@ -328,6 +387,14 @@ pub fn run(args: EvalArgs) -> Result<()> {
         _ => 0,
     });
     let sets = densing_eval::tasks::load(&args.task, &args.data, shots, args.limit)?;
+    if let Some(empty) = sets.iter().find(|s| s.items.is_empty()) {
+        bail!(
+            "{}: no items to score in {}; the results store under {} is left untouched",
+            empty.name,
+            args.data.display(),
+            args.out.display()
+        );
+    }
     for set in &sets {
         if !set.bad.is_empty() && !args.skip_bad {
             bail!(

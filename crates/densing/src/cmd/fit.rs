@@ -24,8 +24,8 @@ enum FitWhat {
 
 #[derive(Args)]
 struct Common {
-    /// Bootstrap replicates (resampling runs / anchors); 0 = none.
-    #[arg(long, default_value_t = 0)]
+    /// Bootstrap replicates (resampling runs / anchors); 0 = none; at most 100000.
+    #[arg(long, default_value_t = 0, value_parser = super::common::bootstrap_count)]
     bootstrap: usize,
     /// Seed of the bootstrap (same seed → bit-identical results).
     #[arg(long, default_value_t = 1)]
@@ -53,7 +53,7 @@ struct LossArgs {
     /// Drop the K points with the highest loss first (Epoch AI drops 5).
     #[arg(long, default_value_t = 0)]
     drop_highest: usize,
-    /// Huber δ on ln L residuals.
+    /// Huber δ on ln L residuals (a positive number).
     #[arg(long, default_value_t = 1e-3)]
     delta: f64,
     #[command(flatten)]

@@ -1,7 +1,8 @@
 //! `densing models`: list the registry, check your own registry files strictly,
 //! and add a validated model to your own file.
 
-use super::common::{write_atomic, RegistryArgs};
+use super::common::{non_empty, positive, RegistryArgs};
+use crate::outputs::Outputs;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use densing_analysis::{parse_scores, read_lm_eval};
@@ -65,23 +66,23 @@ struct AddArgs {
     /// models.csv columns under its standard protocol.
     #[arg(long)]
     scores_to: Option<PathBuf>,
-    #[arg(long)]
+    #[arg(long, value_parser = non_empty)]
     name: String,
-    #[arg(long)]
+    #[arg(long, value_parser = non_empty)]
     family: String,
     #[arg(long, value_enum, default_value = "base")]
     weights: WeightsArg,
     /// Total parameters, billions.
-    #[arg(long)]
+    #[arg(long, value_parser = positive)]
     params: f64,
     /// Non-embedding parameters, billions.
-    #[arg(long)]
+    #[arg(long, value_parser = positive)]
     nonemb: Option<f64>,
     /// Active parameters (mixture of experts), billions.
-    #[arg(long)]
+    #[arg(long, value_parser = positive)]
     active: Option<f64>,
     /// Training tokens, trillions.
-    #[arg(long)]
+    #[arg(long, value_parser = positive)]
     tokens: Option<f64>,
     /// Release date, YYYY-MM-DD.
     #[arg(long)]
@@ -90,7 +91,7 @@ struct AddArgs {
     #[arg(long)]
     parent: Option<String>,
     /// Where the row's numbers come from (required: every row has a source).
-    #[arg(long)]
+    #[arg(long, value_parser = non_empty)]
     source: String,
     #[arg(long, default_value = "")]
     notes: String,
@@ -125,14 +126,17 @@ fn list(registry: &RegistryArgs, json: bool, export: Option<&Path>) -> Result<()
             "# exported by `densing models --export` from {}\n",
             reg.name
         );
-        write_atomic(
+        let mut files = Outputs::new();
+        files.folder(dir)?;
+        files.write(
             &dir.join("models.csv"),
             (head.clone() + &reg.wide_csv()?).as_bytes(),
         )?;
-        write_atomic(
+        files.write(
             &dir.join("scores.csv"),
             (head + &reg.long_csv()?).as_bytes(),
         )?;
+        files.commit()?;
         println!("wrote {} models to {}", reg.models.len(), dir.display());
         return Ok(());
     }
@@ -385,10 +389,14 @@ fn add(a: AddArgs) -> Result<()> {
         }
         _ => None,
     };
-    write_atomic(&a.to, models_text.as_bytes())?;
+    let mut files = Outputs::new();
+    files.write(&a.to, models_text.as_bytes())?;
+    if let Some((path, text)) = &scores_text {
+        files.write(path, text.as_bytes())?;
+    }
+    files.commit()?;
     println!("added {} to {}", a.name, a.to.display());
-    if let Some((path, text)) = scores_text {
-        write_atomic(path, text.as_bytes())?;
+    if let Some((path, _)) = scores_text {
         println!(
             "added its {} to {}",
             long.keys().map(|b| b.key()).collect::<Vec<_>>().join(", "),

@@ -4,8 +4,9 @@
 //! `--backtest largest` checks the method inside the ladder instead: fit the
 //! smaller sizes, predict the largest one's runs.
 
-use super::common::write_atomic;
+use super::common::bootstrap_count;
 use super::report::FormatArg;
+use crate::outputs::Outputs;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use densing_core::data::parse_ladder;
@@ -54,8 +55,9 @@ pub struct PredictArgs {
     /// Moving-average length of step 2's points.
     #[arg(long, default_value_t = 5)]
     pub smooth: usize,
-    /// Bootstrap replicates (runs, and evaluations within runs, resampled).
-    #[arg(long, default_value_t = 1000)]
+    /// Bootstrap replicates (runs, and evaluations within runs, resampled; at
+    /// most 100000).
+    #[arg(long, default_value_t = 1000, value_parser = bootstrap_count)]
     pub bootstrap: usize,
     /// Seed of the bootstrap (same seed → identical intervals).
     #[arg(long, default_value_t = 20241205)]
@@ -196,18 +198,24 @@ pub fn run(args: PredictArgs) -> Result<()> {
             &ladder_desc,
             &args,
         );
-        write_atomic(
+        let mut files = Outputs::new();
+        files.folder(dir)?;
+        files.write(
             &dir.join("predictions.json"),
             serde_json::to_string_pretty(&doc)?.as_bytes(),
         )?;
-        write_atomic(
+        files.write(
             &dir.join("predictions.csv"),
             predictions_csv(&predictions, backtest.as_ref())?.as_bytes(),
         )?;
-        let written = write_predict_report(&input, dir, args.format.into())?;
+        let written = write_predict_report(&input, &files.staging(dir)?, args.format.into())?;
+        files.commit()?;
         if !args.json {
-            if let Some(page) = written.last() {
-                eprintln!("wrote {} and predictions.csv/json", page.display());
+            if let Some(page) = written.last().and_then(|p| p.file_name()) {
+                eprintln!(
+                    "wrote {} and predictions.csv/json",
+                    dir.join(page).display()
+                );
             }
         }
     }

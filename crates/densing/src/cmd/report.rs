@@ -2,6 +2,7 @@
 //! `report.json` a finished run left in its output folder, so a report can be
 //! restyled or converted to PNG without refitting anything.
 
+use crate::outputs::Outputs;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use densing_report::{write_report, Format, ReportInput};
@@ -42,10 +43,15 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         .with_context(|| format!("reading {} (written by `densing run`)", path.display()))?;
     let input: ReportInput = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a densing report input", path.display()))?;
-    let written = write_report(&input, &args.from, args.format.into())?;
+    let mut files = Outputs::new();
+    let written = write_report(&input, &files.staging(&args.from)?, args.format.into())?;
+    files.commit()?;
     let figures = written.len().saturating_sub(1);
-    if let Some(page) = written.last() {
-        println!("wrote {} ({figures} figure files)", page.display());
+    if let Some(page) = written.last().and_then(|p| p.file_name()) {
+        println!(
+            "wrote {} ({figures} figure files)",
+            args.from.join(page).display()
+        );
     }
     Ok(())
 }

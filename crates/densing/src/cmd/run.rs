@@ -6,9 +6,10 @@
 //! itself is `densing_analysis::run`; this module turns flags into its options
 //! and renders the result as text and files.
 
-use super::common::{write_atomic, CalibrationArgs, RegistryArgs, TrendArgs};
+use super::common::{positive, CalibrationArgs, RegistryArgs, RenamedBasis, TrendArgs};
+use crate::outputs::Outputs;
 use crate::progress;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
 use densing_analysis::{densities_csv, read_prices, report_input, Analysis, RunOptions, Summary};
 use densing_core::density::{sig, Bounded, ModelDensity};
@@ -32,7 +33,9 @@ pub struct RunArgs {
     pub cal: CalibrationArgs,
     #[command(flatten)]
     pub trend: TrendArgs,
-    /// Output folder.
+    #[command(flatten)]
+    pub renamed: RenamedBasis,
+    /// Output folder (created if absent; its parent must exist).
     #[arg(long, default_value = "densing-out")]
     pub out: PathBuf,
     /// Print one JSON object (the summary) instead of the table.
@@ -42,7 +45,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub split_at: Option<String>,
     /// Hardware price-performance doubling time, years (compounded with density).
-    #[arg(long, default_value_t = 2.1)]
+    #[arg(long, default_value_t = 2.1, value_parser = positive)]
     pub hardware_doubling_years: f64,
     /// CSV of (date, price_per_mtok) for the price-halving corollary (default: the paper's two points).
     #[arg(long)]
@@ -68,6 +71,7 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
+    args.renamed.check()?;
     let reg = args.registry.load()?;
     let density = args.cal.options()?;
     let calibration = args.cal.spec()?;
@@ -341,13 +345,14 @@ fn render_summary(s: &Summary) -> String {
     out
 }
 
+/// Every output file, moved into `--out` together only when all were written.
 fn write_outputs(args: &RunArgs, analysis: &Analysis) -> Result<()> {
     let (s, summary) = (&analysis.study, &analysis.summary);
     let out = &args.out;
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("cannot create output folder {}", out.display()))?;
-    write_atomic(&out.join("densities.csv"), &densities_csv(s)?)?;
-    write_atomic(
+    let mut files = Outputs::new();
+    files.folder(out)?;
+    files.write(&out.join("densities.csv"), &densities_csv(s)?)?;
+    files.write(
         &out.join("trend.json"),
         serde_json::to_string_pretty(summary)?.as_bytes(),
     )?;
@@ -356,9 +361,9 @@ fn write_outputs(args: &RunArgs, analysis: &Analysis) -> Result<()> {
         render_table(s),
         render_summary(summary)
     );
-    write_atomic(&out.join("summary.md"), md.as_bytes())?;
+    files.write(&out.join("summary.md"), md.as_bytes())?;
     let input = report_input(analysis);
-    write_atomic(
+    files.write(
         &out.join("report.json"),
         serde_json::to_string_pretty(&input)?.as_bytes(),
     )?;
@@ -368,7 +373,7 @@ fn write_outputs(args: &RunArgs, analysis: &Analysis) -> Result<()> {
             ImageFormat::Png => densing_report::Format::Png,
             ImageFormat::Both => densing_report::Format::Both,
         };
-        densing_report::write_report(&input, out, format)?;
+        densing_report::write_report(&input, &files.staging(out)?, format)?;
     }
-    Ok(())
+    files.commit()
 }

@@ -5,7 +5,9 @@
 //! bias, RMSE, the coverage of the 95% interval for A and the share of
 //! registries where the permutation test rejects "no trend" at p < 0.05.
 
-use super::common::{write_atomic, RegistryArgs};
+use super::common::{
+    bootstrap_count, count_at_most, permutation_count, write_atomic, RegistryArgs,
+};
 use crate::progress;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -23,8 +25,8 @@ pub struct SimulateArgs {
     /// Reference family whose range censors the synthetic densities.
     #[arg(long, default_value = "Qwen2.5")]
     pub reference: String,
-    /// Synthetic registries per true slope.
-    #[arg(long, default_value_t = 500)]
+    /// Synthetic registries per true slope (at most 100000).
+    #[arg(long, default_value_t = 500, value_parser = registries_count)]
     pub registries: usize,
     /// True slopes A (per day); default: 0 and the registry's own estimate.
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
@@ -32,11 +34,11 @@ pub struct SimulateArgs {
     /// Quantile of the quantile estimators.
     #[arg(long, default_value_t = 0.9)]
     pub quantile: f64,
-    /// Bootstrap replicates per synthetic registry and estimator.
-    #[arg(long, default_value_t = 200)]
+    /// Bootstrap replicates per synthetic registry and estimator (at most 100000).
+    #[arg(long, default_value_t = 200, value_parser = bootstrap_count)]
     pub bootstrap: usize,
-    /// Permutations per synthetic registry and estimator.
-    #[arg(long, default_value_t = 199)]
+    /// Permutations per synthetic registry and estimator (at most 100000).
+    #[arg(long, default_value_t = 199, value_parser = permutation_count)]
     pub permutations: usize,
     /// Censor synthetic densities this far (ln ρ) beyond the reference's range
     /// instead of the margin that matches the registry's censored count (0:
@@ -48,6 +50,10 @@ pub struct SimulateArgs {
     /// Also write the table as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+}
+
+fn registries_count(s: &str) -> std::result::Result<usize, String> {
+    count_at_most(s, densing_analysis::limits::MAX_REGISTRIES)
 }
 
 pub fn run(args: SimulateArgs) -> Result<()> {
