@@ -14,6 +14,7 @@ mod place;
 mod report_input;
 mod run;
 mod spec;
+mod trend;
 
 pub use output::densities_csv;
 pub use place::{new_model, parse_scores, place, read_lm_eval, Placement};
@@ -21,5 +22,8 @@ pub use report_input::report_input;
 pub use run::{
     bundled_prices, prices_from, read_prices, run, run_observed, verdict, Analysis, RunOptions,
     Summary, SweepRow,
+};
+pub use trend::{
+    fit_estimators, read_trend_table, trend_points_from, trend_report, trend_tests, TrendReport,
 };
 pub use spec::{basis_from_name, density_options, form_from_name, CalibrationSpec, Reference};
