@@ -12,7 +12,9 @@
 //! scaled by `s(t)`, the real residuals' spread as a linear function of the
 //! release date (the noise is heteroscedastic: it grows over the period). Each
 //! synthetic model carries the real model's calibration draws as offsets from
-//! its point value, so the bootstrap sees the same calibration uncertainty. A
+//! its point value: one draw, common to all models, is the synthetic
+//! calibration's error in the observed ln ρ, and every draw gives a replicate,
+//! so the bootstrap sees the same calibration uncertainty as the real one. A
 //! density far enough beyond the reference's range is censored as a real one
 //! is, to `ρ > N_max/N` above the largest reference size and `ρ < N_min/N`
 //! below the smallest; "far enough" is set so that synthetic registries have
@@ -30,6 +32,7 @@ use super::inference::{fit_trend, TrendConfig, TrendPoint, ALPHA};
 use super::interval::normal_quantile;
 use crate::bootstrap::replicate_rng;
 use crate::density::Bounded;
+use rand::Rng;
 use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -193,6 +196,11 @@ impl SimDesign {
         let family = Normal::new(0.0, self.family_sd).expect("finite sd");
         let model = Normal::new(0.0, self.model_sd).expect("finite sd");
         let mut effects: Vec<(&str, f64)> = Vec::new();
+        // One calibration draw r* plays the real calibration's error, common to
+        // every model (it is one set of curves); the replicates scatter around
+        // the observed values by the draws' offsets, as the real ones do.
+        let draws = self.models.iter().map(|m| m.offsets.len()).max().unwrap_or(0);
+        let calibration = if draws > 0 { rng.random_range(0..draws) } else { 0 };
         self.models
             .iter()
             .map(|m| {
@@ -205,6 +213,8 @@ impl SimDesign {
                     }
                 };
                 let y = a * m.t + b + self.noise_scale(m.t) * (u + model.sample(&mut rng));
+                // The observed density carries calibration draw r*'s error.
+                let y = y + m.offsets.get(calibration).copied().unwrap_or(0.0);
                 TrendPoint {
                     name: m.name.clone(),
                     family: m.family.clone(),

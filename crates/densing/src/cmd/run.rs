@@ -230,11 +230,15 @@ fn render_summary(s: &Summary) -> String {
         let side = |t: &Option<TrendFit>| {
             t.as_ref().map_or("not fitted".to_string(), |t| {
                 format!(
-                    "A = {:.5}/day, {}, n = {}, {}{}",
+                    "A = {:.5}/day, {}, 95% CI {}, n = {}, {} ± {:.3} ({} permutations, {} failed refits counted){}",
                     t.a,
                     doubling_text(t.a, t.doubling_days),
+                    ci_text(t.doubling_ci95),
                     t.n_points,
                     p_text(t.p_value),
+                    t.p_mc_se.unwrap_or(0.0),
+                    t.permutations,
+                    t.permutations_failed,
                     if t.distinguishable() == Some(false) {
                         " (not distinguishable from no trend)"
                     } else {
