@@ -305,7 +305,9 @@ fn without_a_trend_the_default_estimator_rarely_claims_one_and_the_envelope_does
     let default = EstimatorKind::CensoredQuantile { tau: 0.9 };
     let rows = simulate(&design, &[default, EstimatorKind::Envelope], &cfg, &|| {});
     assert!(claims_growth_rarely(&rows[0]), "{:?}", rows[0]);
-    assert!(rows[0].coverage >= 0.85, "{:?}", rows[0]);
+    // Coverage measured on the real design is ~90% (BENCHMARKS.md); 0.8 is
+    // 2.5 standard errors of 60 registries below it.
+    assert!(rows[0].coverage >= 0.8, "{:?}", rows[0]);
     // The paper's estimator fails it: its slope rises by construction, and so
     // does its bootstrap interval.
     assert!(!claims_growth_rarely(&rows[1]), "{:?}", rows[1]);
@@ -401,7 +403,7 @@ fn failed_refits_count_as_extreme_and_borderline_p_draws_more_permutations() {
 }
 
 #[test]
-fn bca_interval_holds_the_estimate_on_the_bundled_registry() {
+fn intervals_hold_the_estimate_on_the_bundled_registry() {
     let points = registry_points(300);
     for estimator in EstimatorKind::all(0.9) {
         let cfg = TrendConfig {
@@ -411,8 +413,10 @@ fn bca_interval_holds_the_estimate_on_the_bundled_registry() {
             seed: 2,
         };
         let fit = fit_trend(&points, &cfg, &|| {}).unwrap();
+        for [lo, hi] in [fit.a_ci95.unwrap(), fit.a_ci95_bca.unwrap()] {
+            assert!(lo <= fit.a && fit.a <= hi, "{}: {} not in [{lo}, {hi}]", estimator.label(), fit.a);
+        }
         let [lo, hi] = fit.a_ci95.unwrap();
-        assert!(lo <= fit.a && fit.a <= hi, "{}: {} not in [{lo}, {hi}]", estimator.label(), fit.a);
         assert_eq!(fit.replicates_used + fit.replicates_failed, 300);
         // Doubling interval is the slope interval mapped through ln 2 / A.
         let d = fit.doubling_ci95.unwrap();

@@ -9,7 +9,8 @@
 //! families that straddle X resampled together on both sides. So one bootstrap
 //! replicate resamples families (and takes calibration draw r) over the whole
 //! registry, splits at X and refits both sides; `Δ*` over replicates gives a
-//! BCa interval and the two-sided p-value of "no change",
+//! percentile interval (as the trend's, see [`super::inference`]) and the
+//! two-sided p-value of "no change",
 //! `min(1, 2·min(1 + #{Δ* ≤ 0} + f, 1 + #{Δ* ≥ 0} + f) / (1 + B))`, where a
 //! replicate in which either side fails to fit (`f` of them) counts on both
 //! sides — a failed refit never makes the change look surer.
@@ -18,7 +19,6 @@
 //! scales get the same test.
 
 use super::estimator::{Estimator, EstimatorKind, Obs};
-use super::interval::bca_interval;
 use super::permutation::families;
 use super::TrendPoint;
 use crate::bootstrap::replicate_rng;
@@ -39,7 +39,7 @@ pub struct SlopeChange {
     pub a_after: f64,
     /// `a_after − a_before`.
     pub delta: f64,
-    /// 95% BCa interval of the change (percentile where BCa is undefined).
+    /// 95% percentile interval of the change.
     pub delta_ci95: Option<[f64; 2]>,
     /// Two-sided bootstrap p-value of "no change of slope".
     pub p_value: Option<f64>,
@@ -76,7 +76,7 @@ pub fn slope_change(
         ))
     })?;
     let delta = a_after - a_before;
-    let (group, members) = families(points);
+    let (_, members) = families(points);
     let draws: Vec<Option<f64>> = (0..replicates)
         .into_par_iter()
         .map(|r| {
@@ -97,20 +97,7 @@ pub fn slope_change(
     let ok: Vec<f64> = draws.iter().flatten().copied().collect();
     let failed = replicates - ok.len();
     let (delta_ci95, p_value, p_mc_se) = if ok.len() >= 20 {
-        let jackknife: Vec<f64> = (0..members.len())
-            .into_par_iter()
-            .filter_map(|f| {
-                let kept: Vec<Obs> = obs
-                    .iter()
-                    .zip(&group)
-                    .filter(|(_, &g)| g != f)
-                    .map(|(o, _)| *o)
-                    .collect();
-                sides(&kept, t_break, &est).map(|(b, a)| a - b)
-            })
-            .collect();
-        let ci = bca_interval(delta, &ok, &jackknife, 0.95)
-            .unwrap_or_else(|| crate::bootstrap::percentile_interval(&ok, 0.95));
+        let ci = crate::bootstrap::percentile_interval(&ok, 0.95);
         let low = 1 + ok.iter().filter(|&&d| d <= 0.0).count() + failed;
         let high = 1 + ok.iter().filter(|&&d| d >= 0.0).count() + failed;
         let p = (2.0 * low.min(high) as f64 / (1 + replicates) as f64).min(1.0);

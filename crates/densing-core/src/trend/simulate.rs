@@ -1,6 +1,6 @@
 //! Synthetic registries from a known law, to measure what the estimators and
 //! their inference actually deliver on the real design: bias, RMSE, the
-//! coverage of the 95% interval for A (BCa and percentile), and the rate at
+//! coverage of the 95% interval for A (percentile and BCa), and the rate at
 //! which the permutation test calls a trend (its size at A = 0, its power at
 //! slopes fixed in advance).
 //!
@@ -253,11 +253,11 @@ pub struct SimRow {
     pub mean_censored: f64,
     pub bias: f64,
     pub rmse: f64,
-    /// Share of registries whose 95% interval (BCa) holds the target slope
-    /// (a registry without an interval counts as a miss).
+    /// Share of registries whose 95% (percentile) interval holds the target
+    /// slope (a registry without an interval counts as a miss).
     pub coverage: f64,
-    /// The same for the plain percentile interval.
-    pub coverage_percentile: f64,
+    /// The same for the BCa interval.
+    pub coverage_bca: f64,
     /// Share whose point estimate lies inside its own interval.
     pub estimate_inside: f64,
     /// Mean failed permutation refits and bootstrap replicates per registry.
@@ -274,7 +274,7 @@ pub struct SimRow {
 struct Outcome {
     a: f64,
     ci: Option<[f64; 2]>,
-    ci_percentile: Option<[f64; 2]>,
+    ci_bca: Option<[f64; 2]>,
     p: Option<f64>,
     failed_permutations: usize,
     failed_replicates: usize,
@@ -309,7 +309,7 @@ pub fn simulate(
                     Some(Outcome {
                         a: fit.a,
                         ci: fit.a_ci95,
-                        ci_percentile: fit.a_ci95_percentile,
+                        ci_bca: fit.a_ci95_bca,
                         p: fit.p_value,
                         failed_permutations: fit.permutations_failed,
                         failed_replicates: fit.replicates_failed,
@@ -348,7 +348,7 @@ pub fn simulate(
                 bias: err.iter().sum::<f64>() / m,
                 rmse: (err.iter().map(|e| e * e).sum::<f64>() / m).sqrt(),
                 coverage: share(&|g| holds(g.ci, target)),
-                coverage_percentile: share(&|g| holds(g.ci_percentile, target)),
+                coverage_bca: share(&|g| holds(g.ci_bca, target)),
                 estimate_inside: share(&|g| holds(g.ci, g.a)),
                 mean_failed_permutations: got.iter().map(|g| g.failed_permutations as f64).sum::<f64>() / m,
                 mean_failed_replicates: got.iter().map(|g| g.failed_replicates as f64).sum::<f64>() / m,

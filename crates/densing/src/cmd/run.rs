@@ -14,6 +14,7 @@ use densing_analysis::{densities_csv, read_prices, report_input, Analysis, RunOp
 use densing_core::density::{sig, Bounded, ModelDensity};
 use densing_core::registry::{parse_date, Benchmark};
 use densing_core::study::Study;
+use densing_core::trend::inference::doubling_interval;
 use densing_core::trend::{TestRow, TrendFit};
 use std::path::PathBuf;
 
@@ -182,10 +183,10 @@ fn render_summary(s: &Summary) -> String {
         s.r2.map_or(String::new(), |r| format!(", R² = {r:.3}"))
     );
     out += &format!(
-        "{}, 95% {} CI {} ({} bootstrap replicates over families, {} failed)\n",
+        "{}, 95% CI {} (BCa {}; {} bootstrap replicates over families, {} failed)\n",
         doubling_text(s.a, s.doubling_days),
-        t.interval.unwrap_or("-"),
         ci_text(s.doubling_ci95),
+        ci_text(t.a_ci95_bca.map(doubling_interval)),
         t.replicates_used,
         t.replicates_failed
     );
@@ -348,12 +349,12 @@ fn render_summary(s: &Summary) -> String {
 /// p-value with its MC standard error, and the refits that failed.
 pub fn estimator_table(fits: &[TrendFit]) -> String {
     let mut out = format!(
-        "\n{:<26} {:>9} {:>9} {:<20} {:<5} {:>14} {:>11} {:>6}\n",
-        "estimator", "A/day", "doubling", "95% CI", "kind", "p ± MC SE", "failed p/b", "R²"
+        "\n{:<26} {:>9} {:>9} {:<20} {:<20} {:>14} {:>11} {:>6}\n",
+        "estimator", "A/day", "doubling", "95% CI", "BCa", "p ± MC SE", "failed p/b", "R²"
     );
     for e in fits {
         out += &format!(
-            "{:<26} {:>9.5} {:>9} {:<20} {:<5} {:>14} {:>11} {:>6}\n",
+            "{:<26} {:>9.5} {:>9} {:<20} {:<20} {:>14} {:>11} {:>6}\n",
             e.estimator.label(),
             e.a,
             if e.a > 0.0 {
@@ -362,7 +363,7 @@ pub fn estimator_table(fits: &[TrendFit]) -> String {
                 "-".into()
             },
             ci_text(e.doubling_ci95),
-            e.interval.map_or("-", |k| if k == "BCa" { "BCa" } else { "pct" }),
+            ci_text(e.a_ci95_bca.map(doubling_interval)),
             e.p_value.map_or("-".into(), |p| format!(
                 "{p:.3} ± {:.3}",
                 e.p_mc_se.unwrap_or(0.0)
