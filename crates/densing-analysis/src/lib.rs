@@ -23,7 +23,7 @@ pub use run::{
     bundled_prices, prices_from, read_prices, run, run_observed, verdict, Analysis, RunOptions,
     Summary, SweepRow,
 };
+pub use spec::{basis_from_name, density_options, form_from_name, CalibrationSpec, Reference};
 pub use trend::{
     fit_estimators, read_trend_table, trend_points_from, trend_report, trend_tests, TrendReport,
 };
-pub use spec::{basis_from_name, density_options, form_from_name, CalibrationSpec, Reference};

@@ -6,20 +6,20 @@
 //! trend is also fitted by every other estimator, side by side.
 
 use crate::spec::{CalibrationSpec, Reference};
+use crate::trend::{fit_estimators, trend_tests};
 use chrono::NaiveDate;
 use densing_core::calibration::{basis_name, Calibration};
+use densing_core::density::Bounded;
 use densing_core::density::DensityOptions;
 use densing_core::registry::{parse_date, Benchmark, ParamsBasis, Registry, Weights};
 use densing_core::study::{
     backtest, split_trend, study, trend_points, BacktestRow, ParentPair, SplitTrend, Study,
 };
 use densing_core::table::Table;
-use crate::trend::{fit_estimators, trend_tests};
-use densing_core::density::Bounded;
+use densing_core::trend::inference::ALPHA;
 use densing_core::trend::{
     combined_doubling_days, price_halving_days, EstimatorKind, TestRow, TrendConfig, TrendFit,
 };
-use densing_core::trend::inference::ALPHA;
 use densing_core::Result;
 use serde::Serialize;
 use std::path::Path;
@@ -203,7 +203,11 @@ pub fn run_observed(
         doubling_ci95: main.trend.doubling_ci95,
         p_value: main.trend.p_value,
         p_mc_se: main.trend.p_mc_se,
-        verdict: verdict(&main.trend, main_holm.filter(|_| tests.len() > 1), tests.len()),
+        verdict: verdict(
+            &main.trend,
+            main_holm.filter(|_| tests.len() > 1),
+            tests.len(),
+        ),
         tests,
         n_censored: main.trend.n_censored,
         trend: main.trend.clone(),
@@ -281,8 +285,16 @@ fn run_tests(
     fits.extend(fig1.map(|f| ("trend, paper's 29-model set".to_string(), f)));
     let mut extra = Vec::new();
     if let Some(sp) = split {
-        fits.extend(sp.before.iter().map(|f| (format!("trend before {}", sp.date), f)));
-        fits.extend(sp.after.iter().map(|f| (format!("trend from {}", sp.date), f)));
+        fits.extend(
+            sp.before
+                .iter()
+                .map(|f| (format!("trend before {}", sp.date), f)),
+        );
+        fits.extend(
+            sp.after
+                .iter()
+                .map(|f| (format!("trend from {}", sp.date), f)),
+        );
         if let Some(c) = &sp.change {
             extra.extend(
                 c.p_value

@@ -109,14 +109,18 @@ pub fn read_trend_table(path: &Path) -> Result<Vec<TrendPoint>> {
 /// Trend points from a parsed trend table (see [`read_trend_table`]).
 pub fn trend_points_from(table: &Table) -> Result<Vec<TrendPoint>> {
     table.require(&["model", "family", "release_date", "rho"])?;
-    let censor = if table.has("censor") { "censor" } else { "rho_censor" };
+    let censor = if table.has("censor") {
+        "censor"
+    } else {
+        "rho_censor"
+    };
     let mut points = Vec::new();
     for row in table.rows() {
         if table.has("in_trend") && !row.flag("in_trend")? {
             continue;
         }
-        let release = parse_date(row.required("release_date")?)
-            .map_err(|m| row.error("release_date", m))?;
+        let release =
+            parse_date(row.required("release_date")?).map_err(|m| row.error("release_date", m))?;
         let kind = row.text(censor).map(str::to_ascii_lowercase);
         let ln_rho = match kind.as_deref() {
             None => Bounded::Value(row.positive("rho")?.ln()),

@@ -613,7 +613,9 @@ pub fn backtest_largest(
         .values()
         .flatten()
         .map(ratio)
-        .fold([f64::INFINITY, f64::NEG_INFINITY], |[lo, hi], x| [lo.min(x), hi.max(x)]);
+        .fold([f64::INFINITY, f64::NEG_INFINITY], |[lo, hi], x| {
+            [lo.min(x), hi.max(x)]
+        });
     // Ratios are rounded multiples of Chinchilla's; 1% slack absorbs the rounding.
     let in_range = |x: f64| fitted_ratio_range[0] * 0.99 <= x && x <= fitted_ratio_range[1] * 1.01;
     let mut rows = Vec::new();

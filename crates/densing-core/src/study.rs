@@ -148,7 +148,14 @@ pub fn split_trend(densities: &[ModelDensity], date: NaiveDate, cfg: &TrendConfi
     let after = side("after", trend_points(densities, |d| d.release >= date));
     let all = trend_points(densities, |_| true);
     let t_break = days_since_origin(date);
-    let change = match slope_change(&all, t_break, cfg.estimator, cfg.replicates, cfg.seed, &|| {}) {
+    let change = match slope_change(
+        &all,
+        t_break,
+        cfg.estimator,
+        cfg.replicates,
+        cfg.seed,
+        &|| {},
+    ) {
         Ok(c) => Some(c),
         Err(e) => {
             notes.push(format!("slope change: {e}"));

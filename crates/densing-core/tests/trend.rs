@@ -8,9 +8,9 @@ use densing_core::density::Bounded;
 use densing_core::density::DensityOptions;
 use densing_core::registry::{ParamsBasis, Registry};
 use densing_core::study::{densities, sim_design, trend_points};
+use densing_core::trend::permutation::{p_value, permutation_test, ADAPTIVE_FACTOR};
 use densing_core::trend::quantile::{check_loss, exact_quantile_line, quantile_line, QPoint, Side};
 use densing_core::trend::simulate::{simulate, SimConfig, SimRow};
-use densing_core::trend::permutation::{p_value, permutation_test, ADAPTIVE_FACTOR};
 use densing_core::trend::{
     fit_trend, slope_change, Estimator, EstimatorKind, Line, Obs, TrendConfig, TrendPoint,
 };
@@ -140,7 +140,10 @@ fn six_point_example_gives_powells_exact_solution() {
     // y = 0.65·t − 0.3, passes above the bound at t = 5 (2.95 > 2.1: no cost)
     // and costs ½·1.5 + ½·1.4 + ½·0.35 = 1.625 at the three other exact
     // points; the next-best vertex, through (1, 0) and (4, 2.3), costs 1.683.
-    assert!((q.a - 0.65).abs() < 1e-12 && (q.b + 0.3).abs() < 1e-12, "{q:?}");
+    assert!(
+        (q.a - 0.65).abs() < 1e-12 && (q.b + 0.3).abs() < 1e-12,
+        "{q:?}"
+    );
     // Through the estimator interface, with the bounds as ρ bounds.
     let obs: Vec<Obs> = points
         .iter()
@@ -153,7 +156,9 @@ fn six_point_example_gives_powells_exact_solution() {
             },
         })
         .collect();
-    let line = EstimatorKind::CensoredQuantile { tau: 0.5 }.fit(&obs).unwrap();
+    let line = EstimatorKind::CensoredQuantile { tau: 0.5 }
+        .fit(&obs)
+        .unwrap();
     assert_eq!((line.a, line.b), (q.a, q.b));
 }
 
@@ -335,9 +340,21 @@ fn on_the_bundled_registry_the_censored_estimator_is_powells_exact_optimum() {
     let qpoints: Vec<QPoint> = points
         .iter()
         .filter_map(|p| match p.ln_rho {
-            Bounded::Value(y) => Some(QPoint { t: p.t, y, side: Side::Exact }),
-            Bounded::AtLeast(y) => Some(QPoint { t: p.t, y, side: Side::AtLeast }),
-            Bounded::AtMost(y) => Some(QPoint { t: p.t, y, side: Side::AtMost }),
+            Bounded::Value(y) => Some(QPoint {
+                t: p.t,
+                y,
+                side: Side::Exact,
+            }),
+            Bounded::AtLeast(y) => Some(QPoint {
+                t: p.t,
+                y,
+                side: Side::AtLeast,
+            }),
+            Bounded::AtMost(y) => Some(QPoint {
+                t: p.t,
+                y,
+                side: Side::AtMost,
+            }),
             Bounded::Undetermined => None,
         })
         .collect();
@@ -348,7 +365,10 @@ fn on_the_bundled_registry_the_censored_estimator_is_powells_exact_optimum() {
         let line = EstimatorKind::CensoredQuantile { tau }.fit(&obs).unwrap();
         let (a, best) = brute_force(&qpoints, tau).unwrap();
         let loss = powell_by_definition(&qpoints, tau, line.a, line.b);
-        assert!((loss - best).abs() <= 1e-9 * best.max(1.0), "τ={tau}: {loss} vs {best}");
+        assert!(
+            (loss - best).abs() <= 1e-9 * best.max(1.0),
+            "τ={tau}: {loss} vs {best}"
+        );
         assert!((line.a - a).abs() <= 1e-12, "τ={tau}: {} vs {a}", line.a);
     }
 }
@@ -359,7 +379,10 @@ fn on_the_bundled_registry_the_censored_estimator_is_powells_exact_optimum() {
 struct FirstDate;
 impl Estimator for FirstDate {
     fn fit(&self, obs: &[Obs]) -> Option<Line> {
-        Some(Line { a: obs[0].t, b: 0.0 })
+        Some(Line {
+            a: obs[0].t,
+            b: 0.0,
+        })
     }
 }
 
@@ -396,7 +419,10 @@ fn failed_refits_count_as_extreme_and_borderline_p_draws_more_permutations() {
     let t = permutation_test(&pts, &FirstDate, 19.0, 199, 5, &|| {}).unwrap();
     assert_eq!(t.drawn, 199 * ADAPTIVE_FACTOR, "{t:?}");
     assert!(t.added == t.drawn - 199 && (t.p_value - 0.05).abs() < 3.0 * t.mc_se + 0.01);
-    assert!(t.at_cap == ((t.p_value - 0.05).abs() < 3.0 * t.mc_se), "{t:?}");
+    assert!(
+        t.at_cap == ((t.p_value - 0.05).abs() < 3.0 * t.mc_se),
+        "{t:?}"
+    );
     // Far from 0.05 nothing is added.
     let t = permutation_test(&pts, &FirstDate, 5.0, 199, 5, &|| {}).unwrap();
     assert_eq!((t.drawn, t.added, t.at_cap), (199, 0, false), "{t:?}");
@@ -414,7 +440,12 @@ fn intervals_hold_the_estimate_on_the_bundled_registry() {
         };
         let fit = fit_trend(&points, &cfg, &|| {}).unwrap();
         for [lo, hi] in [fit.a_ci95.unwrap(), fit.a_ci95_bca.unwrap()] {
-            assert!(lo <= fit.a && fit.a <= hi, "{}: {} not in [{lo}, {hi}]", estimator.label(), fit.a);
+            assert!(
+                lo <= fit.a && fit.a <= hi,
+                "{}: {} not in [{lo}, {hi}]",
+                estimator.label(),
+                fit.a
+            );
         }
         let [lo, hi] = fit.a_ci95.unwrap();
         assert_eq!(fit.replicates_used + fit.replicates_failed, 300);
@@ -446,7 +477,10 @@ fn slope_change_is_one_test_that_finds_a_break_and_not_a_straight_line() {
             .collect()
     };
     let bent = slope_change(&line(0.006, &mut rng), 480.0, est, 400, 3, &|| {}).unwrap();
-    assert!(bent.p_value.unwrap() < 0.01 && bent.delta > 0.004, "{bent:?}");
+    assert!(
+        bent.p_value.unwrap() < 0.01 && bent.delta > 0.004,
+        "{bent:?}"
+    );
     let [lo, hi] = bent.delta_ci95.unwrap();
     assert!(lo <= bent.delta && bent.delta <= hi && lo > 0.0, "{bent:?}");
     let straight = slope_change(&line(0.0, &mut rng), 480.0, est, 400, 3, &|| {}).unwrap();

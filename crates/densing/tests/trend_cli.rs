@@ -106,7 +106,14 @@ fn trend(csv: &str, args: &[&str]) -> (std::process::Output, Option<serde_json::
 
 /// The date `days` (0–5) after the trend's origin, 2023-02-24.
 fn day(days: usize) -> &'static str {
-    ["2023-02-24", "2023-02-25", "2023-02-26", "2023-02-27", "2023-02-28", "2023-03-01"][days]
+    [
+        "2023-02-24",
+        "2023-02-25",
+        "2023-02-26",
+        "2023-02-27",
+        "2023-02-28",
+        "2023-03-01",
+    ][days]
 }
 
 #[test]
@@ -126,7 +133,15 @@ fn trend_on_the_six_point_example_returns_powells_solution() {
     }
     let (out, v) = trend(
         &csv,
-        &["--quantile", "0.5", "--bootstrap", "200", "--permutations", "99", "--json"],
+        &[
+            "--quantile",
+            "0.5",
+            "--bootstrap",
+            "200",
+            "--permutations",
+            "99",
+            "--json",
+        ],
     );
     let v = v.unwrap_or_else(|| panic!("{}", String::from_utf8_lossy(&out.stderr)));
     let e = &v["estimators"][0];
@@ -134,13 +149,21 @@ fn trend_on_the_six_point_example_returns_powells_solution() {
     // Through (0, −0.3) and the bound (4, 2.3): slope 0.65 per day (worked in tests/trend.rs).
     assert!((e["A"].as_f64().unwrap() - 0.65).abs() < 1e-9, "{e}");
     assert!((e["doubling_days"].as_f64().unwrap() - std::f64::consts::LN_2 / 0.65).abs() < 1e-9);
-    for k in ["doubling_ci95", "p_value", "p_mc_se", "permutations_failed", "replicates_failed"] {
+    for k in [
+        "doubling_ci95",
+        "p_value",
+        "p_mc_se",
+        "permutations_failed",
+        "replicates_failed",
+    ] {
         assert!(!e[k].is_null(), "{k} missing: {e}");
     }
     assert_eq!(v["n_censored"], 2);
     assert_eq!(v["estimators"].as_array().unwrap().len(), 3);
     let tests = v["tests"].as_array().unwrap();
-    assert!(tests.iter().all(|t| t["p_holm"].as_f64() >= t["p_raw"].as_f64()));
+    assert!(tests
+        .iter()
+        .all(|t| t["p_holm"].as_f64() >= t["p_raw"].as_f64()));
 }
 
 #[test]
@@ -148,11 +171,24 @@ fn trend_on_runs_densities_reproduces_runs_slopes_and_p_values() {
     let dir = tempfile::tempdir().unwrap();
     let run_out = dir.path().join("run");
     let out = Command::new(env!("CARGO_BIN_EXE_densing"))
-        .args(["run", "--json", "--no-report", "--bootstrap", "0", "--permutations", "199", "--out"])
+        .args([
+            "run",
+            "--json",
+            "--no-report",
+            "--bootstrap",
+            "0",
+            "--permutations",
+            "199",
+            "--out",
+        ])
         .arg(&run_out)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let run: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_densing"))
         .arg("trend")
@@ -160,7 +196,11 @@ fn trend_on_runs_densities_reproduces_runs_slopes_and_p_values() {
         .args(["--json", "--bootstrap", "0", "--permutations", "199"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let tr: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(tr["n_points"], run["n_trend"]);
     for (a, b) in run["estimators"]
@@ -180,8 +220,16 @@ fn trend_on_runs_densities_reproduces_runs_slopes_and_p_values() {
 fn bad_trend_rows_name_file_line_and_field() {
     let head = "model,family,release_date,rho,censor\n";
     let cases = [
-        ("a,f,2024-01-01,1.5,\nb,g,2024-02-01,2.0,maybe\n", ":3", "censor"),
-        ("a,f,2024-01-01,1.5,\nb,g,2024-13-01,2.0,\n", ":3", "release_date"),
+        (
+            "a,f,2024-01-01,1.5,\nb,g,2024-02-01,2.0,maybe\n",
+            ":3",
+            "censor",
+        ),
+        (
+            "a,f,2024-01-01,1.5,\nb,g,2024-13-01,2.0,\n",
+            ":3",
+            "release_date",
+        ),
         ("a,f,2024-01-01,-1,\n", ":2", "rho"),
         ("a,,2024-01-01,1,\n", ":2", "family"),
     ];
@@ -189,7 +237,10 @@ fn bad_trend_rows_name_file_line_and_field() {
         let (out, _) = trend(&format!("{head}{body}"), &["--json"]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{body}");
-        assert!(err.contains("trend.csv") && err.contains(line) && err.contains(field), "{err}");
+        assert!(
+            err.contains("trend.csv") && err.contains(line) && err.contains(field),
+            "{err}"
+        );
     }
     let (out, _) = trend("model,family,rho\na,f,1\n", &[]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("release_date"));

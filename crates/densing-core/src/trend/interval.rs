@@ -40,7 +40,12 @@ pub fn normal_quantile(p: f64) -> f64 {
 /// BCa interval at `level` for `estimate` from its bootstrap replicates and its
 /// jackknife values. `None` when the bias correction is infinite (every
 /// replicate on one side of the estimate) or there are too few replicates.
-pub fn bca_interval(estimate: f64, boot: &[f64], jackknife: &[f64], level: f64) -> Option<[f64; 2]> {
+pub fn bca_interval(
+    estimate: f64,
+    boot: &[f64],
+    jackknife: &[f64],
+    level: f64,
+) -> Option<[f64; 2]> {
     if boot.len() < 20 {
         return None;
     }
@@ -96,7 +101,10 @@ mod tests {
         let boot: Vec<f64> = (0..=1000).map(|i| i as f64 / 1000.0 - 0.5).collect();
         let jk = [-0.1, 0.0, 0.1];
         let [lo, hi] = bca_interval(0.0, &boot, &jk, 0.95).unwrap();
-        assert!((lo + 0.475).abs() < 1e-6 && (hi - 0.475).abs() < 1e-6, "{lo} {hi}");
+        assert!(
+            (lo + 0.475).abs() < 1e-6 && (hi - 0.475).abs() < 1e-6,
+            "{lo} {hi}"
+        );
         // Replicates mostly above the estimate: the interval moves down.
         let shifted: Vec<f64> = boot.iter().map(|x| x + 0.2).collect();
         let [lo2, hi2] = bca_interval(0.0, &shifted, &jk, 0.95).unwrap();

@@ -20,8 +20,8 @@ pub mod permutation;
 pub mod quantile;
 pub mod simulate;
 
-pub use estimator::{Estimator, EstimatorKind, Line, Obs};
 pub use change::{slope_change, SlopeChange};
+pub use estimator::{Estimator, EstimatorKind, Line, Obs};
 pub use inference::{fit_trend, BandPoint, TrendConfig, TrendFit, TrendPoint};
 pub use multiple::{holm, TestRow};
 

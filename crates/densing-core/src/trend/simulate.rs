@@ -121,7 +121,11 @@ impl SimDesign {
             mean_ln_rho: y.iter().sum::<f64>() / y.len() as f64,
             family_sd,
             model_sd,
-            noise_trend: if sd_at_mean > 0.0 { slope_sd / sd_at_mean } else { 0.0 },
+            noise_trend: if sd_at_mean > 0.0 {
+                slope_sd / sd_at_mean
+            } else {
+                0.0
+            },
             mean_t,
             censor_margin: 0.0,
             real_censored: points.iter().filter(|p| p.ln_rho.is_censored()).count(),
@@ -199,8 +203,17 @@ impl SimDesign {
         // One calibration draw r* plays the real calibration's error, common to
         // every model (it is one set of curves); the replicates scatter around
         // the observed values by the draws' offsets, as the real ones do.
-        let draws = self.models.iter().map(|m| m.offsets.len()).max().unwrap_or(0);
-        let calibration = if draws > 0 { rng.random_range(0..draws) } else { 0 };
+        let draws = self
+            .models
+            .iter()
+            .map(|m| m.offsets.len())
+            .max()
+            .unwrap_or(0);
+        let calibration = if draws > 0 {
+            rng.random_range(0..draws)
+        } else {
+            0
+        };
         self.models
             .iter()
             .map(|m| {
@@ -350,8 +363,13 @@ pub fn simulate(
                 coverage: share(&|g| holds(g.ci, target)),
                 coverage_bca: share(&|g| holds(g.ci_bca, target)),
                 estimate_inside: share(&|g| holds(g.ci, g.a)),
-                mean_failed_permutations: got.iter().map(|g| g.failed_permutations as f64).sum::<f64>() / m,
-                mean_failed_replicates: got.iter().map(|g| g.failed_replicates as f64).sum::<f64>() / m,
+                mean_failed_permutations: got
+                    .iter()
+                    .map(|g| g.failed_permutations as f64)
+                    .sum::<f64>()
+                    / m,
+                mean_failed_replicates: got.iter().map(|g| g.failed_replicates as f64).sum::<f64>()
+                    / m,
                 rejection_rate: share(&|g| g.p.is_some_and(|p| p < ALPHA)),
                 ci_above_zero: share(&|g| g.ci.is_some_and(|c| c[0] > 0.0)),
             }

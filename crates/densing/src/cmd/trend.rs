@@ -34,12 +34,9 @@ pub fn run(args: TrendCmdArgs) -> Result<()> {
     let cfg = args.trend.config(args.bootstrap, args.seed)?;
     let work = 3 * (args.bootstrap + args.trend.permutations) as u64;
     let bar = progress::bar(work, "trend: bootstrap + permutations");
-    let report = trend_report(
-        &args.file.display().to_string(),
-        &points,
-        &cfg,
-        &|| bar.inc(1),
-    )?;
+    let report = trend_report(&args.file.display().to_string(), &points, &cfg, &|| {
+        bar.inc(1)
+    })?;
     bar.finish_and_clear();
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
