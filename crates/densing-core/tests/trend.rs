@@ -447,7 +447,7 @@ fn intervals_hold_the_estimate_on_the_bundled_registry() {
                 fit.a
             );
         }
-        let [lo, hi] = fit.a_ci95.unwrap();
+        let [_, hi] = fit.a_ci95.unwrap();
         assert_eq!(fit.replicates_used + fit.replicates_failed, 300);
         // Doubling interval is the slope interval mapped through ln 2 / A.
         let d = fit.doubling_ci95.unwrap();
