@@ -9,9 +9,10 @@
 //! the percentile interval; the BCa interval ([`super::interval`], with the
 //! leave-one-family-out jackknife for its acceleration) is reported beside it.
 //! Both were measured on the real design ([`super::simulate`], BENCHMARKS.md):
-//! BCa covered less than the percentile interval for every estimator (80–92%
-//! against 90–95%) — the jackknife is not a consistent variance estimate for
+//! BCa covered no more than the percentile interval anywhere and less almost
+//! everywhere (78–92% against 86–95%) — the jackknife is not consistent for
 //! a quantile-type statistic, so its acceleration misleads — hence percentile.
+
 use super::estimator::{envelope, envelope_fit, Estimator, EstimatorKind, Line, Obs};
 use super::interval::bca_interval;
 use super::permutation::{families, permutation_test, PermutationTest};
