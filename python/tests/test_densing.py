@@ -256,7 +256,9 @@ def test_the_gil_is_released_during_the_analysis():
 
 def test_trend_options_reach_the_library():
     s = densing.run(bootstrap=0, permutations=19, estimator="envelope", seed=3)
-    assert s.trend["estimator"]["name"] == "envelope" and s.trend["permutations"] == 19
+    assert s.trend["estimator"]["name"] == "envelope"
+    # 19 requested; more are added while p is within 3 Monte Carlo SE of 0.05 (issue 18).
+    assert s.trend["permutations"] - s.trend["permutations_added"] == 19
     with pytest.raises(densing.OptionError, match="estimator `nope`"):
         densing.run(bootstrap=0, estimator="nope")
     with pytest.raises(densing.OptionError, match="quantile must lie strictly between 0 and 1"):

@@ -15,6 +15,7 @@ mod place;
 mod report_input;
 mod run;
 mod spec;
+mod trend;
 
 pub use output::densities_csv;
 pub use place::{new_model, parse_lm_eval, parse_scores, place, read_lm_eval, Placement};
@@ -24,3 +25,6 @@ pub use run::{
     Summary, SweepRow,
 };
 pub use spec::{basis_from_name, density_options, form_from_name, CalibrationSpec, Reference};
+pub use trend::{
+    fit_estimators, read_trend_table, trend_points_from, trend_report, trend_tests, TrendReport,
+};

@@ -6,16 +6,19 @@
 //! trend is also fitted by every other estimator, side by side.
 
 use crate::spec::{CalibrationSpec, Reference};
+use crate::trend::{fit_estimators, trend_tests};
 use chrono::NaiveDate;
 use densing_core::calibration::{basis_name, Calibration};
+use densing_core::density::Bounded;
 use densing_core::density::DensityOptions;
 use densing_core::registry::{parse_date, Benchmark, ParamsBasis, Registry, Weights};
 use densing_core::study::{
     backtest, split_trend, study, trend_points, BacktestRow, ParentPair, SplitTrend, Study,
 };
 use densing_core::table::Table;
+use densing_core::trend::inference::ALPHA;
 use densing_core::trend::{
-    combined_doubling_days, fit_trend, price_halving_days, EstimatorKind, TrendConfig, TrendFit,
+    combined_doubling_days, price_halving_days, EstimatorKind, TestRow, TrendConfig, TrendFit,
 };
 use densing_core::Result;
 use serde::Serialize;
@@ -29,7 +32,8 @@ const BUNDLED_PRICES: &str = include_str!("../../../data/prices.csv");
 pub struct RunOptions {
     pub calibration: CalibrationSpec,
     pub density: DensityOptions,
-    /// Also fit separate trends before and after this date.
+    /// Also fit the interaction model at this date: the trend before and after
+    /// it, and the one test of a slope change.
     pub split_at: Option<NaiveDate>,
     /// Hardware price-performance doubling time, years (compounded with density).
     pub hardware_doubling_years: f64,
@@ -94,6 +98,11 @@ pub struct Summary {
     pub doubling_ci95: Option<[Option<f64>; 2]>,
     /// One-sided permutation p-value of the main trend under "no trend".
     pub p_value: Option<f64>,
+    /// Its Monte Carlo standard error.
+    pub p_mc_se: Option<f64>,
+    /// Every test this run reports (estimators, the paper's 29, split sides and
+    /// slope change, sweep rows), raw and Holm-adjusted together.
+    pub tests: Vec<TestRow>,
     /// The verdict in words: whether the trend is distinguishable from none.
     pub verdict: String,
     /// Trend models known only as a bound on ρ.
@@ -152,19 +161,7 @@ pub fn run_observed(
     let cfg = opts.trend(unc.replicates);
     let main = study(reg, &cal, dens, &cfg, tick)?;
     let points = trend_points(&main.densities, |_| true);
-    let tau = match opts.estimator {
-        EstimatorKind::Quantile { tau } | EstimatorKind::CensoredQuantile { tau } => tau,
-        EstimatorKind::Envelope => 0.9,
-    };
-    let estimators = EstimatorKind::all(tau)
-        .into_iter()
-        .filter_map(|estimator| {
-            if estimator == opts.estimator {
-                return Some(main.trend.clone());
-            }
-            fit_trend(&points, &TrendConfig { estimator, ..cfg }, tick).ok()
-        })
-        .collect();
+    let (estimators, estimator_notes) = fit_estimators(&points, &cfg, Some(&main.trend), tick);
     let fig1_opts = DensityOptions {
         fig1_only: true,
         ..dens.clone()
@@ -183,6 +180,8 @@ pub fn run_observed(
         .curves
         .values()
         .flat_map(|c| c.warnings.clone())
+        .chain(estimator_notes)
+        .chain(estimate_outside_interval(&main))
         .collect();
     warnings.extend(reg.dropped.iter().map(|d| format!("--lenient: {d}")));
     if main.trend.doubling_ci95.is_some_and(|c| c[1].is_none()) {
@@ -191,8 +190,9 @@ pub fn run_observed(
         );
     }
     let (sweep, backtest_rows) = if opts.sweep {
-        let rows = EstimatorKind::all(tau)
-            .into_iter()
+        let rows = estimators
+            .iter()
+            .map(|e: &TrendFit| e.estimator)
             .flat_map(|estimator| {
                 backtest(&main.densities, &TrendConfig { estimator, ..cfg }, 180, 90)
             })
@@ -201,6 +201,9 @@ pub fn run_observed(
     } else {
         (None, None)
     };
+    let tests = run_tests(&estimators, fig1.as_ref(), split.as_ref(), sweep.as_deref());
+    let main_name = format!("trend, {}", main.trend.estimator.label());
+    let main_holm = tests.iter().find(|t| t.test == main_name).map(|t| t.p_holm);
     let summary = Summary {
         reference: cal.description.clone(),
         params_basis: basis_name(dens.basis).into(),
@@ -212,7 +215,13 @@ pub fn run_observed(
         doubling_days: main.trend.doubling_days,
         doubling_ci95: main.trend.doubling_ci95,
         p_value: main.trend.p_value,
-        verdict: verdict(&main.trend),
+        p_mc_se: main.trend.p_mc_se,
+        verdict: verdict(
+            &main.trend,
+            main_holm.filter(|_| tests.len() > 1),
+            tests.len(),
+        ),
+        tests,
         n_censored: main.trend.n_censored,
         trend: main.trend.clone(),
         estimators,
@@ -237,18 +246,101 @@ pub fn run_observed(
     })
 }
 
-/// Whether a trend is distinguishable from none, in words.
-pub fn verdict(t: &TrendFit) -> String {
-    match (t.p_value, t.distinguishable()) {
-        (Some(p), Some(true)) => {
-            format!("the trend is distinguishable from no trend (permutation p = {p:.3} < 0.05)")
-        }
-        (Some(p), _) => format!(
-            "the trend is NOT distinguishable from no trend (permutation p = {p:.3} ≥ 0.05): \
-             registries with the release dates shuffled among the families give slopes this large"
-        ),
-        (None, _) => "no permutation test was run (--permutations 0)".into(),
+/// Whether a trend is distinguishable from none, in words: the raw p with
+/// its Monte Carlo error and failed refits, and the Holm-adjusted p when the
+/// run reports `n_tests` > 1 tests.
+pub fn verdict(t: &TrendFit, holm: Option<f64>, n_tests: usize) -> String {
+    let Some(p) = t.p_value else {
+        return "no permutation test was run (--permutations 0)".into();
+    };
+    let mut detail = format!(
+        "permutation p = {p:.3} ± {:.3} (MC SE; {} permutations, {} failed refits counted as extreme",
+        t.p_mc_se.unwrap_or(0.0),
+        t.permutations,
+        t.permutations_failed
+    );
+    if t.permutations_added > 0 {
+        detail += &format!(
+            ", {} added because p was within 3 SE of 0.05{}",
+            t.permutations_added,
+            if t.permutations_at_cap {
+                "; still within at the cap: the verdict is within Monte Carlo noise"
+            } else {
+                ""
+            }
+        );
     }
+    detail += ")";
+    if let Some(h) = holm {
+        detail += &format!("; Holm-adjusted over the run's {n_tests} tests: p = {h:.3}");
+    }
+    if p < ALPHA {
+        format!("the trend is distinguishable from no trend: {detail}")
+    } else {
+        format!(
+            "the trend is NOT distinguishable from no trend: {detail}; \
+             registries with the release dates shuffled among the families give slopes this large"
+        )
+    }
+}
+
+/// Every test the run reports, Holm-adjusted together.
+fn run_tests(
+    estimators: &[TrendFit],
+    fig1: Option<&TrendFit>,
+    split: Option<&SplitTrend>,
+    sweep: Option<&[SweepRow]>,
+) -> Vec<TestRow> {
+    let mut fits: Vec<(String, &TrendFit)> = estimators
+        .iter()
+        .map(|f| (format!("trend, {}", f.estimator.label()), f))
+        .collect();
+    fits.extend(fig1.map(|f| ("trend, paper's 29-model set".to_string(), f)));
+    let mut extra = Vec::new();
+    if let Some(sp) = split {
+        fits.extend(
+            sp.before
+                .iter()
+                .map(|f| (format!("trend before {}", sp.date), f)),
+        );
+        fits.extend(
+            sp.after
+                .iter()
+                .map(|f| (format!("trend from {}", sp.date), f)),
+        );
+        if let Some(c) = &sp.change {
+            extra.extend(
+                c.p_value
+                    .map(|p| (format!("slope change at {}", sp.date), p, c.p_mc_se)),
+            );
+        }
+    }
+    for r in sweep.unwrap_or_default() {
+        extra.extend(
+            r.p_value
+                .map(|p| (format!("sweep {}: {}", r.dimension, r.choice), p, None)),
+        );
+    }
+    trend_tests(fits, extra)
+}
+
+/// Models whose point ρ lies outside their own calibration interval, with the
+/// reason: the interval is the spread of the density under resampled
+/// calibration curves, and near a curve's asymptote (or where benchmarks
+/// disagree) those resampled inversions all fall on one side of the point's.
+fn estimate_outside_interval(s: &Study) -> Vec<String> {
+    s.densities
+        .iter()
+        .filter_map(|d| match (d.rho, d.rho_ci95) {
+            (Bounded::Value(v), Some([lo, hi])) if v < lo || v > hi => Some(format!(
+                "{}: ρ {v:.3} lies outside its own 95% calibration interval [{lo:.3}, {hi:.3}]: \
+                 the resampled calibration curves invert its scores to one side of the point \
+                 curve's (scores near a curve's asymptote); read ρ as weakly determined",
+                d.name
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The paper's two price points (GPT-3.5-level API, Dec 2022 and Aug 2024).

@@ -130,7 +130,9 @@ pub fn percentile_interval(values: &[f64], level: f64) -> [f64; 2] {
     [quantile(&v, tail), quantile(&v, 1.0 - tail)]
 }
 
-fn quantile(sorted: &[f64], q: f64) -> f64 {
+/// The `q`-quantile of an ascending sample (linear interpolation between
+/// order statistics, as numpy's default); NaN when empty.
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }

@@ -575,6 +575,9 @@ pub struct BacktestRow {
     pub score_abs_error: f64,
     pub loss_covered: bool,
     pub score_covered: bool,
+    /// Whether the run's tokens-per-parameter ratio lies within the fitted
+    /// runs' range (coverage is reported separately inside and outside it).
+    pub in_fitted_ratio_range: bool,
 }
 
 /// The backtest: fit on the runs smaller than the ladder's largest size, then
@@ -582,6 +585,8 @@ pub struct BacktestRow {
 #[derive(Debug, Clone, Serialize)]
 pub struct Backtest {
     pub held_out_params: f64,
+    /// Smallest and largest tokens-per-parameter ratio of the fitted runs' final points.
+    pub fitted_ratio_range: [f64; 2],
     pub rows: Vec<BacktestRow>,
     pub fits: Vec<TaskFit>,
 }
@@ -602,6 +607,17 @@ pub fn backtest_largest(
         .fold(0.0, f64::max);
     let train = selected.filter(|r| r.params < n_max);
     let fits = fit_all(&train, cfg, tick)?;
+    let ratio = |r: &RunSeries| r.final_point(cfg.settings.window).0 / r.params;
+    let fitted_ratio_range = train
+        .tasks
+        .values()
+        .flatten()
+        .map(ratio)
+        .fold([f64::INFINITY, f64::NEG_INFINITY], |[lo, hi], x| {
+            [lo.min(x), hi.max(x)]
+        });
+    // Ratios are rounded multiples of Chinchilla's; 1% slack absorbs the rounding.
+    let in_range = |x: f64| fitted_ratio_range[0] * 0.99 <= x && x <= fitted_ratio_range[1] * 1.01;
     let mut rows = Vec::new();
     for tf in &fits {
         for r in full.tasks[&tf.task].iter().filter(|r| r.params >= n_max) {
@@ -619,12 +635,14 @@ pub fn backtest_largest(
                 score_abs_error: (p.score - true_score).abs(),
                 loss_covered: inside(p.loss_ci95, true_loss),
                 score_covered: inside(p.score_ci95, true_score),
+                in_fitted_ratio_range: in_range(ratio(r)),
                 prediction: p,
             });
         }
     }
     Ok(Backtest {
         held_out_params: n_max,
+        fitted_ratio_range,
         rows,
         fits,
     })

@@ -8,7 +8,8 @@ use crate::error::Result;
 use crate::registry::Registry;
 use crate::trend::simulate::{SimDesign, SimModel};
 use crate::trend::{
-    days_since_origin, fit_trend, EstimatorKind, TrendConfig, TrendFit, TrendPoint,
+    days_since_origin, fit_trend, slope_change, EstimatorKind, SlopeChange, TrendConfig, TrendFit,
+    TrendPoint,
 };
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -26,8 +27,11 @@ pub struct ParentPair {
 #[derive(Debug, Clone, Serialize)]
 pub struct SplitTrend {
     pub date: NaiveDate,
+    /// The interaction model's two sides, each with its own test of "no trend".
     pub before: Option<TrendFit>,
     pub after: Option<TrendFit>,
+    /// The one test of "the slope changed at `date`" (see [`crate::trend::change`]).
+    pub change: Option<SlopeChange>,
     /// Why a side could not be fitted.
     pub notes: Vec<String>,
 }
@@ -71,6 +75,14 @@ pub fn sim_design(densities: &[ModelDensity], cal: &Calibration) -> Option<SimDe
             t: days_since_origin(d.release),
             ceiling: (cal.support.1 / d.params_b).ln(),
             floor: (cal.support.0 / d.params_b).ln(),
+            offsets: d
+                .ln_rho_replicates
+                .iter()
+                .map(|r| match (r.value(), d.rho.ln().value()) {
+                    (Some(r), Some(p)) => r - p,
+                    _ => 0.0,
+                })
+                .collect(),
         })
         .collect();
     SimDesign::new(models, &trend_points(densities, |_| true))
@@ -121,7 +133,8 @@ pub fn study(
     })
 }
 
-/// Fit the trend separately before and after `date` (each side its own envelope).
+/// The interaction model at `date`: the trend before and after it (each side
+/// its own line and envelope) and the bootstrap test of a slope change.
 pub fn split_trend(densities: &[ModelDensity], date: NaiveDate, cfg: &TrendConfig) -> SplitTrend {
     let mut notes = Vec::new();
     let mut side = |name: &str, pts: Vec<TrendPoint>| match fit_trend(&pts, cfg, &|| {}) {
@@ -133,10 +146,27 @@ pub fn split_trend(densities: &[ModelDensity], date: NaiveDate, cfg: &TrendConfi
     };
     let before = side("before", trend_points(densities, |d| d.release < date));
     let after = side("after", trend_points(densities, |d| d.release >= date));
+    let all = trend_points(densities, |_| true);
+    let t_break = days_since_origin(date);
+    let change = match slope_change(
+        &all,
+        t_break,
+        cfg.estimator,
+        cfg.replicates,
+        cfg.seed,
+        &|| {},
+    ) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            notes.push(format!("slope change: {e}"));
+            None
+        }
+    };
     SplitTrend {
         date,
         before,
         after,
+        change,
         notes,
     }
 }

@@ -7,93 +7,159 @@ use densing_core::calibration::{Calibration, Uncertainty};
 use densing_core::density::Bounded;
 use densing_core::density::DensityOptions;
 use densing_core::registry::{ParamsBasis, Registry};
-use densing_core::study::{densities, sim_design};
-use densing_core::trend::quantile::{check_loss, quantile_line, QuantileLine};
+use densing_core::study::{densities, sim_design, trend_points};
+use densing_core::trend::permutation::{p_value, permutation_test, ADAPTIVE_FACTOR};
+use densing_core::trend::quantile::{check_loss, exact_quantile_line, quantile_line, QPoint, Side};
 use densing_core::trend::simulate::{simulate, SimConfig, SimRow};
-use densing_core::trend::{fit_trend, Estimator, EstimatorKind, Obs, TrendConfig, TrendPoint};
+use densing_core::trend::{
+    fit_trend, slope_change, Estimator, EstimatorKind, Line, Obs, TrendConfig, TrendPoint,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// Check loss of a line with extra points at +∞ at the times `up` (their
-/// residuals are positive: each adds −τ·(a·t + b) up to a constant).
-fn loss(t: &[f64], y: &[f64], up: &[f64], tau: f64, line: QuantileLine) -> f64 {
-    check_loss(t, y, tau, line) - tau * up.iter().map(|u| line.a * u + line.b).sum::<f64>()
+/// Powell's loss written from its definition, independently of the solver:
+/// `Σ ρ_τ(y − g(a·t + b))` with `g(u) = min(c, u)` for `y > c`, `max(c, u)` for
+/// `y < c`, `u` otherwise.
+fn powell_by_definition(points: &[QPoint], tau: f64, a: f64, b: f64) -> f64 {
+    points
+        .iter()
+        .map(|p| {
+            let u = a * p.t + b;
+            let g = match p.side {
+                Side::Exact => u,
+                Side::AtLeast => p.y.min(u),
+                Side::AtMost => p.y.max(u),
+            };
+            let r = p.y - g;
+            r * (tau - if r < 0.0 { 1.0 } else { 0.0 })
+        })
+        .sum()
 }
 
-/// The minimum loss over every line through two data points (the LP's vertices).
-fn brute_force(t: &[f64], y: &[f64], up: &[f64], tau: f64) -> f64 {
-    let mut best = f64::INFINITY;
-    for i in 0..t.len() {
-        for j in 0..t.len() {
-            if t[i] != t[j] {
-                let a = (y[j] - y[i]) / (t[j] - t[i]);
-                let line = QuantileLine {
-                    a,
-                    b: y[i] - a * t[i],
-                };
-                best = best.min(loss(t, y, up, tau, line));
+/// Brute force over every line through two points (the vertices): the least
+/// loss, and the smallest slope attaining it (within rounding).
+fn brute_force(points: &[QPoint], tau: f64) -> Option<(f64, f64)> {
+    let mut lines = Vec::new();
+    for p in points {
+        for q in points {
+            if p.t < q.t {
+                let a = (q.y - p.y) / (q.t - p.t);
+                lines.push((a, powell_by_definition(points, tau, a, p.y - a * p.t)));
             }
         }
     }
-    best
+    let best = lines.iter().map(|l| l.1).fold(f64::INFINITY, f64::min);
+    let tol = 1e-9 * best.abs().max(1.0);
+    lines
+        .iter()
+        .filter(|l| l.1 <= best + tol)
+        .map(|l| l.0)
+        .min_by(f64::total_cmp)
+        .map(|a| (a, best))
+}
+
+fn random_points(rng: &mut ChaCha8Rng, n: usize, censored_share: f64) -> Vec<QPoint> {
+    (0..n)
+        .map(|_| {
+            // Integer days with ties, as release dates have.
+            let t = rng.random_range(0..12) as f64 * 60.0;
+            let y = 0.004 * t + rng.random_range(-1.0..1.0);
+            let side = match rng.random_range(0.0..1.0) {
+                u if u < censored_share / 2.0 => Side::AtLeast,
+                u if u < censored_share => Side::AtMost,
+                _ => Side::Exact,
+            };
+            QPoint { t, y, side }
+        })
+        .collect()
 }
 
 #[test]
-fn quantile_line_reaches_the_lp_optimum() {
+fn powell_solver_reaches_the_brute_force_optimum_with_the_smallest_tied_slope() {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
-    let mut unbounded = 0;
-    for case in 0..200 {
+    let mut censored_cases = 0;
+    for case in 0..300 {
         let n = rng.random_range(3..25);
-        // Integer days with ties, as release dates have.
-        let t: Vec<f64> = (0..n)
-            .map(|_| rng.random_range(0..12) as f64 * 60.0)
-            .collect();
-        let y: Vec<f64> = t
-            .iter()
-            .map(|t| 0.004 * t + rng.random_range(-1.0..1.0))
-            .collect();
+        let share = [0.0, 0.2, 0.5][case % 3];
+        let points = random_points(&mut rng, n, share);
         let tau = [0.1, 0.5, 0.9, 0.75][case % 4];
-        // Every third case adds points known to lie above every line.
-        let up: Vec<f64> = (0..[0, 0, 2][case % 3])
-            .map(|_| rng.random_range(0..12) as f64 * 60.0)
-            .collect();
-        let Some(q) = quantile_line(&t, &y, &up, &[], tau) else {
-            // No optimum: all dates equal, or the points at +∞ tilt the line
-            // without bound (then some steep line beats every vertex).
-            let k = (tau * (n + up.len()) as f64).ceil() as usize;
-            let steep = |a: f64| {
-                let mut r: Vec<f64> = t.iter().zip(&y).map(|(t, y)| y - a * t).collect();
-                r.sort_by(f64::total_cmp);
-                loss(
-                    &t,
-                    &y,
-                    &up,
-                    tau,
-                    QuantileLine {
-                        a,
-                        b: r[k.clamp(1, n) - 1],
-                    },
-                )
-            };
-            let vertex = brute_force(&t, &y, &up, tau);
+        let exact = points.iter().filter(|p| p.side == Side::Exact).count();
+        let got = quantile_line(&points, tau);
+        let want = brute_force(&points, tau);
+        let (Some(q), Some((a, best))) = (got, want) else {
+            // No line only when no two points have distinct dates, or when the
+            // exact points cannot pin the slope from below.
+            let dates_exact: Vec<f64> = points
+                .iter()
+                .filter(|p| p.side == Side::Exact)
+                .map(|p| p.t)
+                .collect();
             assert!(
-                t.iter().all(|x| *x == t[0])
-                    || k > n
-                    || steep(1e3) < vertex
-                    || steep(-1e3) < vertex,
-                "case {case}: no fit"
+                want.is_none() || dates_exact.iter().all(|t| *t == dates_exact[0]),
+                "case {case}: solver {got:?}, brute force {want:?}"
             );
-            unbounded += 1;
             continue;
         };
-        let got = loss(&t, &y, &up, tau, q);
-        let want = brute_force(&t, &y, &up, tau);
+        censored_cases += usize::from(exact < n);
+        let loss = powell_by_definition(&points, tau, q.a, q.b);
         assert!(
-            (got - want).abs() <= 1e-9 * want.abs().max(1.0),
-            "case {case}: {got} vs {want}"
+            (loss - best).abs() <= 1e-9 * best.abs().max(1.0),
+            "case {case}: loss {loss} vs {best}"
+        );
+        assert!(
+            (q.a - a).abs() <= 1e-9 * a.abs().max(1e-3),
+            "case {case}: slope {} vs smallest tied {a}",
+            q.a
         );
     }
-    assert!(unbounded < 30, "{unbounded} of 200 cases had no optimum");
+    assert!(censored_cases > 100, "{censored_cases}");
+}
+
+/// The six points at τ = 0.5: (5, ≥2.1), (4, 0.8), (4, 3.7), (1, 0),
+/// (4, ≥2.3), (0, −0.3).
+pub fn six_points() -> Vec<QPoint> {
+    let p = |t, y, side| QPoint { t, y, side };
+    vec![
+        p(5.0, 2.1, Side::AtLeast),
+        p(4.0, 0.8, Side::Exact),
+        p(4.0, 3.7, Side::Exact),
+        p(1.0, 0.0, Side::Exact),
+        p(4.0, 2.3, Side::AtLeast),
+        p(0.0, -0.3, Side::Exact),
+    ]
+}
+
+#[test]
+fn six_point_example_gives_powells_exact_solution() {
+    let points = six_points();
+    let q = quantile_line(&points, 0.5).unwrap();
+    let (a, best) = brute_force(&points, 0.5).unwrap();
+    assert!((q.a - a).abs() < 1e-12, "{q:?} vs slope {a}");
+    assert!((powell_by_definition(&points, 0.5, q.a, q.b) - best).abs() < 1e-12);
+    // Worked by hand: the line through (0, −0.3) and the bound (4, 2.3),
+    // y = 0.65·t − 0.3, passes above the bound at t = 5 (2.95 > 2.1: no cost)
+    // and costs ½·1.5 + ½·1.4 + ½·0.35 = 1.625 at the three other exact
+    // points; the next-best vertex, through (1, 0) and (4, 2.3), costs 1.683.
+    assert!(
+        (q.a - 0.65).abs() < 1e-12 && (q.b + 0.3).abs() < 1e-12,
+        "{q:?}"
+    );
+    // Through the estimator interface, with the bounds as ρ bounds.
+    let obs: Vec<Obs> = points
+        .iter()
+        .map(|p| Obs {
+            t: p.t,
+            y: match p.side {
+                Side::Exact => Bounded::Value(p.y),
+                Side::AtLeast => Bounded::AtLeast(p.y),
+                Side::AtMost => Bounded::AtMost(p.y),
+            },
+        })
+        .collect();
+    let line = EstimatorKind::CensoredQuantile { tau: 0.5 }
+        .fit(&obs)
+        .unwrap();
+    assert_eq!((line.a, line.b), (q.a, q.b));
 }
 
 #[test]
@@ -103,18 +169,25 @@ fn quantile_line_by_hand() {
     let t = [0.0, 1.0, 2.0, 3.0, 4.0, 2.5];
     let y = [1.0, 3.0, 5.0, 7.0, 9.0, 100.0];
     for tau in [0.2, 0.5, 0.7] {
-        let q = quantile_line(&t, &y, &[], &[], tau).unwrap();
+        let q = exact_quantile_line(&t, &y, tau).unwrap();
         assert!(
             (q.a - 2.0).abs() < 1e-12 && (q.b - 1.0).abs() < 1e-12,
             "τ={tau}: {q:?}"
         );
+        assert!(check_loss(&t, &y, tau, q) > 0.0);
     }
-    // Points at +∞ move the intercept's rank: with 2 of 7 at +∞ the median is
-    // the 4th smallest finite residual, still on the line.
-    let q = quantile_line(&t[..5], &y[..5], &[1.0, 3.0], &[], 0.5).unwrap();
-    assert!((q.a - 2.0).abs() < 1e-12, "{q:?}");
-    // Too many points at +∞ push the 0.9-quantile to infinity: no line.
-    assert!(quantile_line(&t[..5], &y[..5], &[1.0, 3.0], &[], 0.9).is_none());
+    // Only lower bounds: every line high enough costs nothing, so the tie runs
+    // to ever smaller slopes and there is no line.
+    let bounds: Vec<QPoint> = t
+        .iter()
+        .zip(&y)
+        .map(|(&t, &y)| QPoint {
+            t,
+            y,
+            side: Side::AtLeast,
+        })
+        .collect();
+    assert!(quantile_line(&bounds, 0.9).is_none());
 }
 
 fn noisy_points(a: f64, n: usize, seed: u64) -> Vec<TrendPoint> {
@@ -228,6 +301,7 @@ fn without_a_trend_the_default_estimator_rarely_claims_one_and_the_envelope_does
     let design = sim_design(&densities(&reg, &cal, &DensityOptions::default()), &cal).unwrap();
     let cfg = SimConfig {
         slope: 0.0,
+        tau: 0.9,
         registries: 60,
         replicates: 100,
         permutations: 99,
@@ -236,7 +310,9 @@ fn without_a_trend_the_default_estimator_rarely_claims_one_and_the_envelope_does
     let default = EstimatorKind::CensoredQuantile { tau: 0.9 };
     let rows = simulate(&design, &[default, EstimatorKind::Envelope], &cfg, &|| {});
     assert!(claims_growth_rarely(&rows[0]), "{:?}", rows[0]);
-    assert!(rows[0].coverage >= 0.85, "{:?}", rows[0]);
+    // Coverage measured on the real design is ~90% (BENCHMARKS.md); 0.8 is
+    // 2.5 standard errors of 60 registries below it.
+    assert!(rows[0].coverage >= 0.8, "{:?}", rows[0]);
     // The paper's estimator fails it: its slope rises by construction, and so
     // does its bootstrap interval.
     assert!(!claims_growth_rarely(&rows[1]), "{:?}", rows[1]);
@@ -245,4 +321,170 @@ fn without_a_trend_the_default_estimator_rarely_claims_one_and_the_envelope_does
         "{:?}",
         rows[1]
     );
+}
+
+/// The bundled registry's trend points against Qwen2.5 with `draws` calibration draws.
+fn registry_points(draws: usize) -> Vec<TrendPoint> {
+    let reg = Registry::bundled().unwrap();
+    let unc = Uncertainty {
+        replicates: draws,
+        seed: 1,
+    };
+    let cal = Calibration::family(&reg, "Qwen2.5", ParamsBasis::Nonemb, unc).unwrap();
+    trend_points(&densities(&reg, &cal, &DensityOptions::default()), |_| true)
+}
+
+#[test]
+fn on_the_bundled_registry_the_censored_estimator_is_powells_exact_optimum() {
+    let points = registry_points(0);
+    let qpoints: Vec<QPoint> = points
+        .iter()
+        .filter_map(|p| match p.ln_rho {
+            Bounded::Value(y) => Some(QPoint {
+                t: p.t,
+                y,
+                side: Side::Exact,
+            }),
+            Bounded::AtLeast(y) => Some(QPoint {
+                t: p.t,
+                y,
+                side: Side::AtLeast,
+            }),
+            Bounded::AtMost(y) => Some(QPoint {
+                t: p.t,
+                y,
+                side: Side::AtMost,
+            }),
+            Bounded::Undetermined => None,
+        })
+        .collect();
+    let censored = qpoints.iter().filter(|p| p.side != Side::Exact).count();
+    assert!(censored > 0, "the registry has censored models");
+    let obs: Vec<Obs> = points.iter().map(TrendPoint::obs).collect();
+    for tau in [0.5, 0.9] {
+        let line = EstimatorKind::CensoredQuantile { tau }.fit(&obs).unwrap();
+        let (a, best) = brute_force(&qpoints, tau).unwrap();
+        let loss = powell_by_definition(&qpoints, tau, line.a, line.b);
+        assert!(
+            (loss - best).abs() <= 1e-9 * best.max(1.0),
+            "τ={tau}: {loss} vs {best}"
+        );
+        assert!((line.a - a).abs() <= 1e-12, "τ={tau}: {} vs {a}", line.a);
+    }
+}
+
+/// A stand-in estimator whose slope is the release time of the first
+/// observation: with 20 families at dates 0..19 and an observed slope of 19,
+/// exactly the permutations that move the latest date first reach it, 1 in 20.
+struct FirstDate;
+impl Estimator for FirstDate {
+    fn fit(&self, obs: &[Obs]) -> Option<Line> {
+        Some(Line {
+            a: obs[0].t,
+            b: 0.0,
+        })
+    }
+}
+
+/// A stand-in estimator that fails whenever the first observation is not the earliest.
+struct FailsUnlessSorted;
+impl Estimator for FailsUnlessSorted {
+    fn fit(&self, obs: &[Obs]) -> Option<Line> {
+        (obs.iter().all(|o| o.t >= obs[0].t)).then_some(Line { a: 0.0, b: 0.0 })
+    }
+}
+
+fn dated_families(n: usize) -> Vec<TrendPoint> {
+    (0..n)
+        .map(|i| TrendPoint {
+            name: format!("m{i}"),
+            family: format!("f{i:02}"),
+            t: i as f64,
+            ln_rho: Bounded::Value(0.0),
+            ln_rho_replicates: Vec::new(),
+        })
+        .collect()
+}
+
+#[test]
+fn failed_refits_count_as_extreme_and_borderline_p_draws_more_permutations() {
+    // p counts a failed refit as at least as extreme.
+    let (p, se) = p_value(1.0, &[None, Some(0.0), Some(2.0), Some(0.5)]);
+    assert!((p - 3.0 / 5.0).abs() < 1e-12 && se > 0.0);
+    // An estimator failing on 19 of 20 shuffles: p near 1, and every failure counted.
+    let pts = dated_families(20);
+    let t = permutation_test(&pts, &FailsUnlessSorted, 1.0, 199, 5, &|| {}).unwrap();
+    assert!(t.failed > 150 && t.p_value > 0.75, "{t:?}");
+    // True p = 0.05: the test keeps drawing to the cap, and says so.
+    let t = permutation_test(&pts, &FirstDate, 19.0, 199, 5, &|| {}).unwrap();
+    assert_eq!(t.drawn, 199 * ADAPTIVE_FACTOR, "{t:?}");
+    assert!(t.added == t.drawn - 199 && (t.p_value - 0.05).abs() < 3.0 * t.mc_se + 0.01);
+    assert!(
+        t.at_cap == ((t.p_value - 0.05).abs() < 3.0 * t.mc_se),
+        "{t:?}"
+    );
+    // Far from 0.05 nothing is added.
+    let t = permutation_test(&pts, &FirstDate, 5.0, 199, 5, &|| {}).unwrap();
+    assert_eq!((t.drawn, t.added, t.at_cap), (199, 0, false), "{t:?}");
+}
+
+#[test]
+fn intervals_hold_the_estimate_on_the_bundled_registry() {
+    let points = registry_points(300);
+    for estimator in EstimatorKind::all(0.9) {
+        let cfg = TrendConfig {
+            estimator,
+            replicates: 300,
+            permutations: 0,
+            seed: 2,
+        };
+        let fit = fit_trend(&points, &cfg, &|| {}).unwrap();
+        for [lo, hi] in [fit.a_ci95.unwrap(), fit.a_ci95_bca.unwrap()] {
+            assert!(
+                lo <= fit.a && fit.a <= hi,
+                "{}: {} not in [{lo}, {hi}]",
+                estimator.label(),
+                fit.a
+            );
+        }
+        let [_, hi] = fit.a_ci95.unwrap();
+        assert_eq!(fit.replicates_used + fit.replicates_failed, 300);
+        // Doubling interval is the slope interval mapped through ln 2 / A.
+        let d = fit.doubling_ci95.unwrap();
+        if hi > 0.0 {
+            assert!((d[0].unwrap() - std::f64::consts::LN_2 / hi).abs() < 1e-9);
+        }
+    }
+}
+
+#[test]
+fn slope_change_is_one_test_that_finds_a_break_and_not_a_straight_line() {
+    let est = EstimatorKind::CensoredQuantile { tau: 0.5 };
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let line = |bend: f64, rng: &mut ChaCha8Rng| -> Vec<TrendPoint> {
+        (0..80)
+            .map(|i| {
+                let t = i as f64 * 12.0;
+                let y = 0.002 * t + bend * (t - 480.0).max(0.0) + rng.random_range(-0.4..0.4);
+                TrendPoint {
+                    name: format!("m{i}"),
+                    family: format!("f{}", i / 2),
+                    t,
+                    ln_rho: Bounded::Value(y),
+                    ln_rho_replicates: Vec::new(),
+                }
+            })
+            .collect()
+    };
+    let bent = slope_change(&line(0.006, &mut rng), 480.0, est, 400, 3, &|| {}).unwrap();
+    assert!(
+        bent.p_value.unwrap() < 0.01 && bent.delta > 0.004,
+        "{bent:?}"
+    );
+    let [lo, hi] = bent.delta_ci95.unwrap();
+    assert!(lo <= bent.delta && bent.delta <= hi && lo > 0.0, "{bent:?}");
+    let straight = slope_change(&line(0.0, &mut rng), 480.0, est, 400, 3, &|| {}).unwrap();
+    assert!(straight.p_value.unwrap() > 0.05, "{straight:?}");
+    assert_eq!(straight.replicates_used + straight.replicates_failed, 400);
+    assert_eq!((straight.n_before, straight.n_after), (40, 40));
 }

@@ -35,6 +35,8 @@ enum Command {
     Eval(cmd::eval::EvalArgs),
     /// Draw the figures and the HTML report again from a run folder's report.json.
     Report(cmd::report::ReportArgs),
+    /// The trend statistics on your own table of densities (model,family,release_date,rho,censor).
+    Trend(cmd::trend::TrendCmdArgs),
     /// Measure the trend estimators on synthetic registries drawn from a known law.
     Simulate(cmd::simulate::SimulateArgs),
     /// Serve a model file over an OpenAI-compatible /v1/completions (vLLM semantics).
@@ -69,6 +71,7 @@ fn main() {
         Command::Report(args) => cmd::report::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Simulate(args) => cmd::simulate::run(args),
+        Command::Trend(args) => cmd::trend::run(args),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

@@ -69,9 +69,25 @@ fn run_on_the_bundled_registry_writes_every_output_and_reports_both_trends() {
     assert_eq!(trend_json["p_value"], v["p_value"]);
     let md = std::fs::read_to_string(out_dir.join("summary.md")).unwrap();
     assert!(
-        md.contains(&format!("p = {p:.3} (999 permutations)")),
+        md.contains(&format!("permutation p = {p:.3} ± "))
+            && md.contains("999 permutations, 0 failed refits counted as extreme"),
         "{md}"
     );
+    // Every p comes with its Monte Carlo error, every refit is accounted for,
+    // and the run's tests are Holm-adjusted together.
+    assert!(v["p_mc_se"].as_f64().unwrap() > 0.0);
+    for e in v["estimators"].as_array().unwrap() {
+        assert_eq!(
+            e["replicates_used"].as_u64().unwrap() + e["replicates_failed"].as_u64().unwrap(),
+            300
+        );
+        assert!(e["permutations_failed"].as_u64().is_some() && e["a_ci95_bca"].is_array());
+    }
+    let tests = v["tests"].as_array().unwrap();
+    assert!(tests.len() >= 4, "{tests:?}");
+    assert!(tests
+        .iter()
+        .all(|t| t["p_holm"].as_f64().unwrap() >= t["p_raw"].as_f64().unwrap()));
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["trend"]["p_value"], v["p_value"]);
@@ -126,6 +142,8 @@ fn split_sweep_and_backtest_print_their_tables() {
     for needle in [
         "before 2024-06-01",
         "after  2024-06-01",
+        "slope change at 2024-06-01 (one interaction model",
+        "tests, Holm-adjusted together",
         "reference",
         "without mmlu",
         "paper's 29",

@@ -1,31 +1,24 @@
 //! Inference shared by every estimator: a bootstrap interval for the slope and
-//! a permutation test of "no trend".
+//! a permutation test of "no trend" ([`super::permutation`]).
 //!
 //! *Bootstrap.* Replicate `r` pairs calibration draw `r` (carried in every
 //! model's ln ρ) with a resample of model *families* drawn with replacement:
 //! members of a family share a recipe, a release date and most of their
-//! density error, so they are resampled together. The 95% interval is the
-//! percentile interval of the refitted slopes; its coverage is measured in
-//! [`super::simulate`].
-//!
-//! *Permutation test.* Under "no trend", release dates carry no information
-//! about density, so refitting on registries whose dates are shuffled gives the
-//! slope's null distribution *for the same estimator* — which matters for the
-//! envelope, whose slope is positive for any data. Dates are shuffled among
-//! *families*: each family's first release date goes to another family, its
-//! members keeping their offsets from it. Shuffling single models instead
-//! would break up families that share a date and a density level (their
-//! spread is twice the within-family spread on the bundled registry), make
-//! the null too narrow, and call a trend in ~15% of trend-free simulated
-//! registries (see [`super::simulate`]). A family of one is a model, so on a
-//! registry without families both are the same. The one-sided p-value is
-//! `(1 + #{permuted slope ≥ observed}) / (1 + permutations)`.
+//! density error, so they are resampled together. A replicate whose refit
+//! fails is counted (`replicates_failed`), never hidden. The 95% interval is
+//! the percentile interval; the BCa interval ([`super::interval`], with the
+//! leave-one-family-out jackknife for its acceleration) is reported beside it.
+//! Both were measured on the real design ([`super::simulate`], BENCHMARKS.md):
+//! BCa covered no more than the percentile interval anywhere and less almost
+//! everywhere (78–92% against 86–95%) — the jackknife is not consistent for
+//! a quantile-type statistic, so its acceleration misleads — hence percentile.
 
 use super::estimator::{envelope, envelope_fit, Estimator, EstimatorKind, Line, Obs};
+use super::interval::bca_interval;
+use super::permutation::{families, permutation_test, PermutationTest};
 use crate::bootstrap::{percentile_interval, replicate_rng};
 use crate::density::Bounded;
 use crate::error::{Error, Result};
-use rand::seq::SliceRandom;
 use rand::Rng;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -44,7 +37,7 @@ pub struct TrendPoint {
 }
 
 impl TrendPoint {
-    fn obs(&self) -> Obs {
+    pub fn obs(&self) -> Obs {
         Obs {
             t: self.t,
             y: self.ln_rho,
@@ -52,7 +45,7 @@ impl TrendPoint {
     }
 
     /// ln ρ under calibration draw `r`.
-    fn replicate(&self, r: usize) -> Bounded {
+    pub fn replicate(&self, r: usize) -> Bounded {
         if self.ln_rho_replicates.is_empty() {
             self.ln_rho
         } else {
@@ -97,14 +90,25 @@ pub struct TrendFit {
     /// R² of the envelope's least-squares line (envelope estimator only).
     pub r2: Option<f64>,
     pub doubling_days: f64,
+    /// 95% percentile interval of the slope.
     pub a_ci95: Option<[f64; 2]>,
+    /// 95% BCa interval of the slope, for comparison (`None` where undefined).
+    pub a_ci95_bca: Option<[f64; 2]>,
     /// 95% CI of the doubling time; the upper end is `None` (unbounded) when
     /// the slope's CI reaches zero.
     pub doubling_ci95: Option<[Option<f64>; 2]>,
     /// One-sided permutation p-value for a slope at least this large under "no trend".
     pub p_value: Option<f64>,
-    /// Permutations whose refit succeeded (the p-value's denominator less one).
+    /// Monte Carlo standard error of `p_value`.
+    pub p_mc_se: Option<f64>,
+    /// Permutations drawn (the p-value's denominator less one), failed ones included.
     pub permutations: usize,
+    /// Permutations whose refit failed; counted as at least as extreme.
+    pub permutations_failed: usize,
+    /// Permutations added because p was within 3 MC standard errors of 0.05.
+    pub permutations_added: usize,
+    /// Whether p was still within 3 MC standard errors of 0.05 at the cap.
+    pub permutations_at_cap: bool,
     pub n_points: usize,
     /// Models known only as a bound (`ρ > x` or `ρ < x`).
     pub n_censored: usize,
@@ -115,6 +119,8 @@ pub struct TrendFit {
     pub envelope: Vec<String>,
     pub band: Vec<BandPoint>,
     pub replicates_used: usize,
+    /// Bootstrap replicates whose refit failed (left out of the interval, counted here).
+    pub replicates_failed: usize,
 }
 
 impl TrendFit {
@@ -156,15 +162,19 @@ pub fn fit_trend(
     } else {
         None
     };
-    let lines = bootstrap_lines(points, &est, cfg.replicates, cfg.seed, tick);
-    let (a_ci95, doubling_ci95, band) = if lines.len() >= 20 {
-        let ci = percentile_interval(&lines.iter().map(|l| l.a).collect::<Vec<_>>(), 0.95);
+    let boot = bootstrap_lines(points, &est, cfg.replicates, cfg.seed, tick);
+    let lines = &boot.lines;
+    let (mut a_ci95, mut a_ci95_bca, mut band) = (None, None, Vec::new());
+    if lines.len() >= 20 {
+        let slopes: Vec<f64> = lines.iter().map(|l| l.a).collect();
+        a_ci95 = Some(percentile_interval(&slopes, 0.95));
+        a_ci95_bca = bca_interval(line.a, &slopes, &jackknife_slopes(points, &est), 0.95);
         let (t0, t1) = obs
             .iter()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), o| {
                 (lo.min(o.t), hi.max(o.t))
             });
-        let band = crate::fit::linspace(t0, t1, 60)
+        band = crate::fit::linspace(t0, t1, 60)
             .into_iter()
             .map(|tt| {
                 let vals: Vec<f64> = lines.iter().map(|l| l.at(tt)).collect();
@@ -172,11 +182,8 @@ pub fn fit_trend(
                 BandPoint { t_days: tt, lo, hi }
             })
             .collect();
-        (Some(ci), Some(doubling_interval(ci)), band)
-    } else {
-        (None, None, Vec::new())
-    };
-    let null = permuted_slopes(points, &est, cfg.permutations, cfg.seed, tick);
+    }
+    let test = permutation_test(points, &est, line.a, cfg.permutations, cfg.seed, tick);
     let undetermined_draws = if cfg.replicates > 0 {
         points
             .iter()
@@ -196,9 +203,14 @@ pub fn fit_trend(
         r2,
         doubling_days: LN_2 / line.a,
         a_ci95,
-        doubling_ci95,
-        p_value: p_value(line.a, &null),
-        permutations: null.len(),
+        a_ci95_bca,
+        doubling_ci95: a_ci95.map(doubling_interval),
+        p_value: test.map(|t| t.p_value),
+        p_mc_se: test.map(|t| t.mc_se),
+        permutations: test.map_or(0, |t| t.drawn),
+        permutations_failed: test.map_or(0, |t| t.failed),
+        permutations_added: test.map_or(0, |t| t.added),
+        permutations_at_cap: test.is_some_and(|t: PermutationTest| t.at_cap),
         n_points: points.len(),
         n_censored,
         a_without_censored,
@@ -206,6 +218,7 @@ pub fn fit_trend(
         envelope: env.iter().map(|&i| points[i].name.clone()).collect(),
         band,
         replicates_used: lines.len(),
+        replicates_failed: boot.failed,
     })
 }
 
@@ -217,28 +230,11 @@ pub fn doubling_interval(a_ci: [f64; 2]) -> [Option<f64>; 2] {
     ]
 }
 
-/// One-sided permutation p-value of slope `a` against the permuted slopes.
-pub fn p_value(a: f64, null: &[f64]) -> Option<f64> {
-    (!null.is_empty()).then(|| {
-        let at_least = null.iter().filter(|&&x| x >= a).count();
-        (1 + at_least) as f64 / (1 + null.len()) as f64
-    })
-}
-
-/// Each point's family as an index, and the members of every family.
-fn families(points: &[TrendPoint]) -> (Vec<usize>, Vec<Vec<usize>>) {
-    let mut names: Vec<&str> = points.iter().map(|p| p.family.as_str()).collect();
-    names.sort_unstable();
-    names.dedup();
-    let group: Vec<usize> = points
-        .iter()
-        .map(|p| names.binary_search(&p.family.as_str()).expect("listed"))
-        .collect();
-    let mut members = vec![Vec::new(); names.len()];
-    for (i, &g) in group.iter().enumerate() {
-        members[g].push(i);
-    }
-    (group, members)
+/// Bootstrap lines and the number of replicates whose refit failed.
+#[derive(Debug, Clone)]
+pub struct BootstrapLines {
+    pub lines: Vec<Line>,
+    pub failed: usize,
 }
 
 /// Bootstrap lines: replicate `r` uses calibration draw `r` and a resample of
@@ -249,11 +245,11 @@ pub fn bootstrap_lines(
     replicates: usize,
     seed: u64,
     tick: &(dyn Fn() + Sync),
-) -> Vec<Line> {
+) -> BootstrapLines {
     let (_, members) = families(points);
-    (0..replicates)
+    let fits: Vec<Option<Line>> = (0..replicates)
         .into_par_iter()
-        .filter_map(|r| {
+        .map(|r| {
             let mut rng = replicate_rng(seed ^ 0x7472656e64, r);
             let obs: Vec<Obs> = (0..members.len())
                 .flat_map(|_| &members[rng.random_range(0..members.len())])
@@ -263,44 +259,31 @@ pub fn bootstrap_lines(
                 })
                 .filter(|o| o.y != Bounded::Undetermined)
                 .collect();
-            let line = est.fit(&obs);
+            let line = est.fit(&obs).filter(|l| l.a.is_finite() && l.b.is_finite());
             tick();
             line
         })
-        .collect()
+        .collect();
+    BootstrapLines {
+        failed: fits.iter().filter(|l| l.is_none()).count(),
+        lines: fits.into_iter().flatten().collect(),
+    }
 }
 
-/// Slopes refitted with the families' release dates shuffled among the
-/// families (permutations whose fit fails are left out).
-pub fn permuted_slopes(
-    points: &[TrendPoint],
-    est: &dyn Estimator,
-    permutations: usize,
-    seed: u64,
-    tick: &(dyn Fn() + Sync),
-) -> Vec<f64> {
+/// Slopes refitted with one family left out at a time (the jackknife behind
+/// BCa's acceleration); families whose removal leaves no fit are skipped.
+pub fn jackknife_slopes(points: &[TrendPoint], est: &dyn Estimator) -> Vec<f64> {
     let (group, members) = families(points);
-    let first: Vec<f64> = members
-        .iter()
-        .map(|m| m.iter().map(|&i| points[i].t).fold(f64::INFINITY, f64::min))
-        .collect();
-    (0..permutations)
+    (0..members.len())
         .into_par_iter()
-        .filter_map(|k| {
-            let mut rng = replicate_rng(seed ^ 0x7065726d, k);
-            let mut to = first.clone();
-            to.shuffle(&mut rng);
-            let shuffled: Vec<Obs> = points
+        .filter_map(|f| {
+            let obs: Vec<Obs> = points
                 .iter()
                 .zip(&group)
-                .map(|(p, &g)| Obs {
-                    t: to[g] + (p.t - first[g]),
-                    y: p.ln_rho,
-                })
+                .filter(|(_, &g)| g != f)
+                .map(|(p, _)| p.obs())
                 .collect();
-            let a = est.fit(&shuffled).map(|l| l.a);
-            tick();
-            a
+            est.fit(&obs).map(|l| l.a)
         })
         .collect()
 }

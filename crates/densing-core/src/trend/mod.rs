@@ -2,19 +2,28 @@
 //! (Llama-1's release). Doubling time is ln 2 / A.
 //!
 //! The line comes from one of several [`estimator`]s (the paper's envelope
-//! least squares, quantile regression with and without censored models); every
-//! estimator gets the same inference ([`inference`]): a bootstrap interval that
-//! pairs each calibration replicate with a resample of model families, and a
-//! permutation test of "no trend" that refits on registries with the release
-//! dates shuffled among the models. [`simulate`] measures how well both work.
+//! least squares, quantile regression without censored models, and Powell's
+//! censored quantile regression); every estimator gets the same inference
+//! ([`inference`]): a BCa bootstrap interval that pairs each calibration
+//! replicate with a resample of model families, and a permutation test of "no
+//! trend" ([`permutation`]) that refits on registries with the release dates
+//! shuffled among the families. [`change`] tests a change of slope at a date
+//! as one model, [`multiple`] adjusts the p-values a run reports (Holm), and
+//! [`simulate`] measures how well all of it works on the real design.
 
+pub mod change;
 pub mod estimator;
 pub mod inference;
+pub mod interval;
+pub mod multiple;
+pub mod permutation;
 pub mod quantile;
 pub mod simulate;
 
+pub use change::{slope_change, SlopeChange};
 pub use estimator::{Estimator, EstimatorKind, Line, Obs};
 pub use inference::{fit_trend, BandPoint, TrendConfig, TrendFit, TrendPoint};
+pub use multiple::{holm, TestRow};
 
 use crate::error::{Error, Result};
 use chrono::NaiveDate;

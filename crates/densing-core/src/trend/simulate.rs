@@ -1,23 +1,38 @@
 //! Synthetic registries from a known law, to measure what the estimators and
-//! their inference actually deliver: bias, RMSE, the coverage of the 95%
-//! interval for A, and the rate at which the permutation test calls a trend.
+//! their inference actually deliver on the real design: bias, RMSE, the
+//! coverage of the 95% interval for A (percentile and BCa), and the rate at
+//! which the permutation test calls a trend (its size at A = 0, its power at
+//! slopes fixed in advance).
 //!
-//! A registry keeps the real one's release dates, families and parameter
-//! counts, and draws `ln ρ_i = A·t_i + B + u_f + e_i` with a family effect
-//! `u_f ~ N(0, σ_family²)` shared by a family's members and a model effect
-//! `e_i ~ N(0, σ_model²)`, both estimated from the real densities. A density
-//! far enough beyond the reference's range is censored as a real one is, to
-//! `ρ > N_max/N` above the largest reference size and `ρ < N_min/N` below the
-//! smallest. How far is "far enough" is set so that synthetic registries have
-//! as many censored models as the real one: a real model is censored only when
-//! a score passes the reference curve's asymptote, well beyond N_max (N̂ up to
-//! a few times N_max is still a number, flagged as extrapolated). Noise is
-//! homoscedastic, so every quantile line has the true slope A.
+//! A registry keeps the real one's trend models — their release dates,
+//! families, parameter counts, and so the benchmark availability that let them
+//! into the trend — and draws `ln ρ_i = A·t_i + B + s(t_i)·(u_f + e_i)` with a
+//! family effect `u_f ~ N(0, σ_family²)` shared by a family's members and a
+//! model effect `e_i ~ N(0, σ_model²)`, both estimated from the real densities,
+//! scaled by `s(t)`, the real residuals' spread as a linear function of the
+//! release date (the noise is heteroscedastic: it grows over the period). Each
+//! synthetic model carries the real model's calibration draws as offsets from
+//! its point value: one draw, common to all models, is the synthetic
+//! calibration's error in the observed ln ρ, and every draw gives a replicate,
+//! so the bootstrap sees the same calibration uncertainty as the real one. A
+//! density far enough beyond the reference's range is censored as a real one
+//! is, to `ρ > N_max/N` above the largest reference size and `ρ < N_min/N`
+//! below the smallest; "far enough" is set so that synthetic registries have
+//! as many censored models as the real one (a real model is censored only when
+//! a score passes the reference curve's asymptote, well beyond N_max).
+//! Because the noise scales with t, each quantile of ln ρ has its own slope:
+//! `A + z_τ·σ_total·s′`. The slope a simulation is asked for is the frontier's,
+//! the τ-quantile line's at [`SimConfig::tau`] (the law the estimators claim
+//! to measure), so "slope 0" is a flat frontier; the median slope A is set to
+//! match. Each estimator is judged against the population slope of its own
+//! line (the envelope, which has none, against the frontier's).
 
-use super::estimator::{Estimator, EstimatorKind};
-use super::inference::{bootstrap_lines, p_value, permuted_slopes, TrendPoint, ALPHA};
-use crate::bootstrap::{percentile_interval, replicate_rng};
+use super::estimator::EstimatorKind;
+use super::inference::{fit_trend, TrendConfig, TrendPoint, ALPHA};
+use super::interval::normal_quantile;
+use crate::bootstrap::replicate_rng;
 use crate::density::Bounded;
+use rand::Rng;
 use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -32,6 +47,9 @@ pub struct SimModel {
     pub ceiling: f64,
     /// ln ρ below which a density is censored (`ln(N_min_ref/N)`).
     pub floor: f64,
+    /// The real model's calibration draws as offsets from its point ln ρ (0
+    /// where a draw or the point is not a number; empty: no draws).
+    pub offsets: Vec<f64>,
 }
 
 /// The shape of the real registry that synthetic ones copy.
@@ -40,8 +58,14 @@ pub struct SimDesign {
     pub models: Vec<SimModel>,
     /// Mean ln ρ of the real models (the synthetic cloud is centred on it).
     pub mean_ln_rho: f64,
+    /// Spread of the family effect and of the model effect at the mean date.
     pub family_sd: f64,
     pub model_sd: f64,
+    /// Change of the noise scale per day: `s(t) = 1 + noise_trend·(t − t̄)`
+    /// (floored at 0.1), from the real residuals' absolute size against t.
+    pub noise_trend: f64,
+    /// Mean release time of the trend models, days.
+    pub mean_t: f64,
     /// A synthetic ln ρ is censored when it passes `ceiling + margin` (or
     /// `floor − margin`); chosen to match the real registry's censored count.
     pub censor_margin: f64,
@@ -82,11 +106,27 @@ impl SimDesign {
         let mean_size = exact.len() as f64 / between.len() as f64;
         // Family means carry σ_model²/size of model noise on top of σ_family².
         let family_sd = (var_b - model_sd.powi(2) / mean_size).max(0.0).sqrt();
+        // E|r| = σ·√(2/π) for normal residuals: regress |r|·√(π/2) on t, and
+        // express the slope relative to the fitted spread at the mean date.
+        let abs_r: Vec<f64> = t
+            .iter()
+            .zip(&y)
+            .map(|(t, y)| (y - (a * t + b)).abs() * (std::f64::consts::PI / 2.0).sqrt())
+            .collect();
+        let (slope_sd, icpt_sd, _) = super::fit_line(&t, &abs_r)?;
+        let mean_t = t.iter().sum::<f64>() / t.len() as f64;
+        let sd_at_mean = slope_sd * mean_t + icpt_sd;
         let mut design = SimDesign {
             models,
             mean_ln_rho: y.iter().sum::<f64>() / y.len() as f64,
             family_sd,
             model_sd,
+            noise_trend: if sd_at_mean > 0.0 {
+                slope_sd / sd_at_mean
+            } else {
+                0.0
+            },
+            mean_t,
             censor_margin: 0.0,
             real_censored: points.iter().filter(|p| p.ln_rho.is_censored()).count(),
         };
@@ -130,14 +170,50 @@ impl SimDesign {
         hi
     }
 
+    /// The noise scale `s(t)` at release time `t`.
+    pub fn noise_scale(&self, t: f64) -> f64 {
+        (1.0 + self.noise_trend * (t - self.mean_t)).max(0.1)
+    }
+
+    /// The slope of the population τ-quantile line of registries drawn under
+    /// slope `a`: `A + z_τ·σ_total·noise_trend` (σ_total² = σ_family² + σ_model²).
+    pub fn quantile_slope(&self, a: f64, tau: f64) -> f64 {
+        let sd = (self.family_sd.powi(2) + self.model_sd.powi(2)).sqrt();
+        a + normal_quantile(tau) * sd * self.noise_trend
+    }
+
+    /// Censor a synthetic ln ρ at model `m`'s range as a real one is.
+    fn censor(&self, m: &SimModel, y: f64) -> Bounded {
+        if y > m.ceiling + self.censor_margin {
+            Bounded::AtLeast(m.ceiling)
+        } else if y < m.floor - self.censor_margin {
+            Bounded::AtMost(m.floor)
+        } else {
+            Bounded::Value(y)
+        }
+    }
+
     /// Synthetic registry number `i` under true slope `a` (per day).
     pub fn draw(&self, a: f64, seed: u64, i: usize) -> Vec<TrendPoint> {
         let mut rng = replicate_rng(seed ^ 0x73696d, i);
-        let mean_t = self.models.iter().map(|m| m.t).sum::<f64>() / self.models.len() as f64;
-        let b = self.mean_ln_rho - a * mean_t;
+        let b = self.mean_ln_rho - a * self.mean_t;
         let family = Normal::new(0.0, self.family_sd).expect("finite sd");
         let model = Normal::new(0.0, self.model_sd).expect("finite sd");
         let mut effects: Vec<(&str, f64)> = Vec::new();
+        // One calibration draw r* plays the real calibration's error, common to
+        // every model (it is one set of curves); the replicates scatter around
+        // the observed values by the draws' offsets, as the real ones do.
+        let draws = self
+            .models
+            .iter()
+            .map(|m| m.offsets.len())
+            .max()
+            .unwrap_or(0);
+        let calibration = if draws > 0 {
+            rng.random_range(0..draws)
+        } else {
+            0
+        };
         self.models
             .iter()
             .map(|m| {
@@ -149,20 +225,15 @@ impl SimDesign {
                         u
                     }
                 };
-                let y = a * m.t + b + u + model.sample(&mut rng);
-                let ln_rho = if y > m.ceiling + self.censor_margin {
-                    Bounded::AtLeast(m.ceiling)
-                } else if y < m.floor - self.censor_margin {
-                    Bounded::AtMost(m.floor)
-                } else {
-                    Bounded::Value(y)
-                };
+                let y = a * m.t + b + self.noise_scale(m.t) * (u + model.sample(&mut rng));
+                // The observed density carries calibration draw r*'s error.
+                let y = y + m.offsets.get(calibration).copied().unwrap_or(0.0);
                 TrendPoint {
                     name: m.name.clone(),
                     family: m.family.clone(),
                     t: m.t,
-                    ln_rho,
-                    ln_rho_replicates: Vec::new(),
+                    ln_rho: self.censor(m, y),
+                    ln_rho_replicates: m.offsets.iter().map(|o| self.censor(m, y + o)).collect(),
                 }
             })
             .collect()
@@ -172,8 +243,10 @@ impl SimDesign {
 /// How much inference each synthetic registry gets.
 #[derive(Debug, Clone, Copy)]
 pub struct SimConfig {
-    /// True slope A, per day.
+    /// True slope of the τ-quantile frontier, per day.
     pub slope: f64,
+    /// The quantile whose line has slope `slope`.
+    pub tau: f64,
     pub registries: usize,
     pub replicates: usize,
     pub permutations: usize,
@@ -185,15 +258,24 @@ pub struct SimConfig {
 pub struct SimRow {
     pub estimator: EstimatorKind,
     pub true_slope: f64,
+    /// The slope this estimator's line has in the population (see the module doc).
+    pub target_slope: f64,
     pub registries: usize,
     /// Registries where the estimator produced a line.
     pub fitted: usize,
     pub mean_censored: f64,
     pub bias: f64,
     pub rmse: f64,
-    /// Share of registries whose 95% bootstrap interval holds the true A
-    /// (a registry without an interval counts as a miss).
+    /// Share of registries whose 95% (percentile) interval holds the target
+    /// slope (a registry without an interval counts as a miss).
     pub coverage: f64,
+    /// The same for the BCa interval.
+    pub coverage_bca: f64,
+    /// Share whose point estimate lies inside its own interval.
+    pub estimate_inside: f64,
+    /// Mean failed permutation refits and bootstrap replicates per registry.
+    pub mean_failed_permutations: f64,
+    pub mean_failed_replicates: f64,
     /// Share with permutation p < 0.05 (at a true slope of 0: the false-positive rate).
     pub rejection_rate: f64,
     /// Share whose 95% interval lies entirely above 0.
@@ -205,43 +287,45 @@ pub struct SimRow {
 struct Outcome {
     a: f64,
     ci: Option<[f64; 2]>,
+    ci_bca: Option<[f64; 2]>,
     p: Option<f64>,
+    failed_permutations: usize,
+    failed_replicates: usize,
 }
 
-/// Run every estimator on `cfg.registries` synthetic registries; `tick` once per registry.
+/// Run every estimator on `cfg.registries` synthetic registries through
+/// [`fit_trend`] — the interval and test `densing run` reports, adaptive
+/// permutations included; `tick` once per registry.
 pub fn simulate(
     design: &SimDesign,
     estimators: &[EstimatorKind],
     cfg: &SimConfig,
     tick: &(dyn Fn() + Sync),
 ) -> Vec<SimRow> {
+    let median_slope = cfg.slope - design.quantile_slope(0.0, cfg.tau);
     // Per registry: its censored count and each estimator's outcome (None: no fit).
     let runs: Vec<(usize, Vec<Option<Outcome>>)> = (0..cfg.registries)
         .into_par_iter()
         .map(|i| {
-            let points = design.draw(cfg.slope, cfg.seed, i);
+            let points = design.draw(median_slope, cfg.seed, i);
             let censored = points.iter().filter(|p| p.ln_rho.value().is_none()).count();
-            let obs: Vec<_> = points
-                .iter()
-                .map(|p| super::Obs {
-                    t: p.t,
-                    y: p.ln_rho,
-                })
-                .collect();
             let outcomes = estimators
                 .iter()
-                .map(|est| {
-                    let line = est.fit(&obs)?;
-                    let seed = cfg.seed.wrapping_add(i as u64);
-                    let lines = bootstrap_lines(&points, est, cfg.replicates, seed, &|| {});
-                    let ci = (lines.len() >= 20).then(|| {
-                        percentile_interval(&lines.iter().map(|l| l.a).collect::<Vec<_>>(), 0.95)
-                    });
-                    let null = permuted_slopes(&points, est, cfg.permutations, seed, &|| {});
+                .map(|&estimator| {
+                    let trend_cfg = TrendConfig {
+                        estimator,
+                        replicates: cfg.replicates,
+                        permutations: cfg.permutations,
+                        seed: cfg.seed.wrapping_add(i as u64),
+                    };
+                    let fit = fit_trend(&points, &trend_cfg, &|| {}).ok()?;
                     Some(Outcome {
-                        a: line.a,
-                        ci,
-                        p: p_value(line.a, &null),
+                        a: fit.a,
+                        ci: fit.a_ci95,
+                        ci_bca: fit.a_ci95_bca,
+                        p: fit.p_value,
+                        failed_permutations: fit.permutations_failed,
+                        failed_replicates: fit.replicates_failed,
                     })
                 })
                 .collect();
@@ -255,20 +339,37 @@ pub fn simulate(
         .iter()
         .enumerate()
         .map(|(k, est)| {
+            let target = match *est {
+                EstimatorKind::Envelope => cfg.slope,
+                EstimatorKind::Quantile { tau } | EstimatorKind::CensoredQuantile { tau } => {
+                    design.quantile_slope(median_slope, tau)
+                }
+            };
             let got: Vec<_> = runs.iter().filter_map(|r| r.1[k]).collect();
             let m = got.len().max(1) as f64;
-            let err: Vec<f64> = got.iter().map(|g| g.a - cfg.slope).collect();
+            let err: Vec<f64> = got.iter().map(|g| g.a - target).collect();
             let share =
                 |f: &dyn Fn(&Outcome) -> bool| got.iter().filter(|g| f(g)).count() as f64 / n;
+            let holds = |ci: Option<[f64; 2]>, x: f64| ci.is_some_and(|c| c[0] <= x && x <= c[1]);
             SimRow {
                 estimator: *est,
                 true_slope: cfg.slope,
+                target_slope: target,
                 registries: cfg.registries,
                 fitted: got.len(),
                 mean_censored,
                 bias: err.iter().sum::<f64>() / m,
                 rmse: (err.iter().map(|e| e * e).sum::<f64>() / m).sqrt(),
-                coverage: share(&|g| g.ci.is_some_and(|c| c[0] <= cfg.slope && cfg.slope <= c[1])),
+                coverage: share(&|g| holds(g.ci, target)),
+                coverage_bca: share(&|g| holds(g.ci_bca, target)),
+                estimate_inside: share(&|g| holds(g.ci, g.a)),
+                mean_failed_permutations: got
+                    .iter()
+                    .map(|g| g.failed_permutations as f64)
+                    .sum::<f64>()
+                    / m,
+                mean_failed_replicates: got.iter().map(|g| g.failed_replicates as f64).sum::<f64>()
+                    / m,
                 rejection_rate: share(&|g| g.p.is_some_and(|p| p < ALPHA)),
                 ci_above_zero: share(&|g| g.ci.is_some_and(|c| c[0] > 0.0)),
             }

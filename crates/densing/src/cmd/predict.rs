@@ -255,6 +255,26 @@ fn backtest_json(bt: &Backtest) -> serde_json::Value {
         "mean_score_abs_error": mean(&|r| r.score_abs_error),
         "loss_coverage": format!("{}/{n}", bt.rows.iter().filter(|r| r.loss_covered).count()),
         "score_coverage": format!("{}/{n}", bt.rows.iter().filter(|r| r.score_covered).count()),
+        "fitted_ratio_range": bt.fitted_ratio_range,
+        "inside_fitted_range": coverage_split(bt, true),
+        "outside_fitted_range": coverage_split(bt, false),
+    })
+}
+
+/// Coverage of the held-out runs inside (or outside) the fitted runs'
+/// tokens-per-parameter range: an interval that covers only where it extrapolates
+/// in tokens, or only where it does not, must not hide behind the pooled count.
+fn coverage_split(bt: &Backtest, inside: bool) -> serde_json::Value {
+    let rows: Vec<&BacktestRow> = bt
+        .rows
+        .iter()
+        .filter(|r| r.in_fitted_ratio_range == inside)
+        .collect();
+    let n = rows.len();
+    json!({
+        "pairs": n,
+        "loss_coverage": format!("{}/{n}", rows.iter().filter(|r| r.loss_covered).count()),
+        "score_coverage": format!("{}/{n}", rows.iter().filter(|r| r.score_covered).count()),
     })
 }
 
@@ -370,6 +390,22 @@ fn print_text(ladder: &str, fits: &[TaskFit], preds: &[Prediction], bt: Option<&
             bt.rows.iter().filter(|r| r.loss_covered).count(),
             bt.rows.iter().filter(|r| r.score_covered).count(),
         );
+        for inside in [true, false] {
+            let rows: Vec<&BacktestRow> = bt
+                .rows
+                .iter()
+                .filter(|r| r.in_fitted_ratio_range == inside)
+                .collect();
+            let n = rows.len();
+            println!(
+                "  {} the fitted runs' tokens-per-parameter range ({:.1}–{:.1}): {n} pairs, loss covered {}/{n}, score covered {}/{n}",
+                if inside { "inside " } else { "outside" },
+                bt.fitted_ratio_range[0],
+                bt.fitted_ratio_range[1],
+                rows.iter().filter(|r| r.loss_covered).count(),
+                rows.iter().filter(|r| r.score_covered).count(),
+            );
+        }
     }
 }
 

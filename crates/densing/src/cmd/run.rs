@@ -15,7 +15,8 @@ use densing_analysis::{densities_csv, read_prices, report_input, Analysis, RunOp
 use densing_core::density::{sig, Bounded, ModelDensity};
 use densing_core::registry::{parse_date, Benchmark};
 use densing_core::study::Study;
-use densing_core::trend::TrendFit;
+use densing_core::trend::inference::doubling_interval;
+use densing_core::trend::{TestRow, TrendFit};
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -41,7 +42,8 @@ pub struct RunArgs {
     /// Print one JSON object (the summary) instead of the table.
     #[arg(long)]
     pub json: bool,
-    /// Also fit separate trends before and after this date (YYYY-MM-DD).
+    /// Also fit the interaction model at this date (YYYY-MM-DD): the trend
+    /// before and after it, and one bootstrap test of a slope change.
     #[arg(long)]
     pub split_at: Option<String>,
     /// Hardware price-performance doubling time, years (compounded with density).
@@ -185,12 +187,12 @@ fn render_summary(s: &Summary) -> String {
         s.r2.map_or(String::new(), |r| format!(", R² = {r:.3}"))
     );
     out += &format!(
-        "{}, 95% CI {} ({} bootstrap replicates over families), {} ({} permutations)\n",
+        "{}, 95% CI {} (BCa {}; {} bootstrap replicates over families, {} failed)\n",
         doubling_text(s.a, s.doubling_days),
         ci_text(s.doubling_ci95),
+        ci_text(t.a_ci95_bca.map(doubling_interval)),
         t.replicates_used,
-        p_text(s.p_value),
-        t.permutations
+        t.replicates_failed
     );
     out += &format!("{}\n", s.verdict);
     if let Some(a) = t.a_without_censored {
@@ -206,25 +208,7 @@ fn render_summary(s: &Summary) -> String {
             t.undetermined_draws
         );
     }
-    out += &format!(
-        "\n{:<26} {:>9} {:>9} {:<20} {:>8} {:>6}\n",
-        "estimator", "A/day", "doubling", "95% CI", "p", "R²"
-    );
-    for e in &s.estimators {
-        out += &format!(
-            "{:<26} {:>9.5} {:>9} {:<20} {:>8} {:>6}\n",
-            e.estimator.label(),
-            e.a,
-            if e.a > 0.0 {
-                format!("{:.0}", e.doubling_days)
-            } else {
-                "-".into()
-            },
-            ci_text(e.doubling_ci95),
-            e.p_value.map_or("-".into(), |p| format!("{p:.3}")),
-            e.r2.map_or("-".into(), |r| format!("{r:.3}"))
-        );
-    }
+    out += &estimator_table(&s.estimators);
     if let Some(f) = &s.trend_fig1 {
         out += &format!(
             "\npaper's 29-model set ({} with enough benchmarks): {}, 95% CI {}, {}{}\n",
@@ -251,11 +235,15 @@ fn render_summary(s: &Summary) -> String {
         let side = |t: &Option<TrendFit>| {
             t.as_ref().map_or("not fitted".to_string(), |t| {
                 format!(
-                    "A = {:.5}/day, {}, n = {}, {}{}",
+                    "A = {:.5}/day, {}, 95% CI {}, n = {}, {} ± {:.3} ({} permutations, {} failed refits counted){}",
                     t.a,
                     doubling_text(t.a, t.doubling_days),
+                    ci_text(t.doubling_ci95),
                     t.n_points,
                     p_text(t.p_value),
+                    t.p_mc_se.unwrap_or(0.0),
+                    t.permutations,
+                    t.permutations_failed,
                     if t.distinguishable() == Some(false) {
                         " (not distinguishable from no trend)"
                     } else {
@@ -271,6 +259,21 @@ fn render_summary(s: &Summary) -> String {
             sp.date,
             side(&sp.after)
         );
+        if let Some(c) = &sp.change {
+            out += &format!(
+                "slope change at {} (one interaction model, bootstrap over families): ΔA = {:.5}/day, 95% CI {}, two-sided p = {} ({} replicates, {} failed and counted against the change)\n",
+                sp.date,
+                c.delta,
+                c.delta_ci95
+                    .map_or("n/a".into(), |[lo, hi]| format!("[{lo:.5}, {hi:.5}]")),
+                c.p_value.map_or("n/a".into(), |p| format!(
+                    "{p:.3} ± {:.3}",
+                    c.p_mc_se.unwrap_or(0.0)
+                )),
+                c.replicates_used + c.replicates_failed,
+                c.replicates_failed
+            );
+        }
         for n in &sp.notes {
             out += &format!("  note: {n}\n");
         }
@@ -336,11 +339,85 @@ fn render_summary(s: &Summary) -> String {
             );
         }
     }
+    out += &test_table(&s.tests);
     for n in &s.registry_notes {
         out += &format!("note: {n}\n");
     }
     for w in &s.warnings {
         out += &format!("warning: {w}\n");
+    }
+    out
+}
+
+/// Every estimator side by side: slope, doubling time with its interval,
+/// p-value with its MC standard error, and the refits that failed.
+pub fn estimator_table(fits: &[TrendFit]) -> String {
+    let mut out = format!(
+        "\n{:<26} {:>9} {:>9} {:<20} {:<20} {:>14} {:>11} {:>6}\n",
+        "estimator", "A/day", "doubling", "95% CI", "BCa", "p ± MC SE", "failed p/b", "R²"
+    );
+    for e in fits {
+        out += &format!(
+            "{:<26} {:>9.5} {:>9} {:<20} {:<20} {:>14} {:>11} {:>6}\n",
+            e.estimator.label(),
+            e.a,
+            if e.a > 0.0 {
+                format!("{:.0}", e.doubling_days)
+            } else {
+                "-".into()
+            },
+            ci_text(e.doubling_ci95),
+            ci_text(e.a_ci95_bca.map(doubling_interval)),
+            e.p_value.map_or("-".into(), |p| format!(
+                "{p:.3} ± {:.3}",
+                e.p_mc_se.unwrap_or(0.0)
+            )),
+            format!(
+                "{}/{} {}/{}",
+                e.permutations_failed,
+                e.permutations,
+                e.replicates_failed,
+                e.replicates_used + e.replicates_failed
+            ),
+            e.r2.map_or("-".into(), |r| format!("{r:.3}"))
+        );
+        if e.permutations_added > 0 {
+            out += &format!(
+                "  ({} permutations added: p was within 3 MC SE of 0.05{})\n",
+                e.permutations_added,
+                if e.permutations_at_cap {
+                    ", and still is at the cap"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    out
+}
+
+/// The run's tests, raw and Holm-adjusted.
+pub fn test_table(tests: &[TestRow]) -> String {
+    if tests.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "\n{} tests, Holm-adjusted together (family-wise error 5%)\n{:<52} {:>14} {:>8}\n",
+        tests.len(),
+        "test",
+        "raw p ± MC SE",
+        "Holm p"
+    );
+    for t in tests {
+        out += &format!(
+            "{:<52} {:>14} {:>8.3}\n",
+            t.test,
+            match t.p_mc_se {
+                Some(se) => format!("{:.3} ± {se:.3}", t.p_raw),
+                None => format!("{:.3}", t.p_raw),
+            },
+            t.p_holm
+        );
     }
     out
 }
