@@ -38,6 +38,8 @@ enum Command {
     Simulate(cmd::simulate::SimulateArgs),
     /// Serve a model file over an OpenAI-compatible /v1/completions (vLLM semantics).
     Serve(cmd::serve::ServeArgs),
+    /// Export a model file's tokenizer as a Hugging Face tokenizer directory.
+    Tokenizer(cmd::tokenizer::TokenizerArgs),
 }
 
 fn main() {
@@ -52,6 +54,7 @@ fn main() {
         Command::Report(args) => cmd::report::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Simulate(args) => cmd::simulate::run(args),
+        Command::Tokenizer(args) => cmd::tokenizer::run(args),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

@@ -13,8 +13,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use densing_eval::engine::{Device, Engine, EngineOptions, MatmulMode};
+use densing_eval::engine::{Device, Engine, EngineOptions};
 use densing_eval::store::append_csv_row;
+use densing_eval::MatmulMode;
 use densing_eval::{
     run_task, Backend, Boundary, ItemRecord, Observer, RunOptions, Summary, TaskKind, TaskSet,
 };

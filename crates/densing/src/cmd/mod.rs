@@ -8,3 +8,4 @@ pub mod report;
 pub mod run;
 pub mod serve;
 pub mod simulate;
+pub mod tokenizer;
