@@ -151,7 +151,7 @@ pub fn prepare(spec: &PredictSpec) -> Result<Prepared> {
         }
     };
     table.require(&["run", "params", "tokens", "task", "loss", "score"])?;
-    let points = parse_ladder(&table)?;
+    let points = parse_ladder(table)?;
     let full = Ladder::new(&table.name, &points, spec.settings.window)?.tasks_named(&spec.tasks)?;
     let chosen =
         |run: &str| keep.iter().any(|p| p.matches(run)) && !drop.iter().any(|p| p.matches(run));

@@ -25,7 +25,8 @@
 //!
 //! `DENSING_DOCS_BLESS=1` rewrites the expected output of every failing
 //! `console` command with what it printed, for a reviewed update after a change
-//! that moves numbers (`git diff` shows what moved).
+//! that moves numbers (`git diff` shows what moved; elided lines come back in
+//! full, to be trimmed to `...` again by hand).
 //!
 //! A small runner of our own rather than trycmd: trycmd runs one binary per
 //! command without a shell, so it can neither start `densing serve` in the
