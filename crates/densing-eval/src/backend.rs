@@ -5,9 +5,30 @@
 //! task formats, the results store, summaries — is built on top of [`Backend`] and
 //! takes `&dyn Backend`, so a new engine plugs in without touching them.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
-use crate::request::Boundary;
+/// How the context/continuation join is tokenised ([`crate::request`] implements
+/// both). It lives here because a [`ModelIdentity`] carries it as a results-store key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Boundary {
+    /// lm-evaluation-harness's rule (see [`crate::request`]).
+    #[default]
+    Harness,
+    /// Joint split when clean, else the continuation encoded on its own.
+    Separate,
+}
+
+impl fmt::Display for Boundary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Boundary::Harness => "harness",
+            Boundary::Separate => "separate",
+        })
+    }
+}
 
 /// Who produced a score: the key the results store files results under, so that a
 /// changed model or tokenizer never reuses stale results.

@@ -12,32 +12,11 @@ pub use candle_core::Device;
 use candle_core::Tensor;
 use sha2::{Digest, Sha256};
 
-use crate::backend::{Backend, ModelIdentity, ScoreError, ScoreRequest, Scored};
+use crate::backend::{Backend, Boundary, ModelIdentity, ScoreError, ScoreRequest, Scored};
 use crate::memory;
-use crate::model::{KvCache, Llama, LlamaConfig, RopeStyle, WeightSource};
-use crate::request::{self, Boundary, EncodedRequest};
+use crate::model::{KvCache, Llama, LlamaConfig, MatmulMode, RopeStyle, WeightSource};
+use crate::request::{self, EncodedRequest};
 use crate::tokenizer::TextTokenizer;
-
-/// How to run the weight matrices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MatmulMode {
-    /// Dequantise every matrix to f32 at load time and use dense f32 GEMM. Costs
-    /// 4 bytes per parameter of memory; on the 2-core x86 CPUs we measured it
-    /// scores ~10x more tokens/s than quantised kernels (see BENCHMARKS.md).
-    Dequantized,
-    /// Keep GGUF block-quantised matrices and use candle's quantised matmul.
-    Quantized,
-}
-
-impl MatmulMode {
-    /// `f32` or `quantized`, as written in the results-store key.
-    pub fn name(self) -> &'static str {
-        match self {
-            MatmulMode::Dequantized => "f32",
-            MatmulMode::Quantized => "quantized",
-        }
-    }
-}
 
 /// `cpu`, `cuda:N` or `metal:N`.
 pub fn device_name(device: &Device) -> String {
@@ -496,13 +475,14 @@ impl Engine {
         // Before any weight is read: a shape no model has is refused up front.
         cfg.validate()
             .with_context(|| format!("{}: unusable model configuration", cfg_path.display()))?;
-        let add_bos = match std::fs::read_to_string(dir.join("tokenizer_config.json")) {
-            Ok(t) => serde_json::from_str::<serde_json::Value>(&t)?
-                .get("add_bos_token")
-                .and_then(|v| v.as_bool())
-                .unwrap_or(default_bos),
-            Err(_) => default_bos,
+        let tok_cfg = match std::fs::read_to_string(dir.join("tokenizer_config.json")) {
+            Ok(t) => serde_json::from_str::<serde_json::Value>(&t)?,
+            Err(_) => serde_json::Value::Null,
         };
+        let add_bos = tok_cfg
+            .get("add_bos_token")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(default_bos);
         let mut files: Vec<_> = std::fs::read_dir(dir)?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
@@ -525,6 +505,16 @@ impl Engine {
         let hash = format!("sha256:{:x}", hasher.finalize());
         let tokenizer =
             TextTokenizer::from_file(&dir.join("tokenizer.json"), hf.bos_token_id, add_bos)?;
+        // `eos_token` is a string or an added-token object `{"content": …}`.
+        let eos = tok_cfg
+            .get("eos_token")
+            .and_then(|v| v.as_str().or_else(|| v.get("content")?.as_str()))
+            .and_then(|t| tokenizer.inner().token_to_id(t));
+        let chat_template = tok_cfg
+            .get("chat_template")
+            .and_then(|v| v.as_str())
+            .map(String::from);
+        let tokenizer = tokenizer.with_specials(eos, chat_template);
         let model = Llama::load(cfg, &mut HfWeights { tensors }, &opts.device)?;
         // Safetensors weights are always dense f32 matrices.
         Ok(Self::assemble(

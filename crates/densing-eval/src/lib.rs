@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod engine;
+pub mod hf_tokenizer;
 pub mod memory;
 pub mod model;
 pub mod request;
@@ -14,9 +15,10 @@ pub mod store;
 pub mod tasks;
 pub mod tokenizer;
 
-pub use backend::{Backend, ModelIdentity, ScoreError, ScoreRequest, Scored};
-pub use engine::{Engine, EngineOptions, MatmulMode, SequenceScores};
-pub use request::{encode_prompt, encode_request, Boundary, Encode, EncodedRequest};
+pub use backend::{Backend, Boundary, ModelIdentity, ScoreError, ScoreRequest, Scored};
+pub use engine::{Engine, EngineOptions, SequenceScores};
+pub use model::MatmulMode;
+pub use request::{encode_prompt, encode_request, Encode, EncodedRequest};
 pub use runner::{run_task, Observer, RunOptions, RunOutcome};
 pub use store::{ItemRecord, ResultStore, Summary};
 pub use tasks::{Item, TaskKind, TaskSet};

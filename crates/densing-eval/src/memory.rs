@@ -15,7 +15,7 @@
 use anyhow::{bail, Result};
 use candle_core::quantized::gguf_file;
 
-use crate::engine::MatmulMode;
+use crate::model::MatmulMode;
 
 /// An estimate of the memory a run needs.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -12,6 +12,27 @@ use anyhow::{bail, Context, Result};
 use candle_core::quantized::QMatMul;
 use candle_core::{DType, Device, Module, Tensor, D};
 
+/// How to run the weight matrices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatmulMode {
+    /// Dequantise every matrix to f32 at load time and use dense f32 GEMM. Costs
+    /// 4 bytes per parameter of memory; on the 2-core x86 CPUs we measured it
+    /// scores ~10x more tokens/s than quantised kernels (see BENCHMARKS.md).
+    Dequantized,
+    /// Keep GGUF block-quantised matrices and use candle's quantised matmul.
+    Quantized,
+}
+
+impl MatmulMode {
+    /// `f32` or `quantized`, as written in the results-store key.
+    pub fn name(self) -> &'static str {
+        match self {
+            MatmulMode::Dequantized => "f32",
+            MatmulMode::Quantized => "quantized",
+        }
+    }
+}
+
 /// How rotary embeddings pair up the dimensions of a head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RopeStyle {

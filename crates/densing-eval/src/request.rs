@@ -4,42 +4,19 @@
 //! so the token ids a loss is computed on never depend on the engine.
 //!
 //! Conventions at the context/continuation join:
-//! - [`Boundary::Harness`] (default), lm-evaluation-harness's loglikelihood request
+//! - [`Boundary::Harness`](crate::Boundary::Harness) (default), lm-evaluation-harness's loglikelihood request
 //!   (`TemplateLM._encode_pair`): the context's trailing whitespace is moved to the
 //!   front of the continuation; `whole = encode(context + continuation)`,
 //!   `ctx = encode(context)`, `cont = whole[len(ctx)..]`. The harness does not check
 //!   that `ctx` is a prefix of `whole`; neither do we, but such items are flagged.
-//! - [`Boundary::Separate`] (densing before issue 10): no whitespace moved; the joint
+//! - [`Boundary::Separate`](crate::Boundary::Separate) (densing before issue 10): no whitespace moved; the joint
 //!   split when `encode(context)` is a prefix of the joint encoding, otherwise the
 //!   continuation encoded on its own and appended (a tokenisation the model never
 //!   saw in training; flagged).
 
-use std::fmt;
-
 use anyhow::Result;
-use serde::{Deserialize, Serialize};
 
-use crate::backend::{ScoreError, ScoreRequest};
-
-/// How the context/continuation join is tokenised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Boundary {
-    /// lm-evaluation-harness's rule (see the module docs).
-    #[default]
-    Harness,
-    /// Joint split when clean, else the continuation encoded on its own.
-    Separate,
-}
-
-impl fmt::Display for Boundary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Boundary::Harness => "harness",
-            Boundary::Separate => "separate",
-        })
-    }
-}
+use crate::backend::{Boundary, ScoreError, ScoreRequest};
 
 /// Text → token ids: the model's own tokenizer, or a server's `/tokenize`.
 pub trait Encode {

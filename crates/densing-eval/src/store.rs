@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::backend::Boundary;
 use crate::backend::ModelIdentity;
-use crate::request::Boundary;
 
 /// The scored result of one item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

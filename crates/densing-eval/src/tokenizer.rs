@@ -24,6 +24,11 @@ pub struct TextTokenizer {
     bos: Option<u32>,
     add_bos: bool,
     hash: String,
+    /// End-of-sequence token, when the model file names one (not part of the
+    /// identity: it changes no score).
+    eos: Option<u32>,
+    /// The model's chat template (Jinja), when its file carries one.
+    chat_template: Option<String>,
 }
 
 impl TextTokenizer {
@@ -44,7 +49,17 @@ impl TextTokenizer {
             bos,
             add_bos,
             hash,
+            eos: None,
+            chat_template: None,
         })
+    }
+
+    /// The same tokenizer with its end-of-sequence token and chat template named
+    /// (what `/tokenizer_info` and an exported `tokenizer_config.json` report).
+    pub fn with_specials(mut self, eos: Option<u32>, chat_template: Option<String>) -> Self {
+        self.eos = eos;
+        self.chat_template = chat_template;
+        self
     }
 
     /// Load a Hugging Face `tokenizer.json`.
@@ -140,7 +155,15 @@ impl TextTokenizer {
             .map(|v| v.to_bool())
             .transpose()?
             .unwrap_or(false);
-        Self::new(inner, bos, add_bos)
+        let eos = md
+            .get("tokenizer.ggml.eos_token_id")
+            .map(|v| v.to_u32())
+            .transpose()?;
+        let chat_template = md
+            .get("tokenizer.chat_template")
+            .map(|v| v.to_string().cloned())
+            .transpose()?;
+        Ok(Self::new(inner, bos, add_bos)?.with_specials(eos, chat_template))
     }
 
     /// Token ids of `text`, without BOS or any other special-token decoration.
@@ -162,6 +185,16 @@ impl TextTokenizer {
     /// The BOS id, when the vocabulary has one.
     pub fn bos(&self) -> Option<u32> {
         self.bos
+    }
+
+    /// The end-of-sequence id, when the model names one.
+    pub fn eos(&self) -> Option<u32> {
+        self.eos
+    }
+
+    /// The chat template, when the model file carries one.
+    pub fn chat_template(&self) -> Option<&str> {
+        self.chat_template.as_deref()
     }
 
     /// Whether scored sequences start with BOS.

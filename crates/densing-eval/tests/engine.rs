@@ -5,9 +5,10 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use densing_eval::engine::{Engine, EngineOptions, MatmulMode};
+use densing_eval::engine::{Engine, EngineOptions};
 use densing_eval::runner::{run_task, RunOptions, Silent};
 use densing_eval::tasks::{self, TaskKind};
+use densing_eval::MatmulMode;
 use densing_eval::{encode_request, Backend, Boundary, ScoreRequest};
 
 fn assets() -> PathBuf {

@@ -9,14 +9,11 @@
 //! prompts gets text, with the continuation located by the echoed text offsets;
 //! such numbers carry a caveat (stderr and the summary).
 
-use std::fs::File;
-use std::io::BufReader;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use anyhow::{anyhow, bail, Context, Result};
-use candle_core::quantized::gguf_file;
 use densing_eval::request::split_text;
 use densing_eval::{
     encode_prompt, encode_request, Backend, Boundary, Encode, ModelIdentity, ScoreError,
@@ -116,11 +113,7 @@ pub struct HttpBackend {
 
 /// Read the tokenizer stored in a GGUF file's metadata, without loading weights.
 pub fn tokenizer_from_gguf(path: &Path) -> Result<TextTokenizer> {
-    let mut reader =
-        BufReader::new(File::open(path).with_context(|| format!("opening {}", path.display()))?);
-    let content = gguf_file::Content::read(&mut reader)
-        .map_err(|e| anyhow!("{}: not a readable GGUF file: {e}", path.display()))?;
-    TextTokenizer::from_gguf(&content).with_context(|| format!("tokenizer of {}", path.display()))
+    densing_eval::hf_tokenizer::read_gguf(path).map(|(tok, _)| tok)
 }
 
 /// A model listed by `GET /v1/models`.

@@ -3,9 +3,9 @@
 //! without GPUs and the HTTP client has a correct server to be tested against.
 //!
 //! Routes: `POST /v1/completions`, `GET /v1/models`, `GET /health`, and vLLM's
-//! `POST /tokenize` (`{"model", "prompt", "add_special_tokens"}` →
-//! `{"tokens", "count", "max_model_len"}`), so clients without the model's
-//! tokenizer can still send token-id prompts.
+//! tokenizer routes `POST /tokenize`, `POST /detokenize`, `GET /tokenizer_info`
+//! ([`crate::tokenizer_api`]), so clients without the model's tokenizer (lm-eval's
+//! `tokenizer_backend=remote`) can still send token-id prompts.
 //! Completions follow vLLM: `prompt` is a string, a list of token ids, or a list
 //! of either (one choice per prompt); ids are used verbatim, text is tokenised with
 //! the model's tokenizer and BOS policy; `max_tokens` defaults to 16 and must be
@@ -41,6 +41,8 @@ use candle_core::Tensor;
 use densing_eval::engine::panic_message;
 use densing_eval::model::KvCache;
 use densing_eval::{encode_prompt, Engine};
+
+use crate::tokenizer_api;
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 use tiny_http::{Header, Method, Request, Response, Server};
@@ -75,6 +77,12 @@ pub struct ServeOptions {
 /// A request error: status and the message put into vLLM's error body.
 #[derive(Debug)]
 pub struct HttpError(pub u16, pub String);
+
+impl From<tokenizer_api::Refusal> for HttpError {
+    fn from((status, message): tokenizer_api::Refusal) -> Self {
+        HttpError(status, message)
+    }
+}
 
 fn bad(msg: impl Into<String>) -> HttpError {
     HttpError(400, msg.into())
@@ -307,16 +315,28 @@ fn route(state: &State, req: &mut Request, path: &str) -> Result<Routed, HttpErr
             state,
             &read_json(req, state.opts.max_body)?,
         )?)),
-        (Method::Post, "/tokenize") => Ok(Routed::Done(tokenize(
-            state,
+        (Method::Post, "/tokenize") => Ok(Routed::Done(tokenizer_api::tokenize(
+            &state.engine,
+            &state.opts.model_name,
             &read_json(req, state.opts.max_body)?,
         )?)),
-        (_, "/v1/models" | "/v1/completions" | "/tokenize") => {
+        (Method::Post, "/detokenize") => Ok(Routed::Done(tokenizer_api::detokenize(
+            &state.engine,
+            &state.opts.model_name,
+            &read_json(req, state.opts.max_body)?,
+        )?)),
+        (Method::Get, "/tokenizer_info") => {
+            Ok(Routed::Done(tokenizer_api::tokenizer_info(&state.engine)))
+        }
+        (_, "/v1/models" | "/v1/completions" | "/tokenize" | "/detokenize" | "/tokenizer_info") => {
             Err(HttpError(405, format!("method not allowed on {path}")))
         }
         _ => Err(HttpError(
             404,
-            format!("no route {path}; this server has /v1/completions, /v1/models, /tokenize and /health"),
+            format!(
+                "no route {path}; this server has /v1/completions, /v1/models, /tokenize, \
+                 /detokenize, /tokenizer_info and /health"
+            ),
         )),
     }
 }
@@ -521,37 +541,6 @@ fn validate(state: &State, v: &Value) -> Result<CompletionRequest, HttpError> {
     };
     let encode = |s: &str| encode_prompt(tok, s).map_err(|e| format!("{e:#}"));
     parse_request(v, &limits, &encode)
-}
-
-/// vLLM's `POST /tokenize` for a text prompt: the ids the model's tokenizer gives
-/// it, with BOS per the model when `add_special_tokens` (default true).
-fn tokenize(state: &State, v: &Value) -> Result<Value, HttpError> {
-    if let Some(m) = v.get("model").and_then(Value::as_str) {
-        if m != state.opts.model_name {
-            return Err(HttpError(404, format!("The model `{m}` does not exist.")));
-        }
-    }
-    let Some(text) = v.get("prompt").and_then(Value::as_str) else {
-        return Err(bad("`prompt` must be a string"));
-    };
-    let special = match v.get("add_special_tokens") {
-        None | Some(Value::Null) => true,
-        Some(x) => x
-            .as_bool()
-            .ok_or_else(|| bad("`add_special_tokens` must be a boolean"))?,
-    };
-    let tok = state.engine.tokenizer();
-    let ids = if special {
-        encode_prompt(tok, text)
-    } else {
-        densing_eval::Encode::encode(tok, text)
-    }
-    .map_err(|e| bad(format!("{e:#}")))?;
-    Ok(json!({
-        "count": ids.len(),
-        "max_model_len": state.engine.context_window(),
-        "tokens": ids,
-    }))
 }
 
 fn completions(state: &State, request: CompletionRequest) -> Result<Value, HttpError> {

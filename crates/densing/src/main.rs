@@ -41,6 +41,8 @@ enum Command {
     Simulate(cmd::simulate::SimulateArgs),
     /// Serve a model file over an OpenAI-compatible /v1/completions (vLLM semantics).
     Serve(cmd::serve::ServeArgs),
+    /// Export a model file's tokenizer as a Hugging Face tokenizer directory.
+    Tokenizer(cmd::tokenizer::TokenizerArgs),
 }
 
 /// Every option's value may start with `-`: `--params -7` is read as the number
@@ -72,6 +74,7 @@ fn main() {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Simulate(args) => cmd::simulate::run(args),
         Command::Trend(args) => cmd::trend::run(args),
+        Command::Tokenizer(args) => cmd::tokenizer::run(args),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

@@ -175,3 +175,115 @@ fn killed_server_then_rerun_scores_each_item_exactly_once() {
         "an item was stored twice: {ids:?}"
     );
 }
+
+/// vLLM's tokenizer routes, as lm-evaluation-harness's `RemoteTokenizer` calls
+/// them: `/tokenizer_info` names the special tokens as text, `/tokenize` without
+/// special tokens and `/detokenize` are inverse on real code, and bad ids are a 400.
+#[test]
+fn tokenizer_routes_answer_as_vllm_does() {
+    use http_support::raw::request;
+    let (_server, url) = start_serve(&[]);
+    let t = Duration::from_secs(30);
+    let post = |path: &str, body: serde_json::Value| {
+        request(
+            &url,
+            "POST",
+            path,
+            &[("Content-Type", "application/json")],
+            body.to_string().as_bytes(),
+            t,
+        )
+        .unwrap()
+    };
+    let info = request(&url, "GET", "/tokenizer_info", &[], b"", t).unwrap();
+    assert_eq!(info.status, 200, "{}", info.body);
+    let info = info.json();
+    assert_eq!(info["tokenizer_class"], "PreTrainedTokenizerFast");
+    assert_eq!(info["add_bos_token"], false, "SmolLM2 adds no BOS: {info}");
+    assert_eq!(info["model_max_length"], 8192);
+    let eos = info["eos_token"]
+        .as_str()
+        .expect("eos_token as text")
+        .to_string();
+    // The harness finds the EOS id by tokenising its text: one special token.
+    let eos_ids = post(
+        "/tokenize",
+        serde_json::json!({"prompt": eos, "add_special_tokens": false}),
+    )
+    .json();
+    assert_eq!(eos_ids["tokens"].as_array().unwrap().len(), 1, "{eos_ids}");
+
+    let text = "def add(a, b):\n    \"\"\"Sum of 2 numbers.\"\"\"\n    return a + b\n";
+    let ids = post(
+        "/tokenize",
+        serde_json::json!({"prompt": text, "add_special_tokens": false}),
+    )
+    .json();
+    let ids = ids["tokens"].clone();
+    assert!(ids.as_array().unwrap().len() > 10);
+    let back = post("/detokenize", serde_json::json!({"tokens": ids}));
+    assert_eq!(back.status, 200, "{}", back.body);
+    assert_eq!(back.json()["prompt"], text);
+
+    let bad = post("/detokenize", serde_json::json!({"tokens": [1, 49152]}));
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let other = post(
+        "/detokenize",
+        serde_json::json!({"model": "other", "tokens": [1]}),
+    );
+    assert_eq!(other.status, 404, "{}", other.body);
+    let wrong = request(&url, "GET", "/detokenize", &[], b"", t).unwrap();
+    assert_eq!(wrong.status, 405, "{}", wrong.body);
+}
+
+/// `densing tokenizer export` writes a directory whose `tokenizer.json` gives
+/// the same ids as the engine's tokenizer on every HumanEval prompt and solution.
+#[test]
+fn exported_tokenizer_directory_tokenises_as_the_engine_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tok");
+    let (ok, stdout, stderr) = run(densing()
+        .args(["tokenizer", "export"])
+        .arg(&out)
+        .arg("--model")
+        .arg(model()));
+    assert!(ok, "export failed:\n{stdout}\n{stderr}");
+    for f in [
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+    ] {
+        assert!(stdout.contains(f), "{f} not reported: {stdout}");
+    }
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("tokenizer_config.json")).unwrap())
+            .unwrap();
+    assert_eq!(cfg["model_max_length"], 8192);
+    let engine = densing_http::tokenizer_from_gguf(&model()).unwrap();
+    let exported = densing_eval::TextTokenizer::from_file(
+        &out.join("tokenizer.json"),
+        engine.bos(),
+        engine.add_bos(),
+    )
+    .unwrap();
+    let gz = std::fs::File::open(humaneval()).unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(gz)
+        .read_to_string(&mut text)
+        .unwrap();
+    let mut checked = 0;
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        for field in ["prompt", "canonical_solution"] {
+            let s = v[field].as_str().unwrap();
+            assert_eq!(
+                exported.encode(s).unwrap(),
+                engine.encode(s).unwrap(),
+                "{}: {field}",
+                v["task_id"]
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 2 * 164);
+}

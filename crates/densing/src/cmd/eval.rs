@@ -16,8 +16,9 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use densing_core::data::{parse_anchors, parse_ladder};
 use densing_core::table::Table;
-use densing_eval::engine::{Device, Engine, EngineOptions, MatmulMode};
+use densing_eval::engine::{Device, Engine, EngineOptions};
 use densing_eval::store::append_csv_row;
+use densing_eval::MatmulMode;
 use densing_eval::{
     run_task, Backend, Boundary, ItemRecord, Observer, RunOptions, Summary, TaskKind, TaskSet,
 };

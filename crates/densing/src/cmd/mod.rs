@@ -9,3 +9,4 @@ pub mod run;
 pub mod serve;
 pub mod simulate;
 pub mod trend;
+pub mod tokenizer;

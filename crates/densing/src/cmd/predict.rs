@@ -4,26 +4,15 @@
 //! `--backtest largest` checks the method inside the ladder instead: fit the
 //! smaller sizes, predict the largest one's runs.
 
-use super::common::bootstrap_count;
-use super::report::FormatArg;
 use crate::outputs::Outputs;
-use anyhow::{bail, Context, Result};
+use super::report::FormatArg;
+use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
-use densing_core::data::parse_ladder;
-use densing_core::predict::{
-    backtest_largest, fit_all, Backtest, BacktestRow, Ladder, PredictConfig, Prediction, Settings,
-    Target, TaskFit,
-};
+use densing_analysis::predict::{parse_target, prepare, PredictOutcome, PredictSpec};
+use densing_core::predict::{BacktestRow, Settings};
 use densing_core::table::Table;
-use densing_report::{
-    write_predict_report, PredictInput, PredictTask, RunPoint, SizeCurve, TargetRow,
-};
-use serde_json::json;
+use densing_report::write_predict_report;
 use std::path::PathBuf;
-
-/// The bundled OLMo-2 ladder (allenai/OLMo-ladder, Apache-2.0; see data/olmo_ladder/).
-const BUNDLED_LADDER: &str = include_str!("../../../../data/olmo_ladder/checkpoints.csv");
-const BUNDLED_NAME: &str = "data/olmo_ladder/checkpoints.csv (bundled OLMo-2 ladder)";
 
 #[derive(Args)]
 pub struct PredictArgs {
@@ -55,9 +44,8 @@ pub struct PredictArgs {
     /// Moving-average length of step 2's points.
     #[arg(long, default_value_t = 5)]
     pub smooth: usize,
-    /// Bootstrap replicates (runs, and evaluations within runs, resampled; at
-    /// most 100000).
-    #[arg(long, default_value_t = 1000, value_parser = bootstrap_count)]
+    /// Bootstrap replicates (runs, and evaluations within runs, resampled).
+    #[arg(long, default_value_t = 1000)]
     pub bootstrap: usize,
     /// Seed of the bootstrap (same seed → identical intervals).
     #[arg(long, default_value_t = 20241205)]
@@ -83,121 +71,41 @@ pub enum BacktestKind {
     Largest,
 }
 
-/// Parse `NAME=N:D`; N and D must be finite and > 0.
-fn parse_target(s: &str) -> Result<Target> {
-    let (name, nd) = s
-        .split_once('=')
-        .with_context(|| format!("--target `{s}`: expected NAME=N:D, e.g. 7B=6.9e9:3.9e12"))?;
-    let (n, d) = nd
-        .split_once(':')
-        .with_context(|| format!("--target `{s}`: expected NAME=N:D, e.g. 7B=6.9e9:3.9e12"))?;
-    let num = |field: &str, v: &str| -> Result<f64> {
-        let x: f64 =
-            v.trim().replace('_', "").parse().with_context(|| {
-                format!("--target `{s}`: field `{field}`: `{v}` is not a number")
-            })?;
-        if !(x.is_finite() && x > 0.0) {
-            bail!("--target `{s}`: field `{field}`: must be > 0, got {v}");
-        }
-        Ok(x)
-    };
-    if name.trim().is_empty() {
-        bail!("--target `{s}`: field `name` is empty");
-    }
-    Ok(Target {
-        name: name.trim().to_string(),
-        params: num("N", n)?,
-        tokens: num("D", d)?,
-    })
-}
-
-fn patterns(list: &[String], flag: &str) -> Result<Vec<glob::Pattern>> {
-    list.iter()
-        .map(|p| {
-            glob::Pattern::new(p).with_context(|| format!("{flag} `{p}` is not a glob pattern"))
-        })
-        .collect()
-}
-
 pub fn run(args: PredictArgs) -> Result<()> {
     let targets = args
         .targets
         .iter()
-        .map(|t| parse_target(t))
+        .map(|t| parse_target(t).map_err(|e| anyhow::anyhow!("--{e}")))
         .collect::<Result<Vec<_>>>()?;
     if targets.is_empty() && args.backtest.is_none() {
         bail!("nothing to predict: give --target NAME=N:D or --backtest largest");
     }
-    if !(0.0..1.0).contains(&args.skip) {
-        bail!("--skip must be in [0, 1), got {}", args.skip);
-    }
-    let keep = patterns(&args.runs, "--runs")?;
-    let drop = patterns(&args.exclude, "--exclude")?;
-    let (name, table) = match &args.ladder {
-        Some(p) => (p.display().to_string(), Table::read(p)?),
-        None => (
-            BUNDLED_NAME.to_string(),
-            Table::parse(BUNDLED_NAME, BUNDLED_LADDER)?,
-        ),
-    };
-    table.require(&["run", "params", "tokens", "task", "loss", "score"])?;
-    let points = parse_ladder(&table)?;
-    let full = Ladder::new(&name, &points, args.final_window)?.tasks_named(&args.tasks)?;
-    let chosen =
-        |run: &str| keep.iter().any(|p| p.matches(run)) && !drop.iter().any(|p| p.matches(run));
-    let selected = full.filter(|r| chosen(&r.run));
-    let cfg = PredictConfig {
+    let spec = PredictSpec {
+        ladder: args.ladder.as_deref().map(Table::read).transpose()?,
+        targets,
+        tasks: args.tasks.clone(),
+        runs: args.runs.clone(),
+        exclude: args.exclude.clone(),
         settings: Settings {
             window: args.final_window,
             skip: args.skip,
             smooth: args.smooth,
         },
-        replicates: args.bootstrap,
+        bootstrap: args.bootstrap,
         seed: args.seed,
+        backtest_largest: matches!(args.backtest, Some(BacktestKind::Largest)),
     };
-    let bar = crate::progress::bar((args.bootstrap * full.tasks.len()) as u64, "bootstrap");
+    if !(0.0..1.0).contains(&args.skip) {
+        bail!("--skip must be in [0, 1), got {}", args.skip);
+    }
+    let prepared = prepare(&spec)?;
+    let bar = crate::progress::bar((args.bootstrap * prepared.task_count()) as u64, "bootstrap");
     let tick = || bar.inc(1);
-    let (fits, predictions, backtest) = match args.backtest {
-        Some(BacktestKind::Largest) => {
-            let bt = backtest_largest(&full, &selected, &cfg, &tick)?;
-            let mut preds: Vec<Prediction> = bt.rows.iter().map(|r| r.prediction.clone()).collect();
-            for tf in &bt.fits {
-                preds.extend(targets.iter().map(|t| tf.predict(t)));
-            }
-            (bt.fits.clone(), preds, Some(bt))
-        }
-        None => {
-            let fits = fit_all(&selected, &cfg, &tick)?;
-            let preds = fits
-                .iter()
-                .flat_map(|tf| targets.iter().map(|t| tf.predict(t)))
-                .collect();
-            (fits, preds, None)
-        }
-    };
+    let outcome = prepared.run(&spec, &tick)?;
     bar.finish_and_clear();
-    let n_runs = full.run_names().len();
-    let fitted_runs = fits.first().map_or(0, |f| f.runs.len());
-    let ladder_desc = format!("{name}; {fitted_runs} of {n_runs} runs in the fit");
-
-    let doc = json!({
-        "ladder": ladder_desc,
-        "settings": cfg.settings,
-        "bootstrap": {"replicates": args.bootstrap, "seed": args.seed},
-        "predictions": predictions,
-        "fits": fits.iter().map(|f| (f.task.clone(), fit_json(f))).collect::<serde_json::Map<_, _>>(),
-        "backtest": backtest.as_ref().map(backtest_json),
-    });
+    let doc = outcome.to_json(&spec);
     // Everything is computed before anything is written.
     if let Some(dir) = &args.out {
-        let input = report_input(
-            &full,
-            &fits,
-            &predictions,
-            backtest.as_ref(),
-            &ladder_desc,
-            &args,
-        );
         let mut files = Outputs::new();
         files.folder(dir)?;
         files.write(
@@ -206,9 +114,13 @@ pub fn run(args: PredictArgs) -> Result<()> {
         )?;
         files.write(
             &dir.join("predictions.csv"),
-            predictions_csv(&predictions, backtest.as_ref())?.as_bytes(),
+            outcome.predictions_csv()?.as_bytes(),
         )?;
-        let written = write_predict_report(&input, &files.staging(dir)?, args.format.into())?;
+        let written = write_predict_report(
+            &outcome.report_input(&spec),
+            &files.staging(dir)?,
+            args.format.into(),
+        )?;
         files.commit()?;
         if !args.json {
             if let Some(page) = written.last().and_then(|p| p.file_name()) {
@@ -222,113 +134,20 @@ pub fn run(args: PredictArgs) -> Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        print_text(&ladder_desc, &fits, &predictions, backtest.as_ref());
+        print_text(&outcome);
     }
     Ok(())
 }
 
-fn fit_json(f: &TaskFit) -> serde_json::Value {
-    json!({
-        "runs": f.runs,
-        "loss_law": {"E": f.law.e, "A": f.law.a, "B": f.law.b, "alpha": f.law.alpha, "beta": f.law.beta,
-                     "ci95": {"E": f.law_ci95.first(), "A": f.law_ci95.get(1), "B": f.law_ci95.get(2),
-                              "alpha": f.law_ci95.get(3), "beta": f.law_ci95.get(4)}},
-        "step1_mean_abs_rel_error": f.step1_mean_abs_rel_error,
-        "step1_objective": f.step1.objective,
-        "step1_distinct_optima": f.step1.distinct_optima,
-        "score_map": {"c": f.map.c, "gamma": f.map.gamma, "l": f.map.l, "d": f.map.d,
-                      "ci95": {"c": f.map_ci95.first(), "gamma": f.map_ci95.get(1),
-                               "l": f.map_ci95.get(2), "d": f.map_ci95.get(3)}},
-        "step2_points": f.step2_points,
-        "step2_rmse": f.step2_rmse,
-        "failed_replicates": f.failed_replicates,
-    })
-}
-
-fn backtest_json(bt: &Backtest) -> serde_json::Value {
-    let n = bt.rows.len();
-    let mean = |f: &dyn Fn(&BacktestRow) -> f64| bt.rows.iter().map(f).sum::<f64>() / n as f64;
-    json!({
-        "held_out_params": bt.held_out_params,
-        "rows": bt.rows,
-        "mean_loss_abs_error": mean(&|r| r.loss_abs_error),
-        "mean_score_abs_error": mean(&|r| r.score_abs_error),
-        "loss_coverage": format!("{}/{n}", bt.rows.iter().filter(|r| r.loss_covered).count()),
-        "score_coverage": format!("{}/{n}", bt.rows.iter().filter(|r| r.score_covered).count()),
-        "fitted_ratio_range": bt.fitted_ratio_range,
-        "inside_fitted_range": coverage_split(bt, true),
-        "outside_fitted_range": coverage_split(bt, false),
-    })
-}
-
-/// Coverage of the held-out runs inside (or outside) the fitted runs'
-/// tokens-per-parameter range: an interval that covers only where it extrapolates
-/// in tokens, or only where it does not, must not hide behind the pooled count.
-fn coverage_split(bt: &Backtest, inside: bool) -> serde_json::Value {
-    let rows: Vec<&BacktestRow> = bt
-        .rows
-        .iter()
-        .filter(|r| r.in_fitted_ratio_range == inside)
-        .collect();
-    let n = rows.len();
-    json!({
-        "pairs": n,
-        "loss_coverage": format!("{}/{n}", rows.iter().filter(|r| r.loss_covered).count()),
-        "score_coverage": format!("{}/{n}", rows.iter().filter(|r| r.score_covered).count()),
-    })
-}
-
-fn truth_of<'a>(p: &Prediction, bt: Option<&'a Backtest>) -> Option<&'a BacktestRow> {
-    bt?.rows
-        .iter()
-        .find(|r| r.prediction.task == p.task && r.prediction.target == p.target)
-}
-
-fn predictions_csv(preds: &[Prediction], bt: Option<&Backtest>) -> Result<String> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "target",
-        "params",
-        "tokens",
-        "task",
-        "loss",
-        "loss_lo95",
-        "loss_hi95",
-        "score",
-        "score_lo95",
-        "score_hi95",
-        "true_loss",
-        "true_score",
-    ])?;
-    for p in preds {
-        let truth = truth_of(p, bt);
-        let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-        w.write_record([
-            p.target.clone(),
-            p.params.to_string(),
-            p.tokens.to_string(),
-            p.task.clone(),
-            p.loss.to_string(),
-            p.loss_ci95[0].to_string(),
-            p.loss_ci95[1].to_string(),
-            p.score.to_string(),
-            p.score_ci95[0].to_string(),
-            p.score_ci95[1].to_string(),
-            opt(truth.map(|r| r.true_loss)),
-            opt(truth.map(|r| r.true_score)),
-        ])?;
-    }
-    Ok(String::from_utf8(w.into_inner()?)?)
-}
-
-fn print_text(ladder: &str, fits: &[TaskFit], preds: &[Prediction], bt: Option<&Backtest>) {
-    println!("two-step prediction from {ladder}");
+fn print_text(o: &PredictOutcome) {
+    let (fits, preds, bt) = (&o.fits, &o.predictions, o.backtest.as_ref());
+    println!("two-step prediction from {}", o.ladder);
     println!(
         "\n{:<12} {:<20} {:>8} {:>19} {:>8} {:>19} {:>8} {:>8}",
         "target", "task", "loss", "95% CI", "score", "95% CI", "true L", "true S"
     );
     for p in preds {
-        let truth = truth_of(p, bt);
+        let truth = o.truth_of(p);
         let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.4}"));
         println!(
             "{:<12} {:<20} {:>8.4} {:>19} {:>8.4} {:>19} {:>8} {:>8}",
@@ -406,134 +225,5 @@ fn print_text(ladder: &str, fits: &[TaskFit], preds: &[Prediction], bt: Option<&
                 rows.iter().filter(|r| r.score_covered).count(),
             );
         }
-    }
-}
-
-/// Token counts at which a size's curve is sampled: from the smallest to the
-/// largest tokens-per-parameter ratio seen (runs and targets), log-spaced.
-fn sampled_tokens(n: f64, ratios: (f64, f64)) -> Vec<f64> {
-    let (lo, hi) = ((ratios.0 / 1.3).ln(), (ratios.1 * 1.3).ln());
-    (0..60)
-        .map(|i| n * (lo + (hi - lo) * i as f64 / 59.0).exp())
-        .collect()
-}
-
-fn report_input(
-    full: &Ladder,
-    fits: &[TaskFit],
-    preds: &[Prediction],
-    bt: Option<&Backtest>,
-    ladder: &str,
-    args: &PredictArgs,
-) -> PredictInput {
-    let bundled = args.ladder.is_none();
-    let tasks = fits
-        .iter()
-        .map(|f| {
-            let runs: Vec<RunPoint> = full.tasks[&f.task]
-                .iter()
-                .map(|r| {
-                    let (tokens, loss, score) = r.final_point(args.final_window);
-                    RunPoint {
-                        run: r.run.clone(),
-                        params: r.params,
-                        tokens,
-                        loss,
-                        score,
-                        fitted: f.runs.contains(&r.run),
-                    }
-                })
-                .collect();
-            let targets: Vec<TargetRow> = preds
-                .iter()
-                .filter(|p| p.task == f.task)
-                .map(|p| {
-                    let truth = truth_of(p, bt);
-                    TargetRow {
-                        name: p.target.clone(),
-                        params: p.params,
-                        tokens: p.tokens,
-                        loss: p.loss,
-                        loss_ci95: p.loss_ci95,
-                        score: p.score,
-                        score_ci95: p.score_ci95,
-                        true_loss: truth.map(|r| r.true_loss),
-                        true_score: truth.map(|r| r.true_score),
-                    }
-                })
-                .collect();
-            let ratios = runs
-                .iter()
-                .map(|r| r.tokens / r.params)
-                .chain(targets.iter().map(|t| t.tokens / t.params))
-                .fold((f64::INFINITY, 0.0f64), |(lo, hi), x| {
-                    (lo.min(x), hi.max(x))
-                });
-            let mut sizes: Vec<f64> = runs
-                .iter()
-                .map(|r| r.params)
-                .chain(targets.iter().map(|t| t.params))
-                .collect();
-            sizes.sort_by(f64::total_cmp);
-            sizes.dedup();
-            let curve = |g: &dyn Fn(f64, f64) -> f64| -> Vec<SizeCurve> {
-                sizes
-                    .iter()
-                    .map(|&n| SizeCurve {
-                        params: n,
-                        points: sampled_tokens(n, ratios)
-                            .into_iter()
-                            .map(|d| [6.0 * n * d, g(n, d)])
-                            .collect(),
-                    })
-                    .collect()
-            };
-            let l_max = f.scores.iter().map(|p| p.0).fold(0.0, f64::max) * 1.05;
-            PredictTask {
-                task: f.task.clone(),
-                law: format!(
-                    "L = {:.4} + {:.4e}·N^-{:.3} + {:.4e}·D^-{:.3}",
-                    f.law.e, f.law.a, f.law.alpha, f.law.b, f.law.beta
-                ),
-                map: format!(
-                    "S = {:.3}/(1 + e^(-{:.2}(L - {:.3}))) + {:.3}",
-                    f.map.c, f.map.gamma, f.map.l, f.map.d
-                ),
-                step1_error: f.step1_mean_abs_rel_error,
-                step2_rmse: f.step2_rmse,
-                loss_curves: curve(&|n, d| f.law.loss(n, d)),
-                score_curves: curve(&|n, d| f.map.score(f.law.loss(n, d))),
-                step2_points: f.scores.iter().map(|&(l, s)| [l, s]).collect(),
-                sigmoid: (0..=100)
-                    .map(|i| {
-                        let l = l_max * i as f64 / 100.0;
-                        [l, f.map.score(l)]
-                    })
-                    .collect(),
-                runs,
-                targets,
-            }
-        })
-        .collect();
-    PredictInput {
-        ladder: ladder.to_string(),
-        generated_by: format!("densing {} (densing predict)", env!("CARGO_PKG_VERSION")),
-        loss_unit: if bundled { "bits per byte" } else { "ladder loss" }.into(),
-        tasks,
-        methods: vec![
-            format!(
-                "Step 1, per task: L = E + A·N^-α + B·D^-β fitted on each run's final point (mean of its last {} evaluations), Huber (δ = 1e-3) on ln L residuals, summed, by a grid over (α, β) with the linear part solved in closed form, then L-BFGS from the best grid cells.",
-                args.final_window
-            ),
-            format!(
-                "Step 2, per task: S = c/(1 + e^(-γ(L - l))) + d, least squares on every evaluation after the first {}% of each run, each a moving average of {} evaluations, plus the ideal point (L = 0, S = 1); γ > 0, c ∈ [-1, 0], d ∈ [0, 1], and c + d ≥ 0 (the score's lower asymptote is not negative).",
-                100.0 * args.skip,
-                args.smooth
-            ),
-            format!(
-                "Intervals: {} bootstrap replicates (seed {}); each draws the fitted runs with replacement (both steps) and, for every drawn copy of a run, its step-2 points with replacement; the 95% interval is the 2.5–97.5 percentile of the chained prediction.",
-                args.bootstrap, args.seed
-            ),
-        ],
     }
 }

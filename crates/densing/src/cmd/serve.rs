@@ -16,7 +16,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use densing_eval::engine::{Engine, EngineOptions, MatmulMode};
+use densing_eval::engine::{Engine, EngineOptions};
+use densing_eval::MatmulMode;
 use densing_http::{serve, ServeOptions};
 
 #[derive(Debug, Args)]
