@@ -293,3 +293,49 @@ fn replicates_are_reproducible_and_converge() {
     );
     assert!(a.solve.converged, "{:?}", a.solve);
 }
+
+fn ranks(v: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+    let mut r = vec![0.0; v.len()];
+    for (rank, &i) in idx.iter().enumerate() {
+        r[i] = rank as f64;
+    }
+    r
+}
+
+/// Epoch AI's benchmark-stitching data (data/epoch, assembled as its
+/// RECIPE.md says): the same model form fitted by densing (chance floors from
+/// the recipe, densing's ridge instead of Epoch's penalty and anchor) agrees
+/// with Epoch's published ECI after an affine map.
+#[test]
+fn reproduces_epochs_published_capability_index() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/epoch");
+    let scores = Table::read(&dir.join("scores_long.csv")).unwrap();
+    let eci = Table::read(&dir.join("eci.csv")).unwrap();
+    let data = CellData::from_long(&scores, 2).unwrap();
+    let cap = Capability::fit(
+        data,
+        CapabilityOptions {
+            replicates: 0,
+            ..CapabilityOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(cap.solve.converged, "{:?}", cap.solve);
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for row in eci.rows() {
+        let m = cap.data.model_index(row.required("model").unwrap()).expect("ECI model fitted");
+        ours.push(cap.params.theta[m]);
+        theirs.push(row.number("eci").unwrap());
+    }
+    let (r, rho) = (pearson(&ours, &theirs), pearson(&ranks(&ours), &ranks(&theirs)));
+    println!(
+        "Epoch ECI: {} models, {} scores; Pearson {r:.4}, Spearman {rho:.4}; {} sweeps",
+        ours.len(),
+        cap.data.cells.len(),
+        cap.solve.sweeps
+    );
+    assert!(ours.len() >= 140, "{} models", ours.len());
+    assert!(r >= 0.97 && rho >= 0.97, "Pearson {r}, Spearman {rho}");
+}
