@@ -8,11 +8,13 @@
 //! puts one new model against the registry and the trend; [`fit`] fits a
 //! single law to a data set.
 
+pub mod capability;
 pub mod fit;
 mod output;
 mod place;
 mod report_input;
 mod run;
+mod scale;
 mod spec;
 
 pub use output::densities_csv;
@@ -21,5 +23,8 @@ pub use report_input::report_input;
 pub use run::{
     bundled_prices, prices_from, read_prices, run, run_observed, verdict, Analysis, RunOptions,
     Summary, SweepRow,
+};
+pub use scale::{
+    run_scaled, CapabilityRun, ReferenceRow, Scale, ScaleComparison, ScaleOptions, ScaleRow,
 };
 pub use spec::{basis_from_name, density_options, form_from_name, CalibrationSpec, Reference};

@@ -468,6 +468,30 @@ impl Registry {
         Ok(reg)
     }
 
+    /// Only the given files, without the bundled models and scores (`--no-bundled`):
+    /// models files first, then score tables, as in [`Registry::layered`]. The
+    /// bundled benchmark catalog still defines the benchmarks.
+    pub fn from_files(files: &[std::path::PathBuf]) -> Result<Registry> {
+        let mut tables = files
+            .iter()
+            .map(|f| Table::read(f))
+            .collect::<Result<Vec<_>>>()?;
+        if tables.iter().all(is_score_table) {
+            return Err(Error::Invalid(
+                "without the bundled registry, --registry must name at least one models file \
+                 (columns model,family,params_billion,release_date,...); score tables attach to its models"
+                    .into(),
+            ));
+        }
+        tables.sort_by_key(is_score_table);
+        let mut reg = Registry::empty();
+        for t in &tables {
+            reg.layer(t)?;
+        }
+        reg.finish()?;
+        Ok(reg)
+    }
+
     /// A registry from models-table text alone (no bundled data).
     pub fn parse(name: &str, text: &str) -> Result<Registry> {
         let mut reg = Registry::empty();

@@ -325,11 +325,17 @@ fn reproduces_epochs_published_capability_index() {
     assert!(cap.solve.converged, "{:?}", cap.solve);
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for row in eci.rows() {
-        let m = cap.data.model_index(row.required("model").unwrap()).expect("ECI model fitted");
+        let m = cap
+            .data
+            .model_index(row.required("model").unwrap())
+            .expect("ECI model fitted");
         ours.push(cap.params.theta[m]);
         theirs.push(row.number("eci").unwrap());
     }
-    let (r, rho) = (pearson(&ours, &theirs), pearson(&ranks(&ours), &ranks(&theirs)));
+    let (r, rho) = (
+        pearson(&ours, &theirs),
+        pearson(&ranks(&ours), &ranks(&theirs)),
+    );
     println!(
         "Epoch ECI: {} models, {} scores; Pearson {r:.4}, Spearman {rho:.4}; {} sweeps",
         ours.len(),

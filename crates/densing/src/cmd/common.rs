@@ -22,12 +22,20 @@ pub struct RegistryArgs {
     /// same model name (or model, benchmark and protocol) replaces the earlier one.
     #[arg(long)]
     pub registry: Vec<PathBuf>,
+    /// Use only the --registry files' models and scores, not the bundled ones
+    /// (the bundled benchmark catalog still defines the benchmarks).
+    #[arg(long, requires = "registry")]
+    pub no_bundled: bool,
 }
 
 impl RegistryArgs {
     /// The layered registry; each replacement is said on stderr.
     pub fn load(&self) -> Result<Registry> {
-        let reg = Registry::layered(&self.registry)?;
+        let reg = if self.no_bundled {
+            Registry::from_files(&self.registry)?
+        } else {
+            Registry::layered(&self.registry)?
+        };
         for r in &reg.replacements {
             eprintln!("note: {r}");
         }
