@@ -219,15 +219,20 @@ pub struct TrendFilter {
 }
 
 /// Capability densities in the trend's shape: never censored (θ always has a
-/// value), ln ρ per replicate carried for the trend's bootstrap.
+/// value), ln ρ per replicate carried for the trend's bootstrap. Each model's
+/// own interval comes from `intervals` (the same model read through one fixed
+/// ruler): replicates pooled over rulers mix the rulers' levels, which the
+/// trend's slope does not see but a single model's ρ does.
 pub fn as_model_densities(
     reg: &Registry,
     densities: &[CapDensity],
+    intervals: &[CapDensity],
     filter: TrendFilter,
 ) -> Vec<ModelDensity> {
     densities
         .iter()
-        .map(|d| {
+        .zip(intervals)
+        .map(|(d, fixed)| {
             let source = reg
                 .get(&d.model)
                 .map(|m| m.source.clone())
@@ -247,9 +252,9 @@ pub fn as_model_densities(
                 params_b: d.params_b,
                 per_benchmark: Vec::new(),
                 n_hat: Bounded::Value(d.n_hat_b),
-                n_hat_ci95: d.n_hat_ci95,
+                n_hat_ci95: fixed.n_hat_ci95,
                 rho: Bounded::Value(d.rho),
-                rho_ci95: d.rho_ci95,
+                rho_ci95: fixed.rho_ci95,
                 replicates_censored: 0,
                 replicates_undetermined: d
                     .ln_rho_replicates

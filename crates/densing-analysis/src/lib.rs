@@ -25,6 +25,7 @@ pub use run::{
     Summary, SweepRow,
 };
 pub use scale::{
-    run_scaled, CapabilityRun, ReferenceRow, Scale, ScaleComparison, ScaleOptions, ScaleRow,
+    capability_figures, run_scaled, CapabilityRun, ReferenceRow, Scale, ScaleComparison,
+    ScaleOptions, ScaleRow,
 };
 pub use spec::{basis_from_name, density_options, form_from_name, CalibrationSpec, Reference};

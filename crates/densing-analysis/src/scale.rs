@@ -79,6 +79,11 @@ pub struct ReferenceRow {
     pub residual_sd: f64,
     pub range_b: (f64, f64),
     pub n_trend: usize,
+    /// The trend line ln ρ = A·t + B under this ruler.
+    #[serde(rename = "A")]
+    pub a: f64,
+    #[serde(rename = "B")]
+    pub b: f64,
     pub doubling_days: f64,
     pub doubling_ci95: Option<[Option<f64>; 2]>,
     pub p_value: Option<f64>,
@@ -98,8 +103,11 @@ pub struct ScaleComparison {
 pub struct CapabilityRun {
     pub fit: Capability,
     pub map: RefMap,
-    /// Against the chosen reference, replicates pooled over eligible families.
+    /// Against the chosen reference, replicates pooled over eligible families
+    /// (the trend's bootstrap).
     pub densities: Vec<CapDensity>,
+    /// Against the chosen reference alone (each model's own interval).
+    pub fixed: Vec<CapDensity>,
     pub families: Vec<String>,
 }
 
@@ -155,8 +163,10 @@ pub fn run_scaled(
         fig1_only: false,
     };
     let cfg = opts.trend(unc.replicates);
-    let cap_study = |dens: &[CapDensity], reference: String| -> Result<Study> {
-        let densities = as_model_densities(reg, dens, filter);
+    let point = RefMembers::of(reg, &fit.data, family, cap_opts.basis)?;
+    let (_, fixed_dens) = fit.densities(reg, &point, std::slice::from_ref(&point))?;
+    let cap_study = |dens: &[CapDensity], ci: &[CapDensity], reference: String| -> Result<Study> {
+        let densities = as_model_densities(reg, dens, ci, filter);
         let trend = fit_trend(&trend_points(&densities, |_| true), &cfg, &|| {})?;
         Ok(Study {
             reference,
@@ -176,12 +186,12 @@ pub fn run_scaled(
         map.n_sizes,
         families.len()
     );
-    let pooled = cap_study(&dens, label)?;
+    let pooled = cap_study(&dens, &fixed_dens, label)?;
     let mut references = Vec::new();
     for f in &families {
         let members = RefMembers::of(reg, &fit.data, f, cap_opts.basis)?;
         let (m, d) = fit.densities(reg, &members, std::slice::from_ref(&members))?;
-        let s = cap_study(&d, f.clone())?;
+        let s = cap_study(&d, &d, f.clone())?;
         references.push(ReferenceRow {
             reference: f.clone(),
             alpha: m.alpha,
@@ -189,6 +199,8 @@ pub fn run_scaled(
             residual_sd: m.residual_sd,
             range_b: m.range,
             n_trend: s.trend.n_points,
+            a: s.trend.a,
+            b: s.trend.b,
             doubling_days: s.trend.doubling_days,
             doubling_ci95: s.trend.doubling_ci95,
             p_value: s.trend.p_value,
@@ -246,7 +258,67 @@ pub fn run_scaled(
         fit,
         map,
         densities: dens,
+        fixed: fixed_dens,
         families,
     });
     Ok(five)
+}
+
+/// The capability figures' data (density vs date with every ruler's trend
+/// line, the benchmark map), when the run fitted the capability scale.
+pub fn capability_figures(a: &Analysis) -> Option<densing_report::CapabilityFigures> {
+    let cap = a.capability.as_ref()?;
+    let scales = a.summary.scales.as_ref()?;
+    // In the capability trend: the run's own flags where it is the main scale.
+    let in_trend: std::collections::HashSet<&str> = a
+        .study
+        .densities
+        .iter()
+        .filter(|d| d.in_trend && scales.main == Scale::Capability)
+        .map(|d| d.name.as_str())
+        .collect();
+    let origin = densing_core::trend::origin().to_string();
+    let data = &cap.fit.data;
+    Some(densing_report::CapabilityFigures {
+        reference: format!("the {} ruler", cap.map.family),
+        models: cap
+            .fixed
+            .iter()
+            .map(|d| densing_report::CapPoint {
+                name: d.model.clone(),
+                release_date: d.release.to_string(),
+                rho: d.rho,
+                rho_lo: d.rho_ci95.map_or(f64::NAN, |c| c[0]),
+                rho_hi: d.rho_ci95.map_or(f64::NAN, |c| c[1]),
+                in_trend: in_trend.contains(d.model.as_str()),
+            })
+            .collect(),
+        lines: scales
+            .references
+            .iter()
+            .map(|r| densing_report::RulerLine {
+                family: r.reference.clone(),
+                a: r.a,
+                b: r.b,
+                origin_date: origin.clone(),
+                doubling_days: r.doubling_days,
+                main: r.reference == cap.map.family,
+            })
+            .collect(),
+        benchmarks: data
+            .benches
+            .iter()
+            .enumerate()
+            .map(|(b, bench)| densing_report::BenchPoint {
+                name: bench.name.clone(),
+                slope: cap.fit.params.ln_a[b].exp(),
+                difficulty: cap.fit.params.d[b],
+                n_scores: data
+                    .cells
+                    .iter()
+                    .filter(|c| data.items[c.item].bench == b)
+                    .count(),
+            })
+            .collect(),
+    })
 }

@@ -17,7 +17,10 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::fmt::Display;
 use std::path::Path;
 
+mod capability;
 mod predict;
+
+pub(crate) use capability::capability_figures;
 
 /// Which figure, for callers that want one alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +43,10 @@ pub enum FigureKind {
     Predict(usize),
     /// Forecast error of each estimator in the rolling-origin backtest.
     Backtest,
+    /// Capability-scale density vs date, one trend line per reference family.
+    CapabilityDensity,
+    /// Benchmarks' difficulty vs slope on the capability scale.
+    BenchmarkMap,
 }
 
 /// One figure to draw: what it is, its file name and its words for the page.
@@ -148,7 +155,7 @@ pub(crate) fn figures_for(input: &ReportInput) -> Vec<Figure> {
 
 fn size_of(kind: FigureKind) -> (u32, u32) {
     match kind {
-        FigureKind::Density | FigureKind::SplitTrend => (1200, 760),
+        FigureKind::Density | FigureKind::SplitTrend | FigureKind::CapabilityDensity => (1200, 760),
         FigureKind::Predict(_) => (1500, 560),
         _ => (900, 600),
     }
@@ -242,8 +249,8 @@ fn draw<DB: DrawingBackend>(
         FigureKind::ParentChild => draw_parent_child(fig, root, input),
         FigureKind::Residuals(i) => draw_residuals(fig, root, input, i),
         FigureKind::Sweep => draw_sweep(fig, root, input),
-        // Drawn by the prediction report's own `Drawing`.
-        FigureKind::Predict(_) => Ok(()),
+        // Drawn by the prediction report's and the capability figures' own `Drawing`.
+        FigureKind::Predict(_) | FigureKind::CapabilityDensity | FigureKind::BenchmarkMap => Ok(()),
         FigureKind::Backtest => draw_backtest(fig, root, input),
     }
 }

@@ -456,6 +456,9 @@ fn write_outputs(args: &RunArgs, analysis: &Analysis) -> Result<()> {
             ImageFormat::Both => densing_report::Format::Both,
         };
         densing_report::write_report(&input, out, format)?;
+        if let Some(figs) = densing_analysis::capability_figures(analysis) {
+            densing_report::write_capability_figures(&figs, out, format)?;
+        }
     }
     Ok(())
 }
