@@ -43,6 +43,8 @@ __all__ = [
     "Study",
     "run",
     "density",
+    "capability",
+    "Capability",
     "fit_loss",
     "fit_score",
     "predict",
@@ -315,6 +317,58 @@ def density(
         None if lm_eval is None else os.fspath(lm_eval),
     )
     return json.loads(out)
+
+
+class Capability:
+    """The capability scale (``densing capability``): ``models`` (θ, N̂, ρ with
+    95% intervals per model), ``benchmarks`` (slope, difficulty, chance in
+    percent), ``predictions`` (the fitted score in percent for every model ×
+    benchmark pair, ``observed`` NaN where the registry has none) as pandas
+    DataFrames, and ``info`` (the reference line, the fit, excluded models)."""
+
+    def __init__(self, report: Dict[str, Any]) -> None:
+        self.info = {k: v for k, v in report.items() if k not in ("models", "benchmarks", "predictions")}
+        models = pd.DataFrame(report["models"])
+        for col in ("theta", "n_hat", "rho"):
+            ci = models.pop(f"{col}_ci95")
+            models[f"{col}_lo"] = [c[0] if c else float("nan") for c in ci]
+            models[f"{col}_hi"] = [c[1] if c else float("nan") for c in ci]
+        self.models = models
+        self.benchmarks = pd.DataFrame(report["benchmarks"])
+        self.predictions = pd.DataFrame(report["predictions"]).astype({"observed": float})
+
+    def __repr__(self) -> str:
+        ref = self.info["reference"]
+        return (
+            f"<densing.Capability: {len(self.models)} models, {len(self.benchmarks)} benchmarks, "
+            f"ruler {ref['family']}>"
+        )
+
+
+def capability(
+    registry: Union[Registry, str, "os.PathLike[str]", None] = None,
+    *,
+    reference: str = "Qwen2.5",
+    min_benchmarks: int = 2,
+    protocols: str = "offset",
+    params: str = "nonemb",
+    bootstrap: int = 1000,
+    seed: int = 20241205,
+) -> Capability:
+    """One capability per model over every benchmark (``densing capability``):
+    θ from ``score = c + (1 − c)·σ(a·(θ − d))`` fitted jointly, read through the
+    ``reference`` family's sizes as N̂ and ρ = N̂/N. ``protocols`` is ``offset``,
+    ``own-item`` or ``pooled``; ``params`` ``total``, ``nonemb`` or ``active``."""
+    out = _densing.capability_report(
+        _native_registry(registry),
+        reference,
+        int(min_benchmarks),
+        protocols,
+        params,
+        int(bootstrap),
+        int(seed),
+    )
+    return Capability(json.loads(out))
 
 
 def _fit_result(native: Tuple[str, List[str]]) -> Dict[str, Any]:

@@ -61,6 +61,15 @@ def place_model(
     scores: Optional[Dict[str, float]],
     lm_eval: Optional[str],
 ) -> str: ...
+def capability_report(
+    registry: Optional[_Registry],
+    reference: str,
+    min_benchmarks: int,
+    protocols: str,
+    params: str,
+    bootstrap: int,
+    seed: int,
+) -> str: ...
 def fit_loss(
     data: _Table, form: str, drop_highest: int, delta: float, bootstrap: int, seed: int
 ) -> Tuple[str, List[str]]: ...

@@ -372,6 +372,35 @@ fn run_analysis(
     Ok(PyAnalysis { inner })
 }
 
+/// The capability scale (`densing capability --json`); JSON text.
+#[pyfunction]
+#[pyo3(signature = (registry, reference, min_benchmarks, protocols, params, bootstrap, seed))]
+#[allow(clippy::too_many_arguments)]
+fn capability_report(
+    py: Python<'_>,
+    registry: Option<&PyRegistry>,
+    reference: String,
+    min_benchmarks: usize,
+    protocols: String,
+    params: String,
+    bootstrap: usize,
+    seed: u64,
+) -> PyResult<String> {
+    guarded(py, || {
+        let reg = registry_or_bundled(registry)?;
+        let opts = densing_core::capability::CapabilityOptions {
+            protocols: densing_core::capability::Protocols::from_name(&protocols)?,
+            min_benchmarks,
+            replicates: bootstrap,
+            seed,
+            basis: basis_from_name(&params)?,
+            ..Default::default()
+        };
+        let a = densing_analysis::capability::capability(&reg, &reference, opts)?;
+        serde_json::to_string(&a.report).map_err(|e| Error::Invalid(e.to_string()))
+    })
+}
+
 /// Place one new model against the registry (`densing density`); JSON text.
 #[pyfunction]
 #[pyo3(signature = (registry, cal, name, size, date, tokens, scores, lm_eval))]
@@ -530,6 +559,7 @@ fn _densing(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyAnalysis>()?;
     m.add_function(wrap_pyfunction!(run_analysis, m)?)?;
     m.add_function(wrap_pyfunction!(place_model, m)?)?;
+    m.add_function(wrap_pyfunction!(capability_report, m)?)?;
     m.add_function(wrap_pyfunction!(fit_loss, m)?)?;
     m.add_function(wrap_pyfunction!(fit_score, m)?)?;
     m.add_function(wrap_pyfunction!(predict_ladder, m)?)?;

@@ -8,6 +8,7 @@
 //! puts one new model against the registry and the trend; [`fit`] fits a
 //! single law to a data set; [`predict`] predicts a model from a ladder of runs.
 
+pub mod capability;
 pub mod fit;
 pub mod limits;
 mod output;
@@ -15,6 +16,7 @@ mod place;
 pub mod predict;
 mod report_input;
 mod run;
+mod scale;
 mod spec;
 mod trend;
 
@@ -24,6 +26,10 @@ pub use report_input::report_input;
 pub use run::{
     bundled_prices, prices_from, read_prices, run, run_observed, verdict, Analysis, RunOptions,
     Summary, SweepRow,
+};
+pub use scale::{
+    capability_figures, run_scaled, CapabilityRun, ReferenceRow, Scale, ScaleComparison,
+    ScaleOptions, ScaleRow,
 };
 pub use spec::{basis_from_name, density_options, form_from_name, CalibrationSpec, Reference};
 pub use trend::{

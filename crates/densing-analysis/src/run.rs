@@ -52,7 +52,7 @@ pub struct RunOptions {
 
 impl RunOptions {
     /// The trend configuration with `replicates` bootstrap replicates.
-    fn trend(&self, replicates: usize) -> TrendConfig {
+    pub(crate) fn trend(&self, replicates: usize) -> TrendConfig {
         TrendConfig {
             estimator: self.estimator,
             replicates,
@@ -122,6 +122,9 @@ pub struct Summary {
     /// Rows and scores of earlier registry layers that later ones replaced.
     pub registry_notes: Vec<String>,
     pub warnings: Vec<String>,
+    /// Both density scales side by side and the capability scale under every
+    /// eligible reference family (`densing run` with a reference family).
+    pub scales: Option<crate::scale::ScaleComparison>,
 }
 
 /// A finished analysis: the study, its summary and the calibration it used.
@@ -129,7 +132,10 @@ pub struct Summary {
 pub struct Analysis {
     pub study: Study,
     pub summary: Summary,
+    /// The five-benchmark calibration (the report's calibration figures).
     pub calibration: Calibration,
+    /// The capability scale's fit and densities, when the run computed them.
+    pub capability: Option<crate::scale::CapabilityRun>,
 }
 
 /// Run the whole analysis on `reg`.
@@ -160,15 +166,41 @@ pub fn run_observed(
     let cal = opts.calibration.build(reg, dens)?;
     let cfg = opts.trend(unc.replicates);
     let main = study(reg, &cal, dens, &cfg, tick)?;
+    let warnings: Vec<String> = cal
+        .curves
+        .values()
+        .flat_map(|c| c.warnings.clone())
+        .collect();
+    let summary = summarize(reg, opts, &main, warnings, tick)?;
+    Ok(Analysis {
+        study: main,
+        summary,
+        calibration: cal,
+        capability: None,
+    })
+}
+
+/// The summary of a study: the trend under every estimator, the paper's 29,
+/// the split, the corollaries and (with `opts.sweep`) the sweep and backtest.
+/// The sweep always varies the five-benchmark calibration.
+pub(crate) fn summarize(
+    reg: &Registry,
+    opts: &RunOptions,
+    main: &Study,
+    mut warnings: Vec<String>,
+    tick: &(dyn Fn() + Sync),
+) -> Result<Summary> {
+    let dens = &opts.density;
+    let cfg = opts.trend(opts.calibration.uncertainty.replicates);
     let points = trend_points(&main.densities, |_| true);
     let (estimators, estimator_notes) = fit_estimators(&points, &cfg, Some(&main.trend), tick);
-    let fig1_opts = DensityOptions {
-        fig1_only: true,
-        ..dens.clone()
-    };
-    let fig1 = study(reg, &cal, &fig1_opts, &cfg, &|| {})
-        .ok()
-        .map(|s| s.trend);
+    // The paper's 29: the same densities, only the models it plotted.
+    let fig1 = fit_trend(
+        &trend_points(&main.densities, |d| d.in_densing_fig1),
+        &cfg,
+        &|| {},
+    )
+    .ok();
     let split = opts
         .split_at
         .map(|date| split_trend(&main.densities, date, &cfg));
@@ -176,13 +208,8 @@ pub fn run_observed(
         Some(p) => p.clone(),
         None => bundled_prices()?,
     };
-    let mut warnings: Vec<String> = cal
-        .curves
-        .values()
-        .flat_map(|c| c.warnings.clone())
-        .chain(estimator_notes)
-        .chain(estimate_outside_interval(&main))
-        .collect();
+    warnings.extend(estimator_notes);
+    warnings.extend(estimate_outside_interval(main));
     warnings.extend(reg.dropped.iter().map(|d| format!("--lenient: {d}")));
     if main.trend.doubling_ci95.is_some_and(|c| c[1].is_none()) {
         warnings.push(
@@ -204,8 +231,8 @@ pub fn run_observed(
     let tests = run_tests(&estimators, fig1.as_ref(), split.as_ref(), sweep.as_deref());
     let main_name = format!("trend, {}", main.trend.estimator.label());
     let main_holm = tests.iter().find(|t| t.test == main_name).map(|t| t.p_holm);
-    let summary = Summary {
-        reference: cal.description.clone(),
+    Ok(Summary {
+        reference: main.reference.clone(),
         params_basis: basis_name(dens.basis).into(),
         n_models: main.densities.len(),
         n_trend: main.trend.n_points,
@@ -238,11 +265,7 @@ pub fn run_observed(
         backtest: backtest_rows,
         registry_notes: reg.replacements.iter().map(|r| r.to_string()).collect(),
         warnings,
-    };
-    Ok(Analysis {
-        study: main,
-        summary,
-        calibration: cal,
+        scales: None,
     })
 }
 

@@ -24,6 +24,9 @@ pub struct BenchmarkDef {
     pub name: String,
     /// Score of random guessing, percent.
     pub chance: f64,
+    /// Test questions a score is the mean over (binomial score noise in the
+    /// capability scale's bootstrap); `None` where the catalog does not say.
+    pub items: Option<u32>,
     /// What the number is ("accuracy %", "pass@1 %", ...).
     pub score: String,
     /// Shots and protocol a `models.csv` column of this name holds (the paper's
@@ -51,9 +54,14 @@ pub fn parse_catalog(name: &str, text: &str) -> Result<Vec<BenchmarkDef>> {
             return Err(row.error("chance", format!("{chance} is outside [0, 100) percent")));
         }
         let shots = row.opt_count("shots")?;
+        let items = row.opt_count("items")?;
+        if items == Some(0) {
+            return Err(row.error("items", "must be ≥ 1 (or empty when unknown)"));
+        }
         defs.push(BenchmarkDef {
             name: id.to_string(),
             chance,
+            items,
             score: row
                 .text("score")
                 .ok_or_else(|| row.error("score", "is empty; say what the number is"))?

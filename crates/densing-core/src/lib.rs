@@ -9,6 +9,7 @@
 pub mod benchmark;
 pub mod bootstrap;
 pub mod calibration;
+pub mod capability;
 pub mod data;
 pub mod density;
 pub mod error;

@@ -94,7 +94,6 @@ impl Registry {
 
     /// [`Registry::layered`] under a policy for rows that break a rule.
     pub fn layered_with(files: &[std::path::PathBuf], policy: RowPolicy) -> Result<Registry> {
-        let mut reg = Registry::empty();
         let mut tables = vec![
             Table::parse(BUNDLED_NAME, BUNDLED_CSV)?,
             Table::parse(BUNDLED_SCORES_NAME, BUNDLED_SCORES_CSV)?,
@@ -102,6 +101,31 @@ impl Registry {
         for f in files {
             tables.push(Table::read(f)?);
         }
+        Registry::from_tables(tables, policy)
+    }
+
+    /// Only the given files, without the bundled models and scores (`--no-bundled`):
+    /// models files first, then score tables, as in [`Registry::layered`]. The
+    /// bundled benchmark catalog still defines the benchmarks.
+    pub fn from_files(files: &[std::path::PathBuf], policy: RowPolicy) -> Result<Registry> {
+        let tables = files
+            .iter()
+            .map(|f| Table::read(f))
+            .collect::<Result<Vec<_>>>()?;
+        if tables.iter().all(is_score_table) {
+            return Err(Error::Invalid(
+                "without the bundled registry, --registry must name at least one models file \
+                 (columns model,family,params_billion,release_date,...); score tables attach to its models"
+                    .into(),
+            ));
+        }
+        Registry::from_tables(tables, policy)
+    }
+
+    /// Layer `tables` in order, models files before score tables, so scores
+    /// attach to the final rows.
+    fn from_tables(mut tables: Vec<Table>, policy: RowPolicy) -> Result<Registry> {
+        let mut reg = Registry::empty();
         tables.sort_by_key(is_score_table);
         for t in &tables {
             reg.layer_with(t, policy)?;

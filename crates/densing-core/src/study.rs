@@ -106,7 +106,19 @@ pub fn study(
 ) -> Result<Study> {
     let densities = densities(reg, cal, opts);
     let trend = fit_trend(&trend_points(&densities, |_| true), cfg, tick)?;
-    let parents = densities
+    let parents = parent_pairs(&densities);
+    Ok(Study {
+        reference: cal.description.clone(),
+        densities,
+        trend,
+        parents,
+    })
+}
+
+/// Each compressed model (one with a `parent`) beside its parent, with the
+/// ratio of their densities where both are numbers.
+pub fn parent_pairs(densities: &[ModelDensity]) -> Vec<ParentPair> {
+    densities
         .iter()
         .filter_map(|child| {
             let parent = densities
@@ -124,13 +136,7 @@ pub fn study(
                     .map(|(c, p)| c / p),
             })
         })
-        .collect();
-    Ok(Study {
-        reference: cal.description.clone(),
-        densities,
-        trend,
-        parents,
-    })
+        .collect()
 }
 
 /// The interaction model at `date`: the trend before and after it (each side

@@ -22,6 +22,7 @@ use std::path::Path;
 
 mod backtest;
 mod calibration;
+mod capability;
 mod density;
 mod parent_child;
 mod predict;
@@ -32,6 +33,7 @@ mod sweep;
 
 use backtest::*;
 use calibration::*;
+use capability::*;
 use density::*;
 use parent_child::*;
 use residuals::*;
@@ -41,6 +43,8 @@ use sweep::*;
 
 pub(crate) use density::{fmt_p, trend_summary};
 pub(crate) use style::{fmt_sig, slug};
+
+pub(crate) use capability::capability_figures;
 
 /// Which figure, for callers that want one alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +67,10 @@ pub enum FigureKind {
     Predict(usize),
     /// Forecast error of each estimator in the rolling-origin backtest.
     Backtest,
+    /// Capability-scale density vs date, one trend line per reference family.
+    CapabilityDensity,
+    /// Benchmarks' difficulty vs slope on the capability scale.
+    BenchmarkMap,
 }
 
 /// One figure to draw: what it is, its file name and its words for the page.
@@ -171,7 +179,7 @@ pub(crate) fn figures_for(input: &ReportInput) -> Vec<Figure> {
 
 fn size_of(kind: FigureKind) -> (u32, u32) {
     match kind {
-        FigureKind::Density | FigureKind::SplitTrend => (1200, 760),
+        FigureKind::Density | FigureKind::SplitTrend | FigureKind::CapabilityDensity => (1200, 760),
         FigureKind::Predict(_) => (1500, 560),
         _ => (900, 600),
     }
@@ -265,8 +273,8 @@ fn draw<DB: DrawingBackend>(
         FigureKind::ParentChild => draw_parent_child(fig, root, input),
         FigureKind::Residuals(i) => draw_residuals(fig, root, input, i),
         FigureKind::Sweep => draw_sweep(fig, root, input),
-        // Drawn by the prediction report's own `Drawing`.
-        FigureKind::Predict(_) => Ok(()),
+        // Drawn by the prediction report's and the capability figures' own `Drawing`.
+        FigureKind::Predict(_) | FigureKind::CapabilityDensity | FigureKind::BenchmarkMap => Ok(()),
         FigureKind::Backtest => draw_backtest(fig, root, input),
     }
 }

@@ -6,6 +6,7 @@
 //! network. Every file is written to a temporary name and renamed into place, so a
 //! reader never sees a half-written report.
 
+mod capability;
 mod dates;
 mod figures;
 mod font;
@@ -14,6 +15,7 @@ mod input;
 mod label;
 mod predict;
 
+pub use capability::*;
 pub use figures::FigureKind;
 pub use input::*;
 pub use predict::*;

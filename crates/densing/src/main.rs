@@ -23,6 +23,8 @@ struct Cli {
 enum Command {
     /// The main job: densities of the registry's models and the Densing-Law trend.
     Run(cmd::run::RunArgs),
+    /// One capability per model over every benchmark (IRT), read as N̂ and ρ through a reference family.
+    Capability(cmd::capability::CapabilityArgs),
     /// Density of your own model, placed against the registry and the trend.
     Density(cmd::density::DensityArgs),
     /// List and validate the model registry.
@@ -66,6 +68,7 @@ fn main() {
     let result = match cli.command {
         Command::Run(args) => cmd::run::run(args),
         Command::Models(args) => cmd::models::run(args),
+        Command::Capability(args) => cmd::capability::run(args),
         Command::Density(args) => cmd::density::run(args),
         Command::Fit(args) => cmd::fit::run(args),
         Command::Predict(args) => cmd::predict::run(args),

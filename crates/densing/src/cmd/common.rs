@@ -28,6 +28,10 @@ pub struct RegistryArgs {
     /// instead of refusing the registry at the first one.
     #[arg(long)]
     pub lenient: bool,
+    /// Use only the --registry files' models and scores, not the bundled ones
+    /// (the bundled benchmark catalog still defines the benchmarks).
+    #[arg(long, requires = "registry")]
+    pub no_bundled: bool,
 }
 
 impl RegistryArgs {
@@ -39,7 +43,11 @@ impl RegistryArgs {
         } else {
             RowPolicy::Strict
         };
-        let reg = Registry::layered_with(&self.registry, policy)?;
+        let reg = if self.no_bundled {
+            Registry::from_files(&self.registry, policy)?
+        } else {
+            Registry::layered_with(&self.registry, policy)?
+        };
         for r in &reg.replacements {
             eprintln!("note: {r}");
         }

@@ -1,3 +1,4 @@
+pub mod capability;
 pub mod common;
 pub mod density;
 pub mod eval;

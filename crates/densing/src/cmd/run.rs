@@ -6,6 +6,7 @@
 //! itself is `densing_analysis::run`; this module turns flags into its options
 //! and renders the result as text and files.
 
+use super::capability::CapabilityFitArgs;
 use super::common::{positive, CalibrationArgs, RegistryArgs, RenamedBasis, TrendArgs};
 use crate::outputs::Outputs;
 use crate::progress;
@@ -24,6 +25,14 @@ pub enum ImageFormat {
     Svg,
     Png,
     Both,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ScaleArg {
+    /// Per-benchmark inversion through the reference family on the paper's five benchmarks.
+    FiveBenchmark,
+    /// One IRT capability per model over every benchmark, anchored by the reference family.
+    Capability,
 }
 
 #[derive(Args)]
@@ -70,6 +79,18 @@ pub struct RunArgs {
     /// Figure format.
     #[arg(long, value_enum, default_value = "svg")]
     pub format: ImageFormat,
+    /// Density scale the trend is fitted on (the other is fitted beside it).
+    #[arg(long, value_enum, default_value = "five-benchmark")]
+    pub scale: ScaleArg,
+    #[command(flatten)]
+    pub cap_fit: CapabilityFitArgs,
+    /// On the capability scale: models with fewer distinct benchmarks stay out
+    /// of the trend (2 is the least that gives a capability).
+    #[arg(long, default_value_t = 2)]
+    pub capability_min_benchmarks: usize,
+    /// With the five-benchmark scale: fit the capability scale beside it too.
+    #[arg(long)]
+    pub compare_scales: bool,
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
@@ -100,7 +121,19 @@ pub fn run(args: RunArgs) -> Result<()> {
         permutations: args.trend.permutations,
     };
     let bar = progress::bar(opts.trend_work(), "trend: bootstrap + permutations");
-    let analysis = densing_analysis::run_observed(&reg, &opts, &|| bar.inc(1))?;
+    let scale = densing_analysis::ScaleOptions {
+        scale: match args.scale {
+            ScaleArg::FiveBenchmark => densing_analysis::Scale::FiveBenchmark,
+            ScaleArg::Capability => densing_analysis::Scale::Capability,
+        },
+        capability: densing_core::capability::CapabilityOptions {
+            protocols: args.cap_fit.protocols.into(),
+            min_benchmarks: args.capability_min_benchmarks,
+            ..Default::default()
+        },
+        compare: args.compare_scales,
+    };
+    let analysis = densing_analysis::run_scaled(&reg, &opts, &scale, &|| bar.inc(1))?;
     bar.finish_and_clear();
     write_outputs(&args, &analysis)?;
     let (main, summary) = (&analysis.study, &analysis.summary);
@@ -340,6 +373,9 @@ fn render_summary(s: &Summary) -> String {
         }
     }
     out += &test_table(&s.tests);
+    if let Some(c) = &s.scales {
+        out += &render_scales(c);
+    }
     for n in &s.registry_notes {
         out += &format!("note: {n}\n");
     }
@@ -392,6 +428,57 @@ pub fn estimator_table(fits: &[TrendFit]) -> String {
                 }
             );
         }
+    }
+    out
+}
+
+fn render_scales(c: &densing_analysis::ScaleComparison) -> String {
+    let mut out = format!(
+        "\nboth density scales (main: {}), same estimator, bootstrap and permutations\n{:<28} {:<12} {:>4} {:>6} {:>9} {:<20} {:>7}\n",
+        match c.main {
+            densing_analysis::Scale::Capability => "capability",
+            densing_analysis::Scale::FiveBenchmark => "five-benchmark",
+        },
+        "scale",
+        "ruler",
+        "n",
+        "2025+",
+        "doubling",
+        "95% CI",
+        "p"
+    );
+    for r in &c.rows {
+        let ruler: String = r.reference.chars().take(12).collect();
+        out += &format!(
+            "{:<28} {:<12} {:>4} {:>6} {:>9.0} {:<20} {:>7}\n",
+            r.scale,
+            ruler,
+            r.n_trend,
+            r.n_trend_2025_on,
+            r.doubling_days,
+            ci_text(r.doubling_ci95),
+            p_text(r.p_value)
+        );
+    }
+    out += &format!(
+        "\ncapability scale under each eligible reference family (ruler fixed)\n{:<12} {:>8} {:>7} {:>7} {:>4} {:>9} {:<20} {:>7}\n",
+        "reference", "α", "β", "resid", "n", "doubling", "95% CI", "p"
+    );
+    for r in &c.references {
+        out += &format!(
+            "{:<12} {:>8.3} {:>7.3} {:>7.3} {:>4} {:>9.0} {:<20} {:>7}\n",
+            r.reference,
+            r.alpha,
+            r.beta,
+            r.residual_sd,
+            r.n_trend,
+            r.doubling_days,
+            ci_text(r.doubling_ci95),
+            p_text(r.p_value)
+        );
+    }
+    if let Some((lo, hi)) = c.reference_spread_days {
+        out += &format!("doubling time across reference families: {lo:.0}–{hi:.0} days\n");
     }
     out
 }
@@ -451,6 +538,9 @@ fn write_outputs(args: &RunArgs, analysis: &Analysis) -> Result<()> {
             ImageFormat::Both => densing_report::Format::Both,
         };
         densing_report::write_report(&input, &files.staging(out)?, format)?;
+        if let Some(figs) = densing_analysis::capability_figures(analysis) {
+            densing_report::write_capability_figures(&figs, &files.staging(out)?, format)?;
+        }
     }
     files.commit()
 }
