@@ -75,8 +75,61 @@ impl Problem for ScoreProblem {
     fn cost(&self, theta: &[f64], w: &[f64]) -> f64 {
         let m = self.map(theta);
         (0..self.n_obs())
+            .filter(|&i| w[i] != 0.0)
             .map(|i| 0.5 * w[i] * (m.score(self.loss[i]) - self.score[i]).powi(2))
             .sum()
+    }
+
+    /// `S = d·h` with `h = 1 + (σ(s₂) − 1)·τ`, `τ = σ(z)`, `z = γ(L − l)`,
+    /// `d = σ(s₁)`, `γ = e^g`; the Hessian of `½Σ w r²` is
+    /// `Σ w (∇S∇Sᵀ + r·∇²S)`, with `∂z/∂g = z` and `∂z/∂l = −γ`.
+    fn hessian(&self, theta: &[f64], w: &[f64], grad: &mut [f64], hess: &mut [f64]) -> Option<f64> {
+        let (s2, gamma, l, d) = (sigmoid(theta[0]), theta[1].exp(), theta[2], sigmoid(theta[3]));
+        let (s2p, dp) = (s2 * (1.0 - s2), d * (1.0 - d));
+        let (s2pp, dpp) = (s2p * (1.0 - 2.0 * s2), dp * (1.0 - 2.0 * d));
+        let c1 = s2 - 1.0;
+        grad.fill(0.0);
+        hess.fill(0.0);
+        let mut cost = 0.0;
+        for i in (0..self.n_obs()).filter(|&i| w[i] != 0.0) {
+            let z = gamma * (self.loss[i] - l);
+            let tau = sigmoid(z);
+            let t1 = tau * (1.0 - tau);
+            let t2 = t1 * (1.0 - 2.0 * tau);
+            let h = 1.0 + c1 * tau;
+            let r = d * h - self.score[i];
+            cost += 0.5 * w[i] * r * r;
+            // ∂h/∂(s₂, g, l) and the second derivatives of h.
+            let dh = [s2p * tau, c1 * t1 * z, -c1 * t1 * gamma];
+            let ddh = [
+                [s2pp * tau, s2p * t1 * z, -s2p * t1 * gamma],
+                [s2p * t1 * z, c1 * (t2 * z * z + t1 * z), -c1 * gamma * (t2 * z + t1)],
+                [-s2p * t1 * gamma, -c1 * gamma * (t2 * z + t1), c1 * gamma * gamma * t2],
+            ];
+            let ds = [d * dh[0], d * dh[1], d * dh[2], dp * h];
+            let (wi, wr) = (w[i], w[i] * r);
+            for a in 0..4 {
+                grad[a] += wr * ds[a];
+                for b in 0..4 {
+                    let dds = match (a, b) {
+                        (3, 3) => dpp * h,
+                        (3, o) | (o, 3) => dp * dh[o],
+                        _ => d * ddh[a][b],
+                    };
+                    hess[a * 4 + b] += wi * ds[a] * ds[b] + wr * dds;
+                }
+            }
+        }
+        Some(cost)
+    }
+
+    /// The grid spans ln γ on `[ln(0.5/span), ln(500/span)]` and l on
+    /// `[lo − span, hi + span]` (see [`Problem::starts`]).
+    fn grid_distance(&self, a: &[f64], b: &[f64], resolution: usize) -> f64 {
+        let span = self.span();
+        let cells = (resolution.max(2) - 1) as f64;
+        let (cell_g, cell_l) = (1000f64.ln() / cells, 3.0 * span / cells);
+        ((a[1] - b[1]).abs() / cell_g).max((a[2] - b[2]).abs() / cell_l)
     }
 
     fn gradient(&self, theta: &[f64], w: &[f64]) -> Vec<f64> {
@@ -109,9 +162,8 @@ impl Problem for ScoreProblem {
     /// squares, with the constrained boundary solutions (d = 1, c + d = 0) tried
     /// when the free solution breaks a constraint.
     fn starts(&self, w: &[f64], resolution: usize, keep: usize) -> Vec<Vec<f64>> {
-        let lo = self.loss.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = self.loss.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let span = (hi - lo).max(1e-3);
+        let (lo, hi) = self.range();
+        let span = self.span();
         let gammas: Vec<f64> = linspace((0.5 / span).ln(), (500.0 / span).ln(), resolution)
             .into_iter()
             .map(f64::exp)
@@ -161,6 +213,19 @@ impl Problem for ScoreProblem {
 }
 
 impl ScoreProblem {
+    /// Smallest and largest loss of the fitted points.
+    fn range(&self) -> (f64, f64) {
+        let lo = self.loss.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = self.loss.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (lo, hi)
+    }
+
+    /// The loss span the start grid is scaled by (at least 1e-3).
+    fn span(&self) -> f64 {
+        let (lo, hi) = self.range();
+        (hi - lo).max(1e-3)
+    }
+
     /// Best feasible (c, d) for fixed sigmoid values: free solution if it obeys
     /// `c < 0, c + d ≥ 0, d ≤ 1`, else the best of the boundary solutions.
     fn linear_cd(&self, sig: &[f64], w: &[f64]) -> Option<(f64, f64)> {
