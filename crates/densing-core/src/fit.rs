@@ -57,6 +57,12 @@ pub trait Problem: Sync {
     fn grid_distance(&self, _a: &[f64], _b: &[f64], _resolution: usize) -> f64 {
         f64::INFINITY
     }
+    /// A start equivalent to the optimum `θ` for a replicate to polish from:
+    /// `θ` itself unless a coordinate sits so far out on a saturated plateau
+    /// that its gradient is 0 in floating point (it could never move back).
+    fn warm_start(&self, theta: &[f64]) -> Vec<f64> {
+        theta.to_vec()
+    }
 }
 
 /// Grid scan over the nonlinear parameters, then L-BFGS polish of the best starts.
@@ -267,7 +273,8 @@ impl GridPolish {
         how: Replicate,
     ) -> Result<Replicated> {
         if how == Replicate::Warm {
-            let best = optima
+            let starts: Vec<Vec<f64>> = optima.iter().map(|t| problem.warm_start(t)).collect();
+            let best = starts
                 .iter()
                 .filter_map(|s| newton(problem, w, s, self.max_iters).map(|p| (s, p)))
                 .filter(|(_, p)| p.cost.is_finite())
@@ -287,8 +294,9 @@ impl GridPolish {
                 }
             }
         }
+        let starts: Vec<Vec<f64>> = optima.iter().map(|t| problem.warm_start(t)).collect();
         Ok(Replicated {
-            solution: self.solve(problem, w, optima)?,
+            solution: self.solve(problem, w, &starts)?,
             fell_back: how == Replicate::Warm,
         })
     }

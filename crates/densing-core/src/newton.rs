@@ -5,9 +5,12 @@
 //! falls; μ shrinks after a step the quadratic model predicted well and grows
 //! after a poor or rejected one, so the method is a gradient-like descent far
 //! from an optimum and Newton (quadratic convergence) near it. Converged means
-//! the undamped Newton step is below 1e-10 (relative) in every coordinate, so
-//! two runs that reach the same minimum agree to ~1e-10, not to a stopping
-//! tolerance.
+//! the Hessian is positive definite and either the undamped Newton step is below
+//! 1e-10 (relative) in every coordinate or the Newton decrement `gᵀH⁻¹g` (twice
+//! the gain the quadratic model still promises) is below 1e-15 of the
+//! objective, i.e. below what the objective's own rounding resolves (a
+//! coordinate drifting along a saturated plateau, such as an asymptote
+//! approaching its bound, gains ever less and stops there).
 //!
 //! Why not argmin's L-BFGS, which polished before: a sampling profile of
 //! `densing predict` (BENCHMARKS.md, "Fits at Rust speed") spent most of its time
@@ -50,9 +53,13 @@ fn evaluate<P: Problem + ?Sized>(
     let cost = problem.hessian(&x.as_slice()[..k], w, &mut gb[..k], &mut hb[..k * k])?;
     *g = Vector::zeros();
     *h = Mat::identity();
-    for r in 0..k {
+    // A coordinate the objective does not depend on at all (gradient and
+    // curvature exactly 0, e.g. a saturated sigmoid asymptote at d = 1) stays
+    // fixed like a padding dimension, instead of making H singular.
+    let live = |r: usize| gb[r] != 0.0 || hb[r * k + r] != 0.0;
+    for r in (0..k).filter(|&r| live(r)) {
         g[r] = gb[r];
-        for c in 0..k {
+        for c in (0..k).filter(|&c| live(c)) {
             h[(r, c)] = hb[r * k + c];
         }
     }
@@ -84,7 +91,11 @@ pub fn newton<P: Problem + ?Sized>(
         }
         if let Some(chol) = h.cholesky() {
             let step = chol.solve(&-g);
-            if (0..k).all(|i| step[i].abs() <= 1e-10 * (1.0 + x[i].abs())) {
+            // Newton decrement gᵀH⁻¹g: twice what the quadratic model can still gain.
+            let decrement = -g.dot(&step);
+            if decrement <= 1e-15 * f.abs()
+                || (0..k).all(|i| step[i].abs() <= 1e-10 * (1.0 + x[i].abs()))
+            {
                 converged = true;
                 break;
             }

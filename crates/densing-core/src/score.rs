@@ -123,6 +123,12 @@ impl Problem for ScoreProblem {
         Some(cost)
     }
 
+    /// The asymptotes nudged 1e-6 inside (0, 1) ([`ScoreProblem::theta_of`]):
+    /// an optimum at d = 1 has `σ(s₁) = 1` exactly and no gradient in `s₁`.
+    fn warm_start(&self, theta: &[f64]) -> Vec<f64> {
+        self.theta_of(&self.map(theta))
+    }
+
     /// The grid spans ln γ on `[ln(0.5/span), ln(500/span)]` and l on
     /// `[lo − span, hi + span]` (see [`Problem::starts`]).
     fn grid_distance(&self, a: &[f64], b: &[f64], resolution: usize) -> f64 {
