@@ -57,8 +57,7 @@ impl LawFit {
         });
         if let Some(b) = &self.bootstrap {
             out["ci95"] = json!(by_name(b.ci95.iter().map(|v| json!(v)).collect()));
-            out["bootstrap"] =
-                json!({"replicates": b.replicates, "seed": b.seed, "failed": b.failed, "fallbacks": b.fallbacks});
+            out["bootstrap"] = json!({"replicates": b.replicates, "seed": b.seed, "failed": b.failed, "fallbacks": b.fallbacks});
         }
         out
     }

@@ -87,13 +87,7 @@ pub fn bootstrap<P: Problem>(
     cfg: &BootstrapConfig,
     tick: &(dyn Fn() + Sync),
 ) -> BootstrapResult {
-    bootstrap_from(
-        problem,
-        &[best_theta.to_vec()],
-        cfg,
-        Replicate::Warm,
-        tick,
-    )
+    bootstrap_from(problem, &[best_theta.to_vec()], cfg, Replicate::Warm, tick)
 }
 
 /// Run the bootstrap from the full-data optima (best first, e.g.

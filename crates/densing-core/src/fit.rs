@@ -47,7 +47,13 @@ pub trait Problem: Sync {
     /// Cost at `θ`, with its gradient and Hessian (row-major `k×k`) written
     /// into `grad` and `hess` without allocating; `None` when the problem has
     /// no analytic Hessian (then L-BFGS polishes instead of Newton).
-    fn hessian(&self, _theta: &[f64], _w: &[f64], _grad: &mut [f64], _hess: &mut [f64]) -> Option<f64> {
+    fn hessian(
+        &self,
+        _theta: &[f64],
+        _w: &[f64],
+        _grad: &mut [f64],
+        _hess: &mut [f64],
+    ) -> Option<f64> {
         None
     }
     /// How far apart `a` and `b` are in cells of the `resolution` grid that

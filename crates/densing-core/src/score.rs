@@ -85,7 +85,12 @@ impl Problem for ScoreProblem {
     /// `d = σ(s₁)`, `γ = e^g`; the Hessian of `½Σ w r²` is
     /// `Σ w (∇S∇Sᵀ + r·∇²S)`, with `∂z/∂g = z` and `∂z/∂l = −γ`.
     fn hessian(&self, theta: &[f64], w: &[f64], grad: &mut [f64], hess: &mut [f64]) -> Option<f64> {
-        let (s2, gamma, l, d) = (sigmoid(theta[0]), theta[1].exp(), theta[2], sigmoid(theta[3]));
+        let (s2, gamma, l, d) = (
+            sigmoid(theta[0]),
+            theta[1].exp(),
+            theta[2],
+            sigmoid(theta[3]),
+        );
         let (s2p, dp) = (s2 * (1.0 - s2), d * (1.0 - d));
         let (s2pp, dpp) = (s2p * (1.0 - 2.0 * s2), dp * (1.0 - 2.0 * d));
         let c1 = s2 - 1.0;
@@ -104,8 +109,16 @@ impl Problem for ScoreProblem {
             let dh = [s2p * tau, c1 * t1 * z, -c1 * t1 * gamma];
             let ddh = [
                 [s2pp * tau, s2p * t1 * z, -s2p * t1 * gamma],
-                [s2p * t1 * z, c1 * (t2 * z * z + t1 * z), -c1 * gamma * (t2 * z + t1)],
-                [-s2p * t1 * gamma, -c1 * gamma * (t2 * z + t1), c1 * gamma * gamma * t2],
+                [
+                    s2p * t1 * z,
+                    c1 * (t2 * z * z + t1 * z),
+                    -c1 * gamma * (t2 * z + t1),
+                ],
+                [
+                    -s2p * t1 * gamma,
+                    -c1 * gamma * (t2 * z + t1),
+                    c1 * gamma * gamma * t2,
+                ],
             ];
             let ds = [d * dh[0], d * dh[1], d * dh[2], dp * h];
             let (wi, wr) = (w[i], w[i] * r);
@@ -186,7 +199,8 @@ impl Problem for ScoreProblem {
                     for i in (0..self.n_obs()).filter(|&i| w[i] != 0.0) {
                         m.add(w[i], sigmoid(gamma * (self.loss[i] - l)), self.score[i]);
                     }
-                    m.best_cd().map(|(c, d, sse)| (sse, ScoreMap { c, gamma, l, d }))
+                    m.best_cd()
+                        .map(|(c, d, sse)| (sse, ScoreMap { c, gamma, l, d }))
                 })
             })
             .collect();
@@ -267,7 +281,8 @@ impl Moments {
     /// `c < 0, c + d ≥ 0, d ≤ 1`, else the best of the boundary solutions
     /// (d = 1: `S − 1 = c·σ`; c + d = 0: `S = d·(1 − σ)`) and (−1, 1).
     fn best_cd(&self) -> Option<(f64, f64, f64)> {
-        let feasible = |c: f64, d: f64| c.is_finite() && d.is_finite() && c < 0.0 && c + d >= 0.0 && d <= 1.0;
+        let feasible =
+            |c: f64, d: f64| c.is_finite() && d.is_finite() && c < 0.0 && c + d >= 0.0 && d <= 1.0;
         let mut cands: Vec<(f64, f64)> = Vec::with_capacity(4);
         let gram = Matrix2::new(self.ss, self.s, self.s, self.w);
         if let Some(sol) = gram.lu().solve(&Vector2::new(self.sy, self.y)) {

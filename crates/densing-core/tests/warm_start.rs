@@ -35,12 +35,17 @@ fn close(a: f64, b: f64, rel: f64) -> bool {
 fn check_derivatives<P: Problem>(p: &P, theta: &[f64], w: &[f64]) {
     let k = theta.len();
     let (mut g, mut h) = (vec![0.0; k], vec![0.0; k * k]);
-    let cost = p.hessian(theta, w, &mut g, &mut h).expect("analytic Hessian");
+    let cost = p
+        .hessian(theta, w, &mut g, &mut h)
+        .expect("analytic Hessian");
     assert!(close(cost, p.cost(theta, w), 1e-12), "cost");
     let grad = p.gradient(theta, w);
     let scale = grad.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     for j in 0..k {
-        assert!((g[j] - grad[j]).abs() <= 1e-10 * scale, "gradient {j}: {g:?} vs {grad:?}");
+        assert!(
+            (g[j] - grad[j]).abs() <= 1e-10 * scale,
+            "gradient {j}: {g:?} vs {grad:?}"
+        );
     }
     let hscale = h.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     for j in 0..k {
@@ -94,7 +99,10 @@ fn analytic_hessians_match_finite_differences() {
 /// Same optimum to 1e-6 relative in every coordinate.
 fn assert_same(warm: &[f64], grid: &[f64], what: &str) {
     for (a, b) in warm.iter().zip(grid) {
-        assert!(close(*a, *b, 1e-6), "{what}: warm {warm:?} vs full grid {grid:?}");
+        assert!(
+            close(*a, *b, 1e-6),
+            "{what}: warm {warm:?} vs full grid {grid:?}"
+        );
     }
 }
 
@@ -135,7 +143,11 @@ fn olmo_ladder_warm_replicates_equal_the_full_grid_path() {
     for (task, runs) in &ladder.tasks {
         let warm = fit_task_by(task, runs, &cfg, Replicate::Warm, &|| {}).unwrap();
         let grid = fit_task_by(task, runs, &cfg, Replicate::FullGrid, &|| {}).unwrap();
-        println!("{task}: fallbacks {} of {}", warm.fallbacks, 2 * cfg.replicates);
+        println!(
+            "{task}: fallbacks {} of {}",
+            warm.fallbacks,
+            2 * cfg.replicates
+        );
         assert_eq!(warm.replicates.len(), grid.replicates.len());
         for (i, ((lw, mw), (lg, mg))) in warm.replicates.iter().zip(&grid.replicates).enumerate() {
             let what = format!("{task} replicate {i}");
