@@ -485,7 +485,9 @@ pub fn fit_task_by(
     let step2 = ScoreStep::fit(&anchors, &format!("step 2 of `{task}`"))?;
     let (law, map) = (step1.law(), step2.map());
 
-    let results: Vec<Option<((LossLaw, bool), (ScoreMap, bool))>> = (0..cfg.replicates)
+    // Per replicate: each step's refit and whether it fell back to the grid.
+    type Refits = ((LossLaw, bool), (ScoreMap, bool));
+    let results: Vec<Option<Refits>> = (0..cfg.replicates)
         .into_par_iter()
         .map(|i| {
             let mut rng = replicate_rng(cfg.seed, i);
