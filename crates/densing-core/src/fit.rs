@@ -6,7 +6,9 @@
 //! the rest. [`GridPolish`] exploits this: it scans a grid over the nonlinear
 //! parameters, solving the linear part in closed form at each cell, keeps the
 //! grid's local minima as starts, and polishes each with argmin's L-BFGS on the
-//! true objective. The best polished point is the fit; how many distinct optima
+//! true objective, finished by Newton where the problem has a Hessian. Bootstrap
+//! replicates start from the full-data optima instead
+//! ([`GridPolish::solve_replicate`]). The best polished point is the fit; how many distinct optima
 //! the starts reached is reported, so a multi-modal objective is visible.
 //!
 //! Observations carry *weights*: a bootstrap replicate is the same problem with

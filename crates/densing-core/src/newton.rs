@@ -12,11 +12,13 @@
 //! coordinate drifting along a saturated plateau, such as an asymptote
 //! approaching its bound, gains ever less and stops there).
 //!
-//! Why not argmin's L-BFGS, which polished before: a sampling profile of
-//! `densing predict` (BENCHMARKS.md, "Fits at Rust speed") spent most of its time
-//! in L-BFGS iterations on the step-2 objective; with the 4×4 or 5×5 Hessian in
-//! hand, Newton needs ~5–20 evaluations where L-BFGS needed hundreds, and the
-//! loop allocates nothing (fixed-size nalgebra matrices).
+//! Why hand-written rather than argmin's L-BFGS: bootstrap replicates start next
+//! to their optimum, where Newton with the exact 4×4 or 5×5 Hessian converges in
+//! a few steps to full precision (L-BFGS stops at a tolerance), which is what
+//! lets a warm-started replicate be compared with the full-grid path to 1e-6;
+//! argmin's trust-region solvers would allocate per iteration, this loop does
+//! not (fixed-size nalgebra matrices on the stack). Far from an optimum L-BFGS
+//! stays the better tool ([`crate::fit::GridPolish::polish_from`]).
 
 use crate::fit::Problem;
 use nalgebra::{SMatrix, SVector};
