@@ -24,12 +24,16 @@ fi
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores online; load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "versions: $(rustc --version); $($py -c 'import sys, numpy, scipy; print("python", sys.version.split()[0], "numpy", numpy.__version__, "scipy", scipy.__version__)')"
 cargo build --release -q -p densing-core --example bench_fit
+cargo build --release -q -p densing
 
 TIMEFORMAT='%R %U %S'
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 { time "$CARGO_TARGET_DIR/release/examples/bench_fit" "$data" >"$tmp/rust.json"; } 2>"$tmp/rust.time"
 cat "$tmp/rust.json"
+# The same fit and bootstrap through the CLI (`densing fit loss`), as a user runs it.
+{ time "$CARGO_TARGET_DIR/release/densing" fit loss --data "$data" --form chinchilla --drop-highest 5 \
+    --bootstrap 4000 --seed 7 --json >"$tmp/cli.json"; } 2>"$tmp/cli.time"
 $py bench/fit/scipy_chinchilla.py "$data" --replicates "${REPLICATES:-3}" | tee "$tmp/py.json"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -39,6 +43,8 @@ d = sys.argv[1]
 rs, py = (json.load(open(f"{d}/{n}.json")) for n in ("rust", "py"))
 _, user, system = map(float, open(f"{d}/rust.time").read().split())
 rs_cpu = user + system  # whole process: read, fit and bootstrap
+cli_wall, cli_user, cli_sys = map(float, open(f"{d}/cli.time").read().split()[-3:])
+cli = json.load(open(f"{d}/cli.json"))
 
 
 def x(a, b):
@@ -55,6 +61,12 @@ print(f"| total, wall s | {rs['total_s']:.1f} | {py['total_s']:.0f} | **{x(py['t
 print(f"| total, CPU s | {rs_cpu:.1f} | {py['total_cpu_s']:.0f} | {x(py['total_cpu_s'], rs_cpu)} |")
 print(f"| total with warm-started scipy bootstrap, wall s | {rs['total_s']:.1f} | {py['warm_total_s']:.0f} ({py['warm_replicates_timed']} replicates) | {x(py['warm_total_s'], rs['total_s'])} |")
 print(f"| total with warm-started scipy bootstrap, CPU s | {rs_cpu:.1f} | {py['warm_total_cpu_s']:.0f} | {x(py['warm_total_cpu_s'], rs_cpu)} |")
+warm_boot_cpu = py['warm_total_cpu_s'] - py['fit_cpu_s']
+print(f"| 4,000-replicate bootstrap alone, warm-started both, CPU s | {rs['bootstrap_cpu_s']:.2f} | {warm_boot_cpu:.0f} | {x(warm_boot_cpu, rs['bootstrap_cpu_s'])} |")
+print(f"| `densing fit loss --bootstrap 4000` (CLI, whole process) vs warm-started scipy total, CPU s | {cli_user + cli_sys:.1f} | {py['warm_total_cpu_s']:.0f} | {x(py['warm_total_cpu_s'], cli_user + cli_sys)} |")
+print(f"| the same, wall s | {cli_wall:.1f} | {py['warm_total_s']:.0f} | {x(py['warm_total_s'], cli_wall)} |")
+print(f"CLI bootstrap: {cli['bootstrap']['replicates']} replicates, {cli['bootstrap']['failed']} failed, {cli['bootstrap']['fallbacks']} fell back to the full grid")
+print(f"densing-core replicates that fell back to the full grid: {rs['bootstrap_fallbacks']} of {rs['bootstrap_replicates']}")
 print(f"objective: densing-core {rs['objective']:.6e}, scipy {py['objective']:.6e}")
 for k in ("E", "A", "B", "alpha", "beta"):
     print(f"  {k:5} densing-core {rs['params'][k]:.6g}  scipy {py['params'][k]:.6g}")

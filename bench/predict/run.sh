@@ -8,13 +8,15 @@
 # score) over every (target, task), and wall and CPU seconds of both with the ratio.
 #
 # Usage (from anywhere): bash bench/predict/run.sh
-# Env: REPLICATES (bootstrap replicates for both, default 100), CARGO_TARGET_DIR
+# Env: REPLICATES (bootstrap replicates for both, default 100), MODES (settings run,
+# default "forecast backtest"), CARGO_TARGET_DIR
 # (default target), PY (default .venv-bench/bin/python, created with numpy + scipy
 # if missing).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 B=${REPLICATES:-100}
+MODES=${MODES:-forecast backtest}
 py=${PY:-.venv-bench/bin/python}
 if [[ ! -x $py ]]; then
     python3 -m venv .venv-bench
@@ -32,19 +34,19 @@ bin=$CARGO_TARGET_DIR/release/densing
 TIMEFORMAT='%R %U %S'
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for mode in forecast backtest; do
+for mode in $MODES; do
     if [[ $mode == backtest ]]; then extra=(--backtest); rs_extra=(--backtest largest); else extra=("${targets[@]}"); rs_extra=("${targets[@]}"); fi
     { time "$bin" predict --ladder "$ladder" "${rs_extra[@]}" --bootstrap "$B" --json >"$tmp/rs-$mode.json"; } 2>"$tmp/rs-$mode.time"
     $py bench/predict/scipy_predict.py "$ladder" --exclude '*-0.5xC' "${extra[@]}" --replicates "$B" >"$tmp/py-$mode.json"
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-$py - "$tmp" "$B" <<'PY'
+$py - "$tmp" "$B" $MODES <<'PY'
 import json, sys
-d, B = sys.argv[1], int(sys.argv[2])
+d, B, modes = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 print(f"| setting | max abs diff loss | max abs diff score | densing wall s | densing CPU s | scipy wall s | scipy CPU s | ratio (wall) | ratio (CPU) |")
 print("|---|---|---|---|---|---|---|---|---|")
-for mode in ("forecast", "backtest"):
+for mode in modes:
     rs = json.load(open(f"{d}/rs-{mode}.json"))
     py = json.load(open(f"{d}/py-{mode}.json"))
     wall, user, sys_ = map(float, open(f"{d}/rs-{mode}.time").read().split())
@@ -62,4 +64,7 @@ for mode in ("forecast", "backtest"):
     print(f"  worst score: {worst['target']} {worst['task']}: densing {worst['score']:.5f} "
           f"{[round(x, 4) for x in worst['score_ci95']]}, scipy {q['score']:.5f} "
           f"{[round(x, 4) for x in q['score_ci95']] if q['score_ci95'] else ''}")
+    fits = rs["fits"].values()
+    print(f"  densing replicate refits that fell back to the full grid: {sum(f['fallbacks'] for f in fits)} "
+          f"of {2 * B * len(fits)} (2 steps × {B} replicates × {len(fits)} tasks)")
 PY

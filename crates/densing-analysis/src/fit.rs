@@ -3,9 +3,9 @@
 //! its diagnostics and, on request, bootstrap 95% CIs.
 
 use crate::limits::{check_count, MAX_BOOTSTRAP};
-use densing_core::bootstrap::{bootstrap, BootstrapConfig, BootstrapResult};
+use densing_core::bootstrap::{bootstrap_from, BootstrapConfig, BootstrapResult};
 use densing_core::data::{AnchorPoint, LadderPoint};
-use densing_core::fit::{fit, require_points, FitReport, GridPolish, Problem};
+use densing_core::fit::{fit, require_points, FitReport, GridPolish, Problem, Replicate};
 use densing_core::law::LossForm;
 use densing_core::loss::LossProblem;
 use densing_core::score::ScoreProblem;
@@ -148,8 +148,7 @@ impl LawFit {
         });
         if let Some(b) = &self.bootstrap {
             out["ci95"] = json!(by_name(b.ci95.iter().map(|v| json!(v)).collect()));
-            out["bootstrap"] =
-                json!({"replicates": b.replicates, "seed": b.seed, "failed": b.failed});
+            out["bootstrap"] = json!({"replicates": b.replicates, "seed": b.seed, "failed": b.failed, "fallbacks": b.fallbacks});
         }
         out
     }
@@ -260,7 +259,7 @@ fn run_bootstrap<P: Problem>(
             },
         };
         // Every replicate failing is an error, not an empty interval.
-        bootstrap(problem, &report.theta, &cfg, tick)
+        bootstrap_from(problem, &report.optima, &cfg, Replicate::Warm, tick)
             .require_success()
             .map(Some)
     }

@@ -416,6 +416,7 @@ fn fit_json(f: &TaskFit) -> Value {
         "step2_points": f.step2_points,
         "step2_rmse": f.step2_rmse,
         "failed_replicates": f.failed_replicates,
+        "fallbacks": f.fallbacks,
     })
 }
 

@@ -3,10 +3,11 @@
 //!
 //! Replicate `i` draws its groups (runs or models) from a ChaCha8 stream
 //! `(seed, i)`, so results are bit-for-bit reproducible for a given seed whatever
-//! the thread count or scheduling. Each replicate is solved by the same solver,
-//! warm-started from the full-data optimum as well as from its own grid scan.
+//! the thread count or scheduling. Each replicate is polished by Newton from the
+//! full-data optima and rescans its own grid only when that warm start is not
+//! trustworthy ([`GridPolish::solve_replicate`]); the fallbacks are counted.
 
-use crate::fit::{GridPolish, Problem};
+use crate::fit::{GridPolish, Problem, Replicate};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -36,6 +37,8 @@ pub struct BootstrapResult {
     pub seed: u64,
     /// Replicates whose fit failed (degenerate resample); excluded from the CIs.
     pub failed: usize,
+    /// Warm-started replicates that fell back to the full grid scan.
+    pub fallbacks: usize,
     /// 95% percentile intervals per parameter.
     pub ci95: Vec<[f64; 2]>,
     #[serde(skip)]
@@ -76,34 +79,48 @@ pub fn resample_weights(groups: &[usize], rng: &mut ChaCha8Rng) -> Vec<f64> {
     groups.iter().map(|&g| counts[g]).collect()
 }
 
-/// Run the bootstrap; `tick` is called once per finished replicate (progress).
+/// Run the bootstrap warm-started from the full-data optimum `best_theta`;
+/// `tick` is called once per finished replicate (progress).
 pub fn bootstrap<P: Problem>(
     problem: &P,
     best_theta: &[f64],
     cfg: &BootstrapConfig,
     tick: &(dyn Fn() + Sync),
 ) -> BootstrapResult {
+    bootstrap_from(problem, &[best_theta.to_vec()], cfg, Replicate::Warm, tick)
+}
+
+/// Run the bootstrap from the full-data optima (best first, e.g.
+/// [`crate::fit::FitReport::optima`]), each replicate solved `how`.
+pub fn bootstrap_from<P: Problem>(
+    problem: &P,
+    optima: &[Vec<f64>],
+    cfg: &BootstrapConfig,
+    how: Replicate,
+    tick: &(dyn Fn() + Sync),
+) -> BootstrapResult {
     let groups = problem.groups();
-    let results: Vec<Option<Vec<f64>>> = (0..cfg.replicates)
+    let results: Vec<Option<(Vec<f64>, bool)>> = (0..cfg.replicates)
         .into_par_iter()
         .map(|i| {
             let mut rng = replicate_rng(cfg.seed, i);
             let w = resample_weights(&groups, &mut rng);
             let out = cfg
                 .solver
-                .solve(problem, &w, &[best_theta.to_vec()])
+                .solve_replicate(problem, &w, optima, how)
                 .ok()
-                .map(|s| s.theta);
+                .map(|r| (r.solution.theta, r.fell_back));
             tick();
             out
         })
         .collect();
-    let thetas: Vec<Vec<f64>> = results.iter().flatten().cloned().collect();
+    let thetas: Vec<Vec<f64>> = results.iter().flatten().map(|r| r.0.clone()).collect();
     let samples: Vec<Vec<f64>> = thetas.iter().map(|t| problem.natural(t)).collect();
     BootstrapResult {
         replicates: cfg.replicates,
         seed: cfg.seed,
         failed: cfg.replicates - thetas.len(),
+        fallbacks: results.iter().flatten().filter(|r| r.1).count(),
         ci95: percentile_intervals(&samples, 0.95),
         samples,
         thetas,

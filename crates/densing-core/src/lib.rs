@@ -17,6 +17,7 @@ pub mod family;
 pub mod fit;
 pub mod law;
 pub mod loss;
+pub mod newton;
 pub mod predict;
 pub mod registry;
 mod registry_load;

@@ -143,6 +143,56 @@ impl Problem for LossProblem {
         self.pack(g[0], g[1], g[2], g[3], g[4])
     }
 
+    /// With `p` the softmax weights of the three terms and `u_j` the terms,
+    /// `∇ln L̂ = Σ p_j ∇u_j` and `∇²ln L̂ = Σ p_j ∇u_j∇u_jᵀ − ∇ln L̂ ∇ln L̂ᵀ`
+    /// (each `u_j` is linear in θ), so the objective's Hessian is
+    /// `Σ w [ψ(r)·Σ p_j ∇u_j∇u_jᵀ + (ψ'(r) − ψ(r))·∇ln L̂ ∇ln L̂ᵀ]`.
+    fn hessian(&self, theta: &[f64], w: &[f64], grad: &mut [f64], hess: &mut [f64]) -> Option<f64> {
+        let (e, a, alpha, b, beta) = self.unpack(theta);
+        let k = theta.len();
+        // Positions of (e, a, α, b, β) in θ.
+        let (ie, ia, ial, ib, ibe) = match self.form {
+            LossForm::Chinchilla => (Some(0), 1, 3, 2, 4),
+            LossForm::Paper => (None, 0, 1, 2, 3),
+        };
+        grad.fill(0.0);
+        hess.fill(0.0);
+        let mut cost = 0.0;
+        for i in (0..self.n_obs()).filter(|&i| w[i] != 0.0) {
+            let (lp, p) = self.predict(i, e, a, alpha, b, beta);
+            let r = lp - self.ln_loss[i];
+            let (rho, psi) = huber(r, self.delta);
+            let curvature = if r.abs() <= self.delta { 1.0 } else { 0.0 };
+            cost += w[i] * rho;
+            let (ln_n, ln_d) = (self.ln_n[i], self.ln_d[i]);
+            let mut gp = [0.0; 5];
+            gp[ia] = p[1];
+            gp[ial] = -p[1] * ln_n;
+            gp[ib] = p[2];
+            gp[ibe] = -p[2] * ln_d;
+            let wpsi = w[i] * psi;
+            // ψ·Σ p_j ∇u_j∇u_jᵀ: u₁ = a − α·ln n, u₂ = b − β·ln d, u₀ = e.
+            for (u, v, pj, l) in [(ia, ial, p[1], ln_n), (ib, ibe, p[2], ln_d)] {
+                hess[u * k + u] += wpsi * pj;
+                hess[u * k + v] -= wpsi * pj * l;
+                hess[v * k + u] -= wpsi * pj * l;
+                hess[v * k + v] += wpsi * pj * l * l;
+            }
+            if let Some(ie) = ie {
+                gp[ie] = p[0];
+                hess[ie * k + ie] += wpsi * p[0];
+            }
+            let c = w[i] * (curvature - psi);
+            for row in 0..k {
+                grad[row] += wpsi * gp[row];
+                for col in 0..k {
+                    hess[row * k + col] += c * gp[row] * gp[col];
+                }
+            }
+        }
+        Some(cost)
+    }
+
     fn residuals(&self, theta: &[f64]) -> Vec<f64> {
         let (e, a, alpha, b, beta) = self.unpack(theta);
         (0..self.n_obs())
@@ -203,6 +253,13 @@ impl Problem for LossProblem {
                 )
             })
             .collect()
+    }
+
+    /// The grid spans α and β on [`EXPONENT_RANGE`].
+    fn grid_distance(&self, a: &[f64], b: &[f64], resolution: usize) -> f64 {
+        let cell = (EXPONENT_RANGE.1 - EXPONENT_RANGE.0) / (resolution.max(2) - 1) as f64;
+        let (ua, ub) = (self.unpack(a), self.unpack(b));
+        (ua.2 - ub.2).abs().max((ua.4 - ub.4).abs()) / cell
     }
 
     fn natural(&self, theta: &[f64]) -> Vec<f64> {

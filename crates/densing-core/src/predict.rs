@@ -19,7 +19,7 @@
 use crate::bootstrap::{percentile_interval, replicate_rng, REPLICATE_SOLVER};
 use crate::data::{AnchorPoint, LadderPoint};
 use crate::error::{Error, Result};
-use crate::fit::{fit, require_points, FitReport, GridPolish, Problem};
+use crate::fit::{fit, require_points, FitReport, GridPolish, Problem, Replicate};
 use crate::law::{LossForm, LossLaw, ScoreMap};
 use crate::loss::LossProblem;
 use crate::score::ScoreProblem;
@@ -49,13 +49,13 @@ impl LossStep {
         self.problem.law(&self.fit.theta)
     }
 
-    /// Refit with multiplicity weights (a bootstrap replicate), warm-started
-    /// from the full-data optimum.
-    pub fn refit(&self, w: &[f64]) -> Option<LossLaw> {
+    /// Refit with multiplicity weights (a bootstrap replicate) from the
+    /// full-data optima, solved `how`; also whether it fell back to the grid.
+    pub fn refit(&self, w: &[f64], how: Replicate) -> Option<(LossLaw, bool)> {
         REPLICATE_SOLVER
-            .solve(&self.problem, w, std::slice::from_ref(&self.fit.theta))
+            .solve_replicate(&self.problem, w, &self.fit.optima, how)
             .ok()
-            .map(|s| self.problem.law(&s.theta))
+            .map(|r| (self.problem.law(&r.solution.theta), r.fell_back))
     }
 }
 
@@ -77,12 +77,13 @@ impl ScoreStep {
         self.problem.map(&self.fit.theta)
     }
 
-    /// Refit with multiplicity weights, warm-started from the full-data optimum.
-    pub fn refit(&self, w: &[f64]) -> Option<ScoreMap> {
+    /// Refit with multiplicity weights from the full-data optima, solved
+    /// `how`; also whether it fell back to the grid.
+    pub fn refit(&self, w: &[f64], how: Replicate) -> Option<(ScoreMap, bool)> {
         REPLICATE_SOLVER
-            .solve(&self.problem, w, std::slice::from_ref(&self.fit.theta))
+            .solve_replicate(&self.problem, w, &self.fit.optima, how)
             .ok()
-            .map(|s| self.problem.map(&s.theta))
+            .map(|r| (self.problem.map(&r.solution.theta), r.fell_back))
     }
 }
 
@@ -392,6 +393,9 @@ pub struct TaskFit {
     pub step2: FitReport,
     /// Bootstrap replicates whose refit failed in either step (excluded).
     pub failed_replicates: usize,
+    /// Replicate refits (of either step) whose warm start fell back to the
+    /// full grid scan.
+    pub fallbacks: usize,
     /// Step-1 points: (run, N, D, L, S) final points.
     #[serde(skip)]
     pub finals: Vec<LadderPoint>,
@@ -448,6 +452,18 @@ pub fn fit_task(
     cfg: &PredictConfig,
     tick: &(dyn Fn() + Sync),
 ) -> Result<TaskFit> {
+    fit_task_by(task, runs, cfg, Replicate::Warm, tick)
+}
+
+/// [`fit_task`] with every replicate refit solved `how` (the full-grid path is
+/// the reference the warm-started one is checked against).
+pub fn fit_task_by(
+    task: &str,
+    runs: &[RunSeries],
+    cfg: &PredictConfig,
+    how: Replicate,
+    tick: &(dyn Fn() + Sync),
+) -> Result<TaskFit> {
     let s = cfg.settings;
     let finals: Vec<LadderPoint> = runs
         .iter()
@@ -469,7 +485,9 @@ pub fn fit_task(
     let step2 = ScoreStep::fit(&anchors, &format!("step 2 of `{task}`"))?;
     let (law, map) = (step1.law(), step2.map());
 
-    let results: Vec<Option<(LossLaw, ScoreMap)>> = (0..cfg.replicates)
+    // Per replicate: each step's refit and whether it fell back to the grid.
+    type Refits = ((LossLaw, bool), (ScoreMap, bool));
+    let results: Vec<Option<Refits>> = (0..cfg.replicates)
         .into_par_iter()
         .map(|i| {
             let mut rng = replicate_rng(cfg.seed, i);
@@ -486,12 +504,18 @@ pub fn fit_task(
                 w2.extend(w);
             }
             w2.push(1.0);
-            let out = step1.refit(&w1).zip(step2.refit(&w2));
+            let out = step1.refit(&w1, how).zip(step2.refit(&w2, how));
             tick();
             out
         })
         .collect();
-    let replicates: Vec<(LossLaw, ScoreMap)> = results.iter().flatten().copied().collect();
+    let replicates: Vec<(LossLaw, ScoreMap)> =
+        results.iter().flatten().map(|(l, m)| (l.0, m.0)).collect();
+    let fallbacks = results
+        .iter()
+        .flatten()
+        .map(|(l, m)| usize::from(l.1) + usize::from(m.1))
+        .sum();
     let law_samples: Vec<Vec<f64>> = replicates
         .iter()
         .map(|(l, _)| vec![l.e, l.a, l.b, l.alpha, l.beta])
@@ -526,6 +550,7 @@ pub fn fit_task(
         step2_rmse,
         step2: step2.fit,
         failed_replicates: cfg.replicates - replicates.len(),
+        fallbacks,
         finals,
         scores,
         replicates,

@@ -11,6 +11,7 @@ use crate::data::AnchorPoint;
 use crate::fit::{grid_local_minima, linspace, Problem};
 use crate::law::ScoreMap;
 use nalgebra::{Matrix2, Vector2};
+use rayon::prelude::*;
 
 pub struct ScoreProblem {
     loss: Vec<f64>,
@@ -75,8 +76,80 @@ impl Problem for ScoreProblem {
     fn cost(&self, theta: &[f64], w: &[f64]) -> f64 {
         let m = self.map(theta);
         (0..self.n_obs())
+            .filter(|&i| w[i] != 0.0)
             .map(|i| 0.5 * w[i] * (m.score(self.loss[i]) - self.score[i]).powi(2))
             .sum()
+    }
+
+    /// `S = d·h` with `h = 1 + (σ(s₂) − 1)·τ`, `τ = σ(z)`, `z = γ(L − l)`,
+    /// `d = σ(s₁)`, `γ = e^g`; the Hessian of `½Σ w r²` is
+    /// `Σ w (∇S∇Sᵀ + r·∇²S)`, with `∂z/∂g = z` and `∂z/∂l = −γ`.
+    fn hessian(&self, theta: &[f64], w: &[f64], grad: &mut [f64], hess: &mut [f64]) -> Option<f64> {
+        let (s2, gamma, l, d) = (
+            sigmoid(theta[0]),
+            theta[1].exp(),
+            theta[2],
+            sigmoid(theta[3]),
+        );
+        let (s2p, dp) = (s2 * (1.0 - s2), d * (1.0 - d));
+        let (s2pp, dpp) = (s2p * (1.0 - 2.0 * s2), dp * (1.0 - 2.0 * d));
+        let c1 = s2 - 1.0;
+        grad.fill(0.0);
+        hess.fill(0.0);
+        let mut cost = 0.0;
+        for i in (0..self.n_obs()).filter(|&i| w[i] != 0.0) {
+            let z = gamma * (self.loss[i] - l);
+            let tau = sigmoid(z);
+            let t1 = tau * (1.0 - tau);
+            let t2 = t1 * (1.0 - 2.0 * tau);
+            let h = 1.0 + c1 * tau;
+            let r = d * h - self.score[i];
+            cost += 0.5 * w[i] * r * r;
+            // ∂h/∂(s₂, g, l) and the second derivatives of h.
+            let dh = [s2p * tau, c1 * t1 * z, -c1 * t1 * gamma];
+            let ddh = [
+                [s2pp * tau, s2p * t1 * z, -s2p * t1 * gamma],
+                [
+                    s2p * t1 * z,
+                    c1 * (t2 * z * z + t1 * z),
+                    -c1 * gamma * (t2 * z + t1),
+                ],
+                [
+                    -s2p * t1 * gamma,
+                    -c1 * gamma * (t2 * z + t1),
+                    c1 * gamma * gamma * t2,
+                ],
+            ];
+            let ds = [d * dh[0], d * dh[1], d * dh[2], dp * h];
+            let (wi, wr) = (w[i], w[i] * r);
+            for a in 0..4 {
+                grad[a] += wr * ds[a];
+                for b in 0..4 {
+                    let dds = match (a, b) {
+                        (3, 3) => dpp * h,
+                        (3, o) | (o, 3) => dp * dh[o],
+                        _ => d * ddh[a][b],
+                    };
+                    hess[a * 4 + b] += wi * ds[a] * ds[b] + wr * dds;
+                }
+            }
+        }
+        Some(cost)
+    }
+
+    /// The asymptotes nudged 1e-6 inside (0, 1) ([`ScoreProblem::theta_of`]):
+    /// an optimum at d = 1 has `σ(s₁) = 1` exactly and no gradient in `s₁`.
+    fn warm_start(&self, theta: &[f64]) -> Vec<f64> {
+        self.theta_of(&self.map(theta))
+    }
+
+    /// The grid spans ln γ on `[ln(0.5/span), ln(500/span)]` and l on
+    /// `[lo − span, hi + span]` (see [`Problem::starts`]).
+    fn grid_distance(&self, a: &[f64], b: &[f64], resolution: usize) -> f64 {
+        let span = self.span();
+        let cells = (resolution.max(2) - 1) as f64;
+        let (cell_g, cell_l) = (1000f64.ln() / cells, 3.0 * span / cells);
+        ((a[1] - b[1]).abs() / cell_g).max((a[2] - b[2]).abs() / cell_l)
     }
 
     fn gradient(&self, theta: &[f64], w: &[f64]) -> Vec<f64> {
@@ -107,38 +180,37 @@ impl Problem for ScoreProblem {
 
     /// For fixed (γ, l) the map is linear in (c, d): closed-form 2×2 least
     /// squares, with the constrained boundary solutions (d = 1, c + d = 0) tried
-    /// when the free solution breaks a constraint.
+    /// when the free solution breaks a constraint. One pass over the points per
+    /// cell gathers the weighted moments every candidate's SSE needs; the rows
+    /// (γ) are scanned in parallel.
     fn starts(&self, w: &[f64], resolution: usize, keep: usize) -> Vec<Vec<f64>> {
-        let lo = self.loss.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = self.loss.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let span = (hi - lo).max(1e-3);
+        let (lo, hi) = self.range();
+        let span = self.span();
         let gammas: Vec<f64> = linspace((0.5 / span).ln(), (500.0 / span).ln(), resolution)
             .into_iter()
             .map(f64::exp)
             .collect();
         let mids = linspace(lo - span, hi + span, resolution);
-        let mut values = vec![f64::INFINITY; resolution * resolution];
-        let mut maps = vec![None; resolution * resolution];
-        for (ig, &gamma) in gammas.iter().enumerate() {
-            for (il, &l) in mids.iter().enumerate() {
-                let sig: Vec<f64> = self
-                    .loss
-                    .iter()
-                    .map(|&x| sigmoid(gamma * (x - l)))
-                    .collect();
-                if let Some((c, d)) = self.linear_cd(&sig, w) {
-                    let m = ScoreMap { c, gamma, l, d };
-                    let sse: f64 = (0..self.n_obs())
-                        .map(|i| w[i] * (m.score(self.loss[i]) - self.score[i]).powi(2))
-                        .sum();
-                    values[ig * resolution + il] = sse;
-                    maps[ig * resolution + il] = Some(m);
-                }
-            }
-        }
+        let cells: Vec<Option<(f64, ScoreMap)>> = gammas
+            .par_iter()
+            .flat_map_iter(|&gamma| {
+                mids.iter().map(move |&l| {
+                    let mut m = Moments::default();
+                    for i in (0..self.n_obs()).filter(|&i| w[i] != 0.0) {
+                        m.add(w[i], sigmoid(gamma * (self.loss[i] - l)), self.score[i]);
+                    }
+                    m.best_cd()
+                        .map(|(c, d, sse)| (sse, ScoreMap { c, gamma, l, d }))
+                })
+            })
+            .collect();
+        let values: Vec<f64> = cells
+            .iter()
+            .map(|c| c.map_or(f64::INFINITY, |(sse, _)| sse))
+            .collect();
         grid_local_minima(&values, resolution, resolution, keep)
             .into_iter()
-            .filter_map(|idx| maps[idx].map(|m| self.theta_of(&m)))
+            .filter_map(|idx| cells[idx].map(|(_, m)| self.theta_of(&m)))
             .collect()
     }
 
@@ -161,50 +233,74 @@ impl Problem for ScoreProblem {
 }
 
 impl ScoreProblem {
-    /// Best feasible (c, d) for fixed sigmoid values: free solution if it obeys
-    /// `c < 0, c + d ≥ 0, d ≤ 1`, else the best of the boundary solutions.
-    fn linear_cd(&self, sig: &[f64], w: &[f64]) -> Option<(f64, f64)> {
-        let s = &self.score;
-        let feasible = |c: f64, d: f64| c < 0.0 && c + d >= 0.0 && d <= 1.0;
-        let sse = |c: f64, d: f64| -> f64 {
-            (0..s.len())
-                .map(|i| w[i] * (d + c * sig[i] - s[i]).powi(2))
-                .sum()
-        };
-        let mut gram = Matrix2::zeros();
-        let mut rhs = Vector2::zeros();
-        for i in 0..s.len() {
-            let v = Vector2::new(sig[i], 1.0);
-            gram += w[i] * v * v.transpose();
-            rhs += w[i] * s[i] * v;
-        }
-        let mut cands: Vec<(f64, f64)> = Vec::new();
-        if let Some(sol) = gram.lu().solve(&rhs) {
+    /// Smallest and largest loss of the fitted points.
+    fn range(&self) -> (f64, f64) {
+        let lo = self.loss.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = self.loss.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (lo, hi)
+    }
+
+    /// The loss span the start grid is scaled by (at least 1e-3).
+    fn span(&self) -> f64 {
+        let (lo, hi) = self.range();
+        (hi - lo).max(1e-3)
+    }
+}
+
+/// Weighted moments of (σ, S) over the points, for fixed (γ, l): enough for the
+/// SSE `Σ w (d + c·σ − S)²` of any (c, d).
+#[derive(Default)]
+struct Moments {
+    w: f64,
+    s: f64,
+    ss: f64,
+    y: f64,
+    sy: f64,
+    yy: f64,
+}
+
+impl Moments {
+    fn add(&mut self, w: f64, sig: f64, y: f64) {
+        self.w += w;
+        self.s += w * sig;
+        self.ss += w * sig * sig;
+        self.y += w * y;
+        self.sy += w * sig * y;
+        self.yy += w * y * y;
+    }
+
+    /// `Σ w (d + c·σ − S)²` expanded in the moments (clamped at 0 against rounding).
+    fn sse(&self, c: f64, d: f64) -> f64 {
+        (d * d * self.w + c * c * self.ss + self.yy + 2.0 * c * d * self.s
+            - 2.0 * d * self.y
+            - 2.0 * c * self.sy)
+            .max(0.0)
+    }
+
+    /// Best feasible (c, d) with its SSE: the free solution if it obeys
+    /// `c < 0, c + d ≥ 0, d ≤ 1`, else the best of the boundary solutions
+    /// (d = 1: `S − 1 = c·σ`; c + d = 0: `S = d·(1 − σ)`) and (−1, 1).
+    fn best_cd(&self) -> Option<(f64, f64, f64)> {
+        let feasible =
+            |c: f64, d: f64| c.is_finite() && d.is_finite() && c < 0.0 && c + d >= 0.0 && d <= 1.0;
+        let mut cands: Vec<(f64, f64)> = Vec::with_capacity(4);
+        let gram = Matrix2::new(self.ss, self.s, self.s, self.w);
+        if let Some(sol) = gram.lu().solve(&Vector2::new(self.sy, self.y)) {
             cands.push((sol[0], sol[1]));
         }
-        // d = 1: S − 1 = c·σ
-        let (num, den) = (0..s.len()).fold((0.0, 0.0), |(n, dd), i| {
-            (
-                n + w[i] * sig[i] * (s[i] - 1.0),
-                dd + w[i] * sig[i] * sig[i],
-            )
-        });
-        if den > 0.0 {
-            cands.push((num / den, 1.0));
+        if self.ss > 0.0 {
+            cands.push(((self.sy - self.s) / self.ss, 1.0));
         }
-        // c + d = 0: S = d·(1 − σ)
-        let (num, den) = (0..s.len()).fold((0.0, 0.0), |(n, dd), i| {
-            let q = 1.0 - sig[i];
-            (n + w[i] * q * s[i], dd + w[i] * q * q)
-        });
-        if den > 0.0 {
-            let d = num / den;
+        let qq = self.w - 2.0 * self.s + self.ss;
+        if qq > 0.0 {
+            let d = (self.y - self.sy) / qq;
             cands.push((-d, d));
         }
         cands.push((-1.0, 1.0));
         cands
             .into_iter()
-            .filter(|&(c, d)| c.is_finite() && d.is_finite() && feasible(c, d))
-            .min_by(|a, b| sse(a.0, a.1).total_cmp(&sse(b.0, b.1)))
+            .filter(|&(c, d)| feasible(c, d))
+            .map(|(c, d)| (c, d, self.sse(c, d)))
+            .min_by(|a, b| a.2.total_cmp(&b.2))
     }
 }

@@ -133,8 +133,8 @@ fn render(f: &LawFit) -> String {
     }
     if let Some(b) = boot {
         out += &format!(
-            "bootstrap        {} replicates, seed {}, {} failed\n",
-            b.replicates, b.seed, b.failed
+            "bootstrap        {} replicates, seed {}, {} failed, {} fell back to the full grid\n",
+            b.replicates, b.seed, b.failed, b.fallbacks
         );
     }
     if let Some(corr) = &r.correlations {

@@ -1,0 +1,166 @@
+//! Warm-started bootstrap replicates (issue 22): the analytic Hessians the
+//! Newton polish uses match finite differences, and on real data (Epoch AI's
+//! Chinchilla points, the OLMo-2 ladder) every warm-started replicate reaches
+//! the same optimum as the full-grid path, to 1e-6 relative, on a seeded run.
+
+use densing_core::bootstrap::{bootstrap_from, BootstrapConfig, REPLICATE_SOLVER};
+use densing_core::data::{parse_ladder, read_ladder, AnchorPoint, LadderPoint};
+use densing_core::fit::{fit, GridPolish, Problem, Replicate};
+use densing_core::law::LossForm;
+use densing_core::loss::LossProblem;
+use densing_core::predict::{fit_task_by, Ladder, PredictConfig, Settings};
+use densing_core::score::ScoreProblem;
+use densing_core::table::Table;
+use std::path::PathBuf;
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../data")
+        .join(name)
+}
+
+fn chinchilla() -> Vec<LadderPoint> {
+    let mut pts = read_ladder(&data("chinchilla_epoch.csv")).expect("read Epoch data");
+    pts.sort_by(|a, b| a.loss.total_cmp(&b.loss));
+    pts.truncate(240);
+    pts
+}
+
+fn close(a: f64, b: f64, rel: f64) -> bool {
+    (a - b).abs() <= rel * a.abs().max(b.abs()).max(1e-300)
+}
+
+/// `hessian`'s gradient equals `gradient`, and its Hessian the central
+/// differences of `gradient`, at `theta` with non-uniform weights.
+fn check_derivatives<P: Problem>(p: &P, theta: &[f64], w: &[f64]) {
+    let k = theta.len();
+    let (mut g, mut h) = (vec![0.0; k], vec![0.0; k * k]);
+    let cost = p
+        .hessian(theta, w, &mut g, &mut h)
+        .expect("analytic Hessian");
+    assert!(close(cost, p.cost(theta, w), 1e-12), "cost");
+    let grad = p.gradient(theta, w);
+    let scale = grad.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    for j in 0..k {
+        assert!(
+            (g[j] - grad[j]).abs() <= 1e-10 * scale,
+            "gradient {j}: {g:?} vs {grad:?}"
+        );
+    }
+    let hscale = h.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    for j in 0..k {
+        let step = 1e-6 * theta[j].abs().max(1.0);
+        let (mut up, mut down) = (theta.to_vec(), theta.to_vec());
+        up[j] += step;
+        down[j] -= step;
+        let (gu, gd) = (p.gradient(&up, w), p.gradient(&down, w));
+        for i in 0..k {
+            let fd = (gu[i] - gd[i]) / (2.0 * step);
+            assert!(
+                (h[i * k + j] - fd).abs() <= 1e-5 * hscale,
+                "H[{i}][{j}] = {} vs finite difference {fd}",
+                h[i * k + j]
+            );
+        }
+    }
+}
+
+#[test]
+fn analytic_hessians_match_finite_differences() {
+    let pts = chinchilla();
+    let w: Vec<f64> = (0..pts.len()).map(|i| (i % 3) as f64).collect();
+    // Huber δ = 1 keeps every residual in the quadratic zone, δ = 1e-3 most in
+    // the linear one: both branches of ψ′ are exercised.
+    for delta in [1.0, 1e-3] {
+        let chin = LossProblem::new(LossForm::Chinchilla, &pts, delta);
+        check_derivatives(&chin, &[0.6, 0.5, 1.2, 0.34, 0.37], &w);
+        let paper = LossProblem::new(LossForm::Paper, &pts, delta);
+        check_derivatives(&paper, &[0.9, 0.2, 1.0, 0.25], &w);
+    }
+    let anchors: Vec<AnchorPoint> = (0..40)
+        .map(|i| {
+            let loss = 0.5 + 0.05 * i as f64;
+            AnchorPoint {
+                loss,
+                score: 0.25 + 0.7 / (1.0 + (4.0 * (loss - 1.4)).exp()) + 0.01 * (i % 4) as f64,
+                model: None,
+                task: None,
+                heldout: false,
+                line: 0,
+            }
+        })
+        .collect();
+    let sp = ScoreProblem::new(&anchors);
+    let sw: Vec<f64> = (0..anchors.len()).map(|i| 1.0 + (i % 2) as f64).collect();
+    check_derivatives(&sp, &[-1.2, 1.3, 1.4, 3.0], &sw);
+    check_derivatives(&sp, &[0.3, 0.2, 0.9, 0.5], &sw);
+}
+
+/// Same optimum to 1e-6 relative in every coordinate.
+fn assert_same(warm: &[f64], grid: &[f64], what: &str) {
+    for (a, b) in warm.iter().zip(grid) {
+        assert!(
+            close(*a, *b, 1e-6),
+            "{what}: warm {warm:?} vs full grid {grid:?}"
+        );
+    }
+}
+
+#[test]
+fn chinchilla_warm_replicates_equal_the_full_grid_path() {
+    let p = LossProblem::new(LossForm::Chinchilla, &chinchilla(), 1e-3);
+    let rep = fit(&p, &GridPolish::default()).unwrap();
+    let cfg = BootstrapConfig {
+        replicates: 60,
+        seed: 7,
+        solver: REPLICATE_SOLVER,
+    };
+    let warm = bootstrap_from(&p, &rep.optima, &cfg, Replicate::Warm, &|| {});
+    let grid = bootstrap_from(&p, &rep.optima, &cfg, Replicate::FullGrid, &|| {});
+    println!("fallbacks {} of {}", warm.fallbacks, warm.replicates);
+    assert_eq!((warm.failed, grid.failed), (0, 0));
+    assert_eq!(grid.fallbacks, 0);
+    for (i, (a, b)) in warm.samples.iter().zip(&grid.samples).enumerate() {
+        assert_same(a, b, &format!("replicate {i}"));
+    }
+}
+
+#[test]
+fn olmo_ladder_warm_replicates_equal_the_full_grid_path() {
+    let path = data("olmo_ladder/checkpoints.csv");
+    let text = std::fs::read_to_string(&path).expect("bundled OLMo ladder");
+    let pts = parse_ladder(&Table::parse("checkpoints.csv", &text).unwrap()).unwrap();
+    let ladder = Ladder::new("checkpoints.csv", &pts, 5)
+        .unwrap()
+        .tasks_named(&["hellaswag_val".into(), "arc_easy_test".into()])
+        .unwrap()
+        .filter(|r| !r.run.ends_with("-0.5xC"));
+    let cfg = PredictConfig {
+        settings: Settings::default(),
+        replicates: 24,
+        seed: 3,
+    };
+    for (task, runs) in &ladder.tasks {
+        let warm = fit_task_by(task, runs, &cfg, Replicate::Warm, &|| {}).unwrap();
+        let grid = fit_task_by(task, runs, &cfg, Replicate::FullGrid, &|| {}).unwrap();
+        println!(
+            "{task}: fallbacks {} of {}",
+            warm.fallbacks,
+            2 * cfg.replicates
+        );
+        assert_eq!(warm.replicates.len(), grid.replicates.len());
+        for (i, ((lw, mw), (lg, mg))) in warm.replicates.iter().zip(&grid.replicates).enumerate() {
+            let what = format!("{task} replicate {i}");
+            assert_same(
+                &[lw.e, lw.a, lw.b, lw.alpha, lw.beta],
+                &[lg.e, lg.a, lg.b, lg.alpha, lg.beta],
+                &format!("{what}, step 1"),
+            );
+            assert_same(
+                &[mw.c, mw.gamma, mw.l, mw.d],
+                &[mg.c, mg.gamma, mg.l, mg.d],
+                &format!("{what}, step 2"),
+            );
+        }
+    }
+}
