@@ -18,7 +18,8 @@ use densing_core::study::{
 use densing_core::table::Table;
 use densing_core::trend::inference::ALPHA;
 use densing_core::trend::{
-    combined_doubling_days, price_halving_days, EstimatorKind, TestRow, TrendConfig, TrendFit,
+    combined_doubling_days, fit_trend, price_halving_days, EstimatorKind, TestRow, TrendConfig,
+    TrendFit,
 };
 use densing_core::Result;
 use serde::Serialize;

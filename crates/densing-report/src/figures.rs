@@ -33,7 +33,6 @@ mod sweep;
 
 use backtest::*;
 use calibration::*;
-use capability::*;
 use density::*;
 use parent_child::*;
 use residuals::*;

@@ -9,5 +9,5 @@ pub mod report;
 pub mod run;
 pub mod serve;
 pub mod simulate;
-pub mod trend;
 pub mod tokenizer;
+pub mod trend;

@@ -4,8 +4,8 @@
 //! `--backtest largest` checks the method inside the ladder instead: fit the
 //! smaller sizes, predict the largest one's runs.
 
-use crate::outputs::Outputs;
 use super::report::FormatArg;
+use crate::outputs::Outputs;
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use densing_analysis::predict::{parse_target, prepare, PredictOutcome, PredictSpec};
