@@ -59,6 +59,25 @@ ALL_BENCHMARKS = ("mmlu", "bbh", "math", "humaneval", "mbpp")
 ALT_BENCHMARKS = ("mmlu_pro", "mmlu_redux", "gpqa", "gsm8k", "evalplus")
 
 
+def _typed(fn: Any) -> Any:
+    """Report an argument of the wrong type as :class:`OptionError`.
+
+    A wrong type surfaces as ``TypeError`` from the native argument conversion
+    or as ``AttributeError`` from this wrapper (``scores=[...]`` has no
+    ``.items()``); both name what was passed, so they are raised again as the
+    package's own error for bad options, chained to the original."""
+    import functools
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (TypeError, AttributeError) as e:
+            raise OptionError(f"{fn.__name__}: an argument has the wrong type: {e}") from e
+
+    return call
+
+
 def _table(data: Optional[PathOrFrame], what: str) -> Any:
     """A CSV input for the native module: a path as is, a DataFrame as
     ``(name, csv_text)`` so messages say ``<DataFrame what>:line`` (line 1 is
@@ -111,6 +130,7 @@ class Registry:
         """A registry of a frame's models alone (``Registry.bundled().frame``'s columns)."""
         return cls(_densing._Registry.load((name, frame.to_csv(index=False))))
 
+    @_typed
     def add(self, rows: pd.DataFrame, name: str = "<DataFrame rows>") -> "Registry":
         """A new registry with ``rows`` layered on top: model rows (this
         registry's columns) replace same-named models, score rows (``model,
@@ -252,6 +272,7 @@ class Study:
         )
 
 
+@_typed
 def run(
     registry: Union[Registry, str, "os.PathLike[str]", None] = None,
     reference: str = "Qwen2.5",
@@ -289,6 +310,7 @@ def run(
     return Study(native)
 
 
+@_typed
 def density(
     name: str,
     size: float,
@@ -345,6 +367,7 @@ class Capability:
         )
 
 
+@_typed
 def capability(
     registry: Union[Registry, str, "os.PathLike[str]", None] = None,
     *,
@@ -389,6 +412,7 @@ def _fit_result(native: Tuple[str, List[str]]) -> Dict[str, Any]:
     return out
 
 
+@_typed
 def fit_loss(
     data: PathOrFrame,
     form: str = "paper",
@@ -407,6 +431,7 @@ def fit_loss(
     )
 
 
+@_typed
 def fit_score(
     data: PathOrFrame,
     *,
@@ -471,6 +496,7 @@ def _targets(targets: Optional[Targets]) -> List[str]:
     return list(targets)
 
 
+@_typed
 def predict(
     targets: Optional[Targets] = None,
     ladder: Optional[PathOrFrame] = None,

@@ -263,3 +263,14 @@ def test_trend_options_reach_the_library():
         densing.run(bootstrap=0, estimator="nope")
     with pytest.raises(densing.OptionError, match="quantile must lie strictly between 0 and 1"):
         densing.run(bootstrap=0, quantile=1.5)
+
+
+def test_wrong_types_raise_option_error():
+    # A string where a count belongs (native conversion) and a list where a
+    # mapping belongs (the wrapper's .items()) are bad options, not crashes.
+    with pytest.raises(densing.OptionError, match="wrong type"):
+        densing.run(bootstrap="many", permutations=0)
+    with pytest.raises(densing.OptionError, match="wrong type"):
+        densing.density("Mine-3B", 3, "2025-06-01", scores=[("mmlu", 70)])
+    with pytest.raises(densing.OptionError, match="wrong type"):
+        densing.Registry.bundled().add([{"model": "x"}])
