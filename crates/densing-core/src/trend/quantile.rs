@@ -119,8 +119,9 @@ fn profile(points: &[QPoint], tau: f64, a: f64) -> (f64, f64) {
 
 /// Above this many points [`quantile_line`] searches the kinks
 /// ([`quantile_line_search`]) instead of listing all n²/2 of them
-/// ([`quantile_line_pairs`]: 16 MB of slopes at this size).
-pub const PAIRS_UP_TO: usize = 2000;
+/// ([`quantile_line_pairs`]). Kept low: with many nearly equal slopes the
+/// listing's neighbour test can stop one step early (seen from n ≈ 1,000).
+pub const PAIRS_UP_TO: usize = 500;
 
 /// Exact Powell τ-quantile line of `points`; `None` when no two points have
 /// distinct dates, or the loss is flat toward ever smaller slopes (only
@@ -271,9 +272,10 @@ fn slope_range(points: &[QPoint]) -> Option<(f64, f64)> {
 ///    on that side (fourfold) and is searched again; past 64·8n kinks (a tie
 ///    spread over a huge flat stretch) the pairwise listing finishes the job.
 ///
-/// Same answer as [`quantile_line_pairs`], including `None`, except in a
-/// near-tie: several vertices within rounding of the least loss, where both
-/// return a tied vertex and this one always the smallest.
+/// Same answer as [`quantile_line_pairs`], including `None`, except where
+/// several vertices lie within rounding of the least loss (this one returns
+/// the smallest), or where the listing's neighbour test stops early on two
+/// nearly equal slopes (this one returns the vertex of least loss).
 pub fn quantile_line_search(points: &[QPoint], tau: f64) -> Option<QuantileLine> {
     let (smin, smax) = slope_range(points)?;
     // Beyond the outermost kinks f is linear (as in the pairwise search).
