@@ -193,6 +193,33 @@ fn kink_search_has_the_same_no_line_cases() {
 }
 
 #[test]
+fn kink_search_takes_the_smallest_slope_of_a_flat_optimum() {
+    // Two dates, an even number of points at each: at τ = 0.5 any line through
+    // the middle gaps of both dates costs the same, so the loss is flat over a
+    // range of slopes, from (lower middle at 1) − (upper middle at 0).
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for n in [600, 2000] {
+        let points: Vec<QPoint> = (0..n)
+            .map(|i| QPoint {
+                t: (i % 2) as f64,
+                y: rng.random_range(-1.0..1.0),
+                side: Side::Exact,
+            })
+            .collect();
+        let middles = |t: f64| {
+            let mut y: Vec<f64> = points.iter().filter(|p| p.t == t).map(|p| p.y).collect();
+            y.sort_by(f64::total_cmp);
+            (y[y.len() / 2 - 1], y[y.len() / 2])
+        };
+        let (low1, _) = middles(1.0);
+        let (_, high0) = middles(0.0);
+        let q = quantile_line_search(&points, 0.5).expect("a line");
+        assert_eq!(q.a, low1 - high0, "n = {n}");
+        assert_eq!(Some(q), quantile_line_pairs(&points, 0.5), "n = {n}");
+    }
+}
+
+#[test]
 fn kink_search_fits_twenty_thousand_points() {
     let mut rng = ChaCha8Rng::seed_from_u64(20_000);
     let points = registry_like(&mut rng, 20_000, 0.1);
