@@ -9,7 +9,10 @@ use densing_core::density::DensityOptions;
 use densing_core::registry::{ParamsBasis, Registry};
 use densing_core::study::{densities, sim_design, trend_points};
 use densing_core::trend::permutation::{p_value, permutation_test, ADAPTIVE_FACTOR};
-use densing_core::trend::quantile::{check_loss, exact_quantile_line, quantile_line, QPoint, Side};
+use densing_core::trend::quantile::{
+    check_loss, exact_quantile_line, powell_loss, quantile_line, quantile_line_pairs,
+    quantile_line_search, QPoint, QuantileLine, Side,
+};
 use densing_core::trend::simulate::{simulate, SimConfig, SimRow};
 use densing_core::trend::{
     fit_trend, slope_change, Estimator, EstimatorKind, Line, Obs, TrendConfig, TrendPoint,
@@ -113,6 +116,154 @@ fn powell_solver_reaches_the_brute_force_optimum_with_the_smallest_tied_slope() 
         );
     }
     assert!(censored_cases > 100, "{censored_cases}");
+}
+
+/// Points on `y = 0.004·t` plus noise, dates on a coarse grid (ties), some of
+/// them duplicated exactly, a share censored either way.
+fn registry_like(rng: &mut ChaCha8Rng, n: usize, censored_share: f64) -> Vec<QPoint> {
+    let mut points = random_points(rng, n, censored_share);
+    for k in 0..n / 20 {
+        points[k] = points[n - 1 - k];
+    }
+    points
+}
+
+#[test]
+fn kink_search_agrees_with_the_pairwise_listing() {
+    let mut rng = ChaCha8Rng::seed_from_u64(2121);
+    let (mut same, mut cases) = (0, 0);
+    for case in 0..60 {
+        let n = rng.random_range(300..3000);
+        let share = [0.0, 0.1, 0.4][case % 3];
+        let tau = [0.5, 0.9, 0.1, 0.75][case % 4];
+        let points = registry_like(&mut rng, n, share);
+        let pairs = quantile_line_pairs(&points, tau).expect("exact points pin a line");
+        let search = quantile_line_search(&points, tau).expect("exact points pin a line");
+        cases += 1;
+        if pairs == search {
+            same += 1;
+            continue;
+        }
+        // Where they differ the search's vertex is no worse (within rounding),
+        // and when the listing's vertex ties with it, the search's slope is
+        // the smaller one. (Seen: the listing stopping early, where its
+        // neighbour test meets a step smaller than its tolerance between two
+        // nearly equal slopes, with 1e-8 to 2e-6 more loss, relative.)
+        let (lp, ls) = (
+            powell_loss(&points, tau, pairs),
+            powell_loss(&points, tau, search),
+        );
+        let tol = 1e-9 * lp.max(1.0);
+        assert!(
+            ls <= lp + tol,
+            "case {case}: {search:?} ({ls}) vs {pairs:?} ({lp})"
+        );
+        assert!(
+            lp > ls + tol || search.a <= pairs.a,
+            "case {case}: {search:?} ({ls}) vs {pairs:?} ({lp})"
+        );
+    }
+    eprintln!("kink search = pairwise listing in {same} of {cases} fits");
+    // Most fits are the same vertex.
+    assert!(same * 4 >= cases * 3, "{same} of {cases} identical");
+}
+
+#[test]
+fn kink_search_has_the_same_no_line_cases() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut points = random_points(&mut rng, 2500, 0.0);
+    // One date: no slope at all.
+    let one_date: Vec<QPoint> = points.iter().map(|p| QPoint { t: 60.0, ..*p }).collect();
+    assert_eq!(quantile_line_search(&one_date, 0.5), None);
+    // Only lower bounds: the loss is flat toward ever smaller slopes.
+    for p in &mut points {
+        p.side = Side::AtLeast;
+    }
+    assert_eq!(quantile_line_search(&points, 0.9), None);
+    assert_eq!(quantile_line_pairs(&points, 0.9), None);
+    // Only upper bounds, and one exact point: still no smallest slope.
+    for p in &mut points {
+        p.side = Side::AtMost;
+    }
+    points[0].side = Side::Exact;
+    assert_eq!(
+        quantile_line_search(&points, 0.5),
+        quantile_line_pairs(&points, 0.5)
+    );
+}
+
+#[test]
+fn kink_search_takes_the_smallest_slope_of_a_flat_optimum() {
+    // Two dates, an even number of points at each: at τ = 0.5 any line through
+    // the middle gaps of both dates costs the same, so the loss is flat over a
+    // range of slopes, from (lower middle at 1) − (upper middle at 0).
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for n in [600, 2000] {
+        let points: Vec<QPoint> = (0..n)
+            .map(|i| QPoint {
+                t: (i % 2) as f64,
+                y: rng.random_range(-1.0..1.0),
+                side: Side::Exact,
+            })
+            .collect();
+        let middles = |t: f64| {
+            let mut y: Vec<f64> = points.iter().filter(|p| p.t == t).map(|p| p.y).collect();
+            y.sort_by(f64::total_cmp);
+            (y[y.len() / 2 - 1], y[y.len() / 2])
+        };
+        let (low1, _) = middles(1.0);
+        let (_, high0) = middles(0.0);
+        let q = quantile_line_search(&points, 0.5).expect("a line");
+        assert_eq!(q.a, low1 - high0, "n = {n}");
+        assert_eq!(Some(q), quantile_line_pairs(&points, 0.5), "n = {n}");
+    }
+}
+
+#[test]
+fn kink_search_fits_twenty_thousand_points() {
+    let mut rng = ChaCha8Rng::seed_from_u64(20_000);
+    let points = registry_like(&mut rng, 20_000, 0.1);
+    let start = std::time::Instant::now();
+    let q = quantile_line(&points, 0.9).expect("a line");
+    let took = start.elapsed();
+    let loss = powell_loss(&points, 0.9, q);
+    // The optimum is a vertex no line through two points beats.
+    for _ in 0..3000 {
+        let (i, j) = (rng.random_range(0..20_000), rng.random_range(0..20_000));
+        let (p, r) = (points[i], points[j]);
+        if p.t != r.t {
+            let a = (r.y - p.y) / (r.t - p.t);
+            let other = powell_loss(
+                &points,
+                0.9,
+                QuantileLine {
+                    a,
+                    b: p.y - a * p.t,
+                },
+            );
+            assert!(loss <= other + 1e-9 * loss, "{q:?}: {loss} > {other}");
+        }
+    }
+    // Nor a small move of the line in any direction.
+    for (da, db) in [
+        (1e-7, 0.0),
+        (-1e-7, 0.0),
+        (0.0, 1e-4),
+        (0.0, -1e-4),
+        (1e-7, -1e-4),
+    ] {
+        let moved = QuantileLine {
+            a: q.a + da,
+            b: q.b + db,
+        };
+        assert!(loss <= powell_loss(&points, 0.9, moved) + 1e-9 * loss);
+    }
+    // The noise is uniform on (−1, 1): the 0.9 quantile line sits 0.8 above.
+    assert!(
+        (q.a - 0.004).abs() < 2e-4 && (q.b - 0.8).abs() < 0.1,
+        "{q:?}"
+    );
+    eprintln!("20,000 points: {took:?}");
 }
 
 /// The six points at τ = 0.5: (5, ≥2.1), (4, 0.8), (4, 3.7), (1, 0),
