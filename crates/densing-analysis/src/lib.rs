@@ -20,6 +20,7 @@ mod scale;
 mod spec;
 mod trend;
 
+pub use capability::{CapabilityRun, ReferenceRow, Scale, ScaleComparison, ScaleOptions, ScaleRow};
 pub use output::densities_csv;
 pub use place::{new_model, parse_lm_eval, parse_scores, place, read_lm_eval, Placement};
 pub use report_input::report_input;
@@ -27,10 +28,7 @@ pub use run::{
     bundled_prices, prices_from, read_prices, run, run_observed, verdict, Analysis, RunOptions,
     Summary, SweepRow,
 };
-pub use scale::{
-    capability_figures, run_scaled, CapabilityRun, ReferenceRow, Scale, ScaleComparison,
-    ScaleOptions, ScaleRow,
-};
+pub use scale::{capability_figures, run_scaled};
 pub use spec::{basis_from_name, density_options, form_from_name, CalibrationSpec, Reference};
 pub use trend::{
     fit_estimators, read_trend_table, trend_points_from, trend_report, trend_tests, TrendReport,

@@ -125,7 +125,7 @@ pub struct Summary {
     pub warnings: Vec<String>,
     /// Both density scales side by side and the capability scale under every
     /// eligible reference family (`densing run` with a reference family).
-    pub scales: Option<crate::scale::ScaleComparison>,
+    pub scales: Option<crate::capability::ScaleComparison>,
 }
 
 /// A finished analysis: the study, its summary and the calibration it used.
@@ -136,7 +136,7 @@ pub struct Analysis {
     /// The five-benchmark calibration (the report's calibration figures).
     pub calibration: Calibration,
     /// The capability scale's fit and densities, when the run computed them.
-    pub capability: Option<crate::scale::CapabilityRun>,
+    pub capability: Option<crate::capability::CapabilityRun>,
 }
 
 /// Run the whole analysis on `reg`.

@@ -8,108 +8,17 @@
 //! (sizes resampled), so the spread between reference families is part of the
 //! interval, not a footnote. The point estimate uses the chosen reference.
 
-use crate::capability::{as_model_densities, pooled_densities, TrendFilter};
+use crate::capability::{
+    as_model_densities, pooled_densities, CapabilityRun, ReferenceRow, Scale, ScaleComparison,
+    ScaleOptions, ScaleRow, TrendFilter,
+};
 use crate::run::{run_observed, summarize, Analysis, RunOptions};
 use crate::spec::Reference;
-use densing_core::capability::{CapDensity, Capability, CapabilityOptions, RefMap, RefMembers};
+use densing_core::capability::{CapDensity, Capability, CapabilityOptions, RefMembers};
 use densing_core::registry::Registry;
 use densing_core::study::{parent_pairs, trend_points, Study};
 use densing_core::trend::{fit_trend, TrendFit};
 use densing_core::{Error, Result};
-use serde::Serialize;
-
-/// Which densities the trend is fitted on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Scale {
-    FiveBenchmark,
-    Capability,
-}
-
-impl Scale {
-    pub fn from_name(name: &str) -> Result<Scale> {
-        match name {
-            "five-benchmark" => Ok(Scale::FiveBenchmark),
-            "capability" => Ok(Scale::Capability),
-            other => Err(Error::Invalid(format!(
-                "scale `{other}`: expected capability or five-benchmark"
-            ))),
-        }
-    }
-
-    pub fn key(self) -> &'static str {
-        match self {
-            Scale::FiveBenchmark => "five-benchmark",
-            Scale::Capability => "capability",
-        }
-    }
-}
-
-/// The capability side of a run.
-#[derive(Debug, Clone)]
-pub struct ScaleOptions {
-    pub scale: Scale,
-    /// Fit options (replicates and seed are the run's).
-    pub capability: CapabilityOptions,
-    /// Fit the capability scale beside the five-benchmark main scale too
-    /// (always done when the capability scale is the main one).
-    pub compare: bool,
-}
-
-/// One row of the side-by-side table.
-#[derive(Debug, Clone, Serialize)]
-pub struct ScaleRow {
-    pub scale: String,
-    pub reference: String,
-    pub n_trend: usize,
-    pub n_censored: usize,
-    pub doubling_days: f64,
-    pub doubling_ci95: Option<[Option<f64>; 2]>,
-    pub p_value: Option<f64>,
-    /// Trend models released from 2025 on.
-    pub n_trend_2025_on: usize,
-}
-
-/// The capability trend with one reference family as the ruler.
-#[derive(Debug, Clone, Serialize)]
-pub struct ReferenceRow {
-    pub reference: String,
-    pub alpha: f64,
-    pub beta: f64,
-    pub residual_sd: f64,
-    pub range_b: (f64, f64),
-    pub n_trend: usize,
-    /// The trend line ln ρ = A·t + B under this ruler.
-    #[serde(rename = "A")]
-    pub a: f64,
-    #[serde(rename = "B")]
-    pub b: f64,
-    pub doubling_days: f64,
-    pub doubling_ci95: Option<[Option<f64>; 2]>,
-    pub p_value: Option<f64>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ScaleComparison {
-    pub main: Scale,
-    pub rows: Vec<ScaleRow>,
-    pub references: Vec<ReferenceRow>,
-    /// Doubling times under the eligible references: min and max.
-    pub reference_spread_days: Option<(f64, f64)>,
-}
-
-/// The capability scale as a run computed it.
-#[derive(Debug, Clone)]
-pub struct CapabilityRun {
-    pub fit: Capability,
-    pub map: RefMap,
-    /// Against the chosen reference, replicates pooled over eligible families
-    /// (the trend's bootstrap).
-    pub densities: Vec<CapDensity>,
-    /// Against the chosen reference alone (each model's own interval).
-    pub fixed: Vec<CapDensity>,
-    pub families: Vec<String>,
-}
 
 fn row(scale: &str, reference: &str, t: &TrendFit, s: &Study) -> ScaleRow {
     let from = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("valid date");

@@ -19,6 +19,7 @@ pub mod law;
 pub mod loss;
 pub mod newton;
 pub mod predict;
+pub mod problem;
 pub mod registry;
 mod registry_load;
 pub mod score;

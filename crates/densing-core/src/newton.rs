@@ -20,7 +20,7 @@
 //! not (fixed-size nalgebra matrices on the stack). Far from an optimum L-BFGS
 //! stays the better tool ([`crate::fit::GridPolish::polish_from`]).
 
-use crate::fit::Problem;
+use crate::problem::Problem;
 use nalgebra::{SMatrix, SVector};
 
 /// Largest parameter count the stack-allocated Newton handles.

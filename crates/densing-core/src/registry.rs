@@ -17,10 +17,7 @@
 pub use crate::benchmark::Benchmark;
 use crate::benchmark::PAPER;
 use crate::error::{Error, Result};
-use crate::registry_load::name_key;
-pub use crate::registry_load::Dropped;
 use crate::table::{Row, Table};
-pub use crate::validate::RowPolicy;
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -433,4 +430,40 @@ impl Registry {
         f.dedup();
         f
     }
+}
+
+/// Names match case-insensitively everywhere: the key of a model's name.
+pub(crate) fn name_key(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+/// A row that `--lenient` left out, with every rule it broke.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dropped {
+    /// `file:line` of the row.
+    pub origin: String,
+    /// Each problem as `file:line: field `name`: message`.
+    pub problems: Vec<String>,
+}
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "dropped row {}: {}",
+            self.origin,
+            self.problems.join("; ")
+        )
+    }
+}
+
+/// What to do with a row that breaks a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RowPolicy {
+    /// Refuse the whole registry with the row's `file:line: field` (the default).
+    #[default]
+    Strict,
+    /// Drop the row and record why in [`crate::registry::Registry::dropped`]
+    /// (`--lenient`); the output lists every dropped row.
+    Lenient,
 }

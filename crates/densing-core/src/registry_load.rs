@@ -4,21 +4,16 @@
 //! table of n rows costs O(n) beyond parsing.
 
 use crate::error::{Error, Result};
+use crate::registry::RowPolicy;
 use crate::registry::{
-    is_score_table, model_from_row, score_from_row, today, Benchmark, Model, Registry, Replacement,
-    Score, BUNDLED_CSV, BUNDLED_NAME, BUNDLED_SCORES_CSV, BUNDLED_SCORES_NAME, REQUIRED,
-    SCORE_COLUMNS,
+    is_score_table, model_from_row, name_key, score_from_row, today, Benchmark, Dropped, Model,
+    Registry, Replacement, Score, BUNDLED_CSV, BUNDLED_NAME, BUNDLED_SCORES_CSV,
+    BUNDLED_SCORES_NAME, REQUIRED, SCORE_COLUMNS,
 };
 use crate::table::Table;
-use crate::validate::{model_problems, score_problems, RowPolicy};
+use crate::validate::{model_problems, score_problems};
 use chrono::NaiveDate;
-use serde::Serialize;
 use std::collections::HashMap;
-
-/// Names match case-insensitively everywhere: the key of a model's name.
-pub(crate) fn name_key(name: &str) -> String {
-    name.to_ascii_lowercase()
-}
 
 /// What makes two long-table scores the same entry: model, benchmark, shots and
 /// protocol (case-insensitive), as [`Score::same_protocol`] compares them.
@@ -56,26 +51,6 @@ fn missing_parent(m: &Model, parent: &str) -> Error {
         "parent",
         format!("parent `{parent}` of `{}` is not in the registry", m.name),
     )
-}
-
-/// A row that `--lenient` left out, with every rule it broke.
-#[derive(Debug, Clone, Serialize)]
-pub struct Dropped {
-    /// `file:line` of the row.
-    pub origin: String,
-    /// Each problem as `file:line: field `name`: message`.
-    pub problems: Vec<String>,
-}
-
-impl std::fmt::Display for Dropped {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "dropped row {}: {}",
-            self.origin,
-            self.problems.join("; ")
-        )
-    }
 }
 
 impl Registry {

@@ -26,17 +26,6 @@ pub const PART_MIN_B: f64 = 0.001;
 /// Training tokens, trillions: 1 billion to 1,000 trillion.
 pub const TOKENS_RANGE_T: [f64; 2] = [0.001, 1_000.0];
 
-/// What to do with a row that breaks a rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RowPolicy {
-    /// Refuse the whole registry with the row's `file:line: field` (the default).
-    #[default]
-    Strict,
-    /// Drop the row and record why in [`crate::registry::Registry::dropped`]
-    /// (`--lenient`); the output lists every dropped row.
-    Lenient,
-}
-
 /// Every rule a model row breaks beyond what parsing enforces, each as
 /// `file:line: field`: the release date within [`EARLIEST_RELEASE`]..=`today`,
 /// parameter and token counts within their ranges, non-embedding ≤ total,

@@ -246,8 +246,8 @@ fn a_reference_with_fewer_than_four_sizes_is_an_error_naming_its_rows() {
 
 #[test]
 fn a_model_with_one_score_is_left_out_with_its_row_named() {
-    let models = "model,family,params_billion,release_date,mmlu,bbh\n\
-                  A-1B,A,1,2024-01-01,40,20\nA-2B,A,2,2024-01-01,45,25\nB-1B,B,1,2024-02-01,50,\n";
+    let models = "model,family,params_billion,release_date,mmlu,bbh,source\n\
+                  A-1B,A,1,2024-01-01,40,20,t\nA-2B,A,2,2024-01-01,45,25,t\nB-1B,B,1,2024-02-01,50,,t\n";
     let reg = Registry::parse("m.csv", models).unwrap();
     let data = CellData::from_registry(&reg, Protocols::Pooled, 2).unwrap();
     assert_eq!(data.models, ["A-1B", "A-2B"]);

@@ -16,6 +16,7 @@
 use super::estimator::{envelope, envelope_fit, Estimator, EstimatorKind, Line, Obs};
 use super::interval::bca_interval;
 use super::permutation::{families, permutation_test, PermutationTest};
+pub use super::point::{TrendPoint, ALPHA};
 use crate::bootstrap::{percentile_interval, replicate_rng};
 use crate::density::Bounded;
 use crate::error::{Error, Result};
@@ -23,36 +24,6 @@ use rand::Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::f64::consts::LN_2;
-
-/// A model on the trend's axes: its ln ρ (a number or a bound) and its ln ρ
-/// under every calibration draw, indexed by draw (empty: no calibration
-/// uncertainty, the point value is used in every replicate).
-#[derive(Debug, Clone)]
-pub struct TrendPoint {
-    pub name: String,
-    pub family: String,
-    pub t: f64,
-    pub ln_rho: Bounded,
-    pub ln_rho_replicates: Vec<Bounded>,
-}
-
-impl TrendPoint {
-    pub fn obs(&self) -> Obs {
-        Obs {
-            t: self.t,
-            y: self.ln_rho,
-        }
-    }
-
-    /// ln ρ under calibration draw `r`.
-    pub fn replicate(&self, r: usize) -> Bounded {
-        if self.ln_rho_replicates.is_empty() {
-            self.ln_rho
-        } else {
-            self.ln_rho_replicates[r % self.ln_rho_replicates.len()]
-        }
-    }
-}
 
 /// Which estimator, and how much inference.
 #[derive(Debug, Clone, Copy)]
@@ -67,9 +38,6 @@ pub struct TrendConfig {
 
 /// Permutations `densing run` draws by default.
 pub const DEFAULT_PERMUTATIONS: usize = 999;
-
-/// Significance level at which the CLI and the report call a trend distinguishable from none.
-pub const ALPHA: f64 = 0.05;
 
 /// A 95% band point of the fitted line, in ln ρ.
 #[derive(Debug, Clone, Serialize)]

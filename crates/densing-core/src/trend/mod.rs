@@ -17,6 +17,7 @@ pub mod inference;
 pub mod interval;
 pub mod multiple;
 pub mod permutation;
+pub mod point;
 pub mod quantile;
 pub mod simulate;
 

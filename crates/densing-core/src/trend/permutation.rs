@@ -21,7 +21,7 @@
 //! not, so a verdict never rests on Monte Carlo noise without saying so.
 
 use super::estimator::{Estimator, Obs};
-use super::inference::{TrendPoint, ALPHA};
+use super::point::{TrendPoint, ALPHA};
 use crate::bootstrap::replicate_rng;
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
