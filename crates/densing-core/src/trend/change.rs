@@ -20,11 +20,10 @@
 
 use super::estimator::{Estimator, EstimatorKind, Obs};
 use super::permutation::families;
+use super::point::resample_families;
 use super::TrendPoint;
 use crate::bootstrap::replicate_rng;
-use crate::density::Bounded;
 use crate::error::{Error, Result};
-use rand::Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -81,14 +80,7 @@ pub fn slope_change(
         .into_par_iter()
         .map(|r| {
             let mut rng = replicate_rng(seed ^ 0x627265616b, r);
-            let obs: Vec<Obs> = (0..members.len())
-                .flat_map(|_| &members[rng.random_range(0..members.len())])
-                .map(|&i| Obs {
-                    t: points[i].t,
-                    y: points[i].replicate(r),
-                })
-                .filter(|o| o.y != Bounded::Undetermined)
-                .collect();
+            let obs = resample_families(points, &members, r, &mut rng);
             let d = sides(&obs, t_break, &est).map(|(b, a)| a - b);
             tick();
             d.filter(|d| d.is_finite())

@@ -16,11 +16,11 @@
 use super::estimator::{envelope, envelope_fit, Estimator, EstimatorKind, Line, Obs};
 use super::interval::bca_interval;
 use super::permutation::{families, permutation_test, PermutationTest};
+use super::point::resample_families;
 pub use super::point::{TrendPoint, ALPHA};
 use crate::bootstrap::{percentile_interval, replicate_rng};
 use crate::density::Bounded;
 use crate::error::{Error, Result};
-use rand::Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::f64::consts::LN_2;
@@ -219,14 +219,7 @@ pub fn bootstrap_lines(
         .into_par_iter()
         .map(|r| {
             let mut rng = replicate_rng(seed ^ 0x7472656e64, r);
-            let obs: Vec<Obs> = (0..members.len())
-                .flat_map(|_| &members[rng.random_range(0..members.len())])
-                .map(|&i| Obs {
-                    t: points[i].t,
-                    y: points[i].replicate(r),
-                })
-                .filter(|o| o.y != Bounded::Undetermined)
-                .collect();
+            let obs = resample_families(points, &members, r, &mut rng);
             let line = est.fit(&obs).filter(|l| l.a.is_finite() && l.b.is_finite());
             tick();
             line

@@ -6,6 +6,7 @@
 
 use super::estimator::Obs;
 use crate::density::Bounded;
+use rand::Rng;
 
 /// Significance level at which the CLI and the report call a trend distinguishable from none.
 pub const ALPHA: f64 = 0.05;
@@ -38,4 +39,23 @@ impl TrendPoint {
             self.ln_rho_replicates[r % self.ln_rho_replicates.len()]
         }
     }
+}
+
+/// Bootstrap replicate `r`'s sample: as many families as there are, drawn
+/// with replacement (a family's members travel together), each model at its
+/// calibration draw `r`; undetermined draws are left out of the replicate.
+pub fn resample_families(
+    points: &[TrendPoint],
+    members: &[Vec<usize>],
+    r: usize,
+    rng: &mut impl Rng,
+) -> Vec<Obs> {
+    (0..members.len())
+        .flat_map(|_| &members[rng.random_range(0..members.len())])
+        .map(|&i| Obs {
+            t: points[i].t,
+            y: points[i].replicate(r),
+        })
+        .filter(|o| o.y != Bounded::Undetermined)
+        .collect()
 }
