@@ -2,20 +2,24 @@
 # Benchmark `densing predict` against a numpy/scipy implementation of the same two
 # steps (bench/predict/scipy_predict.py) on the bundled OLMo-2 ladder, one after the
 # other on this machine, in two settings:
-#   forecast  — the default runs (20, without 0.5×C), OLMo-2 7B and 13B as targets;
+#   forecast  — the 20 runs without 0.5×C (both sides pass --exclude '*-0.5xC', predict's
+#               default before it fitted every run), OLMo-2 7B and 13B as targets;
 #   backtest  — fit 190M–1.3B at 1–10×C (16 runs), predict the five 3.2B runs.
 # Prints the machine, the largest |difference| of the point predictions (loss and
 # score) over every (target, task), and wall and CPU seconds of both with the ratio.
 #
 # Usage (from anywhere): bash bench/predict/run.sh
-# Env: REPLICATES (bootstrap replicates for both, default 100), MODES (settings run,
-# default "forecast backtest"), CARGO_TARGET_DIR
+# Env: REPLICATES (bootstrap replicates for both, default 100), PY_REPLICATES (scipy
+# replicates actually timed, default REPLICATES: when smaller, scipy is also timed
+# with none, and its bootstrap time per replicate is multiplied up to REPLICATES,
+# and said so), MODES (settings run, default "forecast backtest"), CARGO_TARGET_DIR
 # (default target), PY (default .venv-bench/bin/python, created with numpy + scipy
 # if missing).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 B=${REPLICATES:-100}
+PB=${PY_REPLICATES:-$B}
 MODES=${MODES:-forecast backtest}
 py=${PY:-.venv-bench/bin/python}
 if [[ ! -x $py ]]; then
@@ -28,7 +32,9 @@ targets=(--target OLMo-2-7B=6887575552:3945065873408 --target OLMo-2-13B=1320239
 
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores online; load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "versions: $(rustc --version); $($py -c 'import sys, numpy, scipy; print("python", sys.version.split()[0], "numpy", numpy.__version__, "scipy", scipy.__version__)')"
-cargo build --release -q -p densing
+# --workspace, not -p densing: the latter unifies features differently and
+# recompiles candle (minutes) after a workspace build.
+cargo build --release -q --workspace --bin densing
 bin=$CARGO_TARGET_DIR/release/densing
 
 TIMEFORMAT='%R %U %S'
@@ -36,8 +42,11 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for mode in $MODES; do
     if [[ $mode == backtest ]]; then extra=(--backtest); rs_extra=(--backtest largest); else extra=("${targets[@]}"); rs_extra=("${targets[@]}"); fi
-    { time "$bin" predict --ladder "$ladder" "${rs_extra[@]}" --bootstrap "$B" --json >"$tmp/rs-$mode.json"; } 2>"$tmp/rs-$mode.time"
-    $py bench/predict/scipy_predict.py "$ladder" --exclude '*-0.5xC' "${extra[@]}" --replicates "$B" >"$tmp/py-$mode.json"
+    { time "$bin" predict --ladder "$ladder" --exclude '*-0.5xC' "${rs_extra[@]}" --bootstrap "$B" --json >"$tmp/rs-$mode.json"; } 2>"$tmp/rs-$mode.time"
+    $py bench/predict/scipy_predict.py "$ladder" --exclude '*-0.5xC' "${extra[@]}" --replicates "$PB" >"$tmp/py-$mode.json"
+    if [[ $PB != "$B" ]]; then
+        $py bench/predict/scipy_predict.py "$ladder" --exclude '*-0.5xC' "${extra[@]}" --replicates 0 >"$tmp/py0-$mode.json"
+    fi
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -49,6 +58,13 @@ print("|---|---|---|---|---|---|---|---|---|")
 for mode in modes:
     rs = json.load(open(f"{d}/rs-{mode}.json"))
     py = json.load(open(f"{d}/py-{mode}.json"))
+    note = ""
+    if py["replicates"] != B:  # fit alone + the timed replicates' time multiplied up to B
+        py0 = json.load(open(f"{d}/py0-{mode}.json"))
+        k = B / py["replicates"]
+        for key in ("wall_s", "cpu_s"):
+            py[key] = py0[key] + (py[key] - py0[key]) * k
+        note = f" (scipy: {py['replicates']} replicates timed, multiplied up)"
     wall, user, sys_ = map(float, open(f"{d}/rs-{mode}.time").read().split())
     cpu = user + sys_
     key = lambda p: (p["target"], p["task"])
@@ -57,7 +73,7 @@ for mode in modes:
     ds = max(abs(p["score"] - pyp[key(p)]["score"]) for p in rs["predictions"])
     n = len(rs["predictions"])
     assert n == len(py["predictions"]), (n, len(py["predictions"]))
-    print(f"| {mode} ({n} predictions, {B} replicates) | {dl:.1e} | {ds:.1e} | {wall:.1f} | {cpu:.1f} | "
+    print(f"| {mode} ({n} predictions, {B} replicates{note}) | {dl:.1e} | {ds:.1e} | {wall:.1f} | {cpu:.1f} | "
           f"{py['wall_s']:.1f} | {py['cpu_s']:.1f} | {py['wall_s'] / wall:.1f}× | {py['cpu_s'] / cpu:.1f}× |")
     worst = max(rs["predictions"], key=lambda p: abs(p["score"] - pyp[key(p)]["score"]))
     q = pyp[key(worst)]

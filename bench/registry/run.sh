@@ -11,7 +11,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 check_rows="${1:-100000}"
 run_rows="${2:-20000}"
-bin="$repo/target/release/densing"
+bin="${CARGO_TARGET_DIR:-$repo/target}/release/densing"
 [ -x "$bin" ] || cargo build --release -p densing --manifest-path "$repo/Cargo.toml"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -10,21 +10,29 @@ use std::io::Cursor;
 use std::path::Path;
 
 use densing_core::data::{parse_anchors, parse_ladder};
-use densing_core::registry::{parse_date, Registry};
+use densing_core::registry::{today, Registry, RowPolicy};
 use densing_core::table::Table;
-use densing_eval::engine::read_gguf;
+use densing_core::trend::{EstimatorKind, TrendConfig};
+use densing_eval::engine::{parse_hf_config, read_gguf};
+use densing_eval::store::{store_path, ResultStore, Summary};
 use densing_eval::tasks::{self, TaskKind};
 use densing_eval::tokenizer::TextTokenizer;
-use densing_http::probe;
+use densing_eval::{Boundary, ModelIdentity};
 use densing_http::protocol::{self, Prompt};
 use densing_http::server::{parse_request, Limits};
+use densing_http::{probe, tokenizer_api};
 
 /// A fuzz target: bytes in, nothing out but the absence of a panic.
 pub type Target = fn(&[u8]);
 
 /// Every target by name, for the corpus replay.
-pub const TARGETS: [(&str, Target); 13] = [
+pub const TARGETS: [(&str, Target); 20] = [
     ("registry", registry),
+    ("registry_layers", registry_layers),
+    ("trend_table", trend_table),
+    ("eval_store", eval_store),
+    ("tokenizer_request", tokenizer_request),
+    ("tokenize_response", tokenize_response),
     ("ladder", ladder),
     ("anchors", anchors),
     ("prices", prices),
@@ -37,6 +45,8 @@ pub const TARGETS: [(&str, Target); 13] = [
     ("completion_response", completion_response),
     ("completion_request", completion_request),
     ("lm_eval", lm_eval),
+    ("report_json", report_json),
+    ("hf_config", hf_config),
 ];
 
 fn text(data: &[u8]) -> String {
@@ -47,6 +57,19 @@ fn text(data: &[u8]) -> String {
 /// `densing models add --lm-eval`).
 pub fn lm_eval(data: &[u8]) {
     let _ = densing_analysis::parse_lm_eval(Path::new("fuzz.json"), &text(data));
+}
+
+/// The `report.json` a run wrote, as `densing report --from DIR` reads it before
+/// drawing: the command applies no check beyond deserializing `ReportInput`
+/// (figures and page are rendered from it; rendering is not fuzzed here).
+pub fn report_json(data: &[u8]) {
+    let _ = serde_json::from_slice::<densing_report::ReportInput>(data);
+}
+
+/// A Hugging Face model folder's `config.json` (`parse_hf_config`: the
+/// architecture, then `LlamaConfig::validate`), read before any weight.
+pub fn hf_config(data: &[u8]) {
+    let _ = parse_hf_config(&text(data), Path::new("config.json"));
 }
 
 /// The registry CSV (`models.csv` columns).
@@ -68,40 +91,127 @@ pub fn anchors(data: &[u8]) {
     }
 }
 
-/// A price CSV (`date,price_per_mtok`), read field by field as `densing run
-/// --prices` does.
+/// A price CSV (`date,price_per_mtok`) as `densing run --prices` reads it.
 pub fn prices(data: &[u8]) {
-    let Ok(t) = Table::parse("fuzz.csv", &text(data)) else {
-        return;
-    };
-    if t.require(&["date", "price_per_mtok"]).is_err() {
-        return;
-    }
-    for row in t.rows() {
-        let _ = parse_date(row.text("date").unwrap_or_default());
-        let _ = row.positive("price_per_mtok");
+    if let Ok(t) = Table::parse("fuzz.csv", &text(data)) {
+        let _ = densing_analysis::prices_from(&t);
     }
 }
 
-/// Write `files` into a fresh temporary directory and load the task from `name`
-/// with 0–3 shots (from the first input byte).
-fn load_task(kind: TaskKind, name: &str, files: &[(&str, &[u8])], shots: u8) {
-    let Ok(dir) = tempfile::tempdir() else { return };
-    for (f, bytes) in files {
-        let path = dir.path().join(f);
-        if let Some(parent) = path.parent() {
-            let _ = std::fs::create_dir_all(parent);
-        }
-        if std::fs::write(&path, bytes).is_err() {
-            return;
+/// A models table, then a second table (models or scores, `--registry` given
+/// twice) layered on it under the policy of the first byte (strict, or
+/// `--lenient`); the second is first checked as `densing models check` does,
+/// and a registry that loads is written back as both CSV layouts.
+pub fn registry_layers(data: &[u8]) {
+    let (flag, base, top) = two_files(data);
+    let policy = if flag % 2 == 0 {
+        RowPolicy::Strict
+    } else {
+        RowPolicy::Lenient
+    };
+    let Ok(mut reg) = Registry::parse("base.csv", &text(base)) else {
+        return;
+    };
+    let Ok(top) = Table::parse("top.csv", &text(top)) else {
+        return;
+    };
+    let _ = reg.check(&top, today());
+    if reg.layer_with(&top, policy).is_ok() && reg.finish_with(policy).is_ok() {
+        let _ = reg.wide_csv();
+        let _ = reg.long_csv();
+    }
+}
+
+/// A trend table (`densing trend FILE`), and, for up to 64 rows, every
+/// estimator fitted to it (no bootstrap or permutations, to keep one input
+/// within milliseconds).
+pub fn trend_table(data: &[u8]) {
+    let Ok(t) = Table::parse("fuzz.csv", &text(data)) else {
+        return;
+    };
+    let Ok(points) = densing_analysis::trend_points_from(&t) else {
+        return;
+    };
+    if points.len() <= 64 {
+        let cfg = TrendConfig {
+            estimator: EstimatorKind::CensoredQuantile { tau: 0.9 },
+            replicates: 0,
+            permutations: 0,
+            seed: 1,
+        };
+        let _ = densing_analysis::trend_report("fuzz.csv", &points, &cfg, &|| {});
+    }
+}
+
+/// An eval results store (`densing eval --out DIR`, reopened to resume): the
+/// JSONL file of one (model, task), and the summary of its records.
+pub fn eval_store(data: &[u8]) {
+    let id = ModelIdentity {
+        model: "sha256:0123456789abcdef".into(),
+        tokenizer: "t".into(),
+        name: "m".into(),
+        context_window: None,
+        numerics: "n".into(),
+        boundary: Boundary::Harness,
+    };
+    let Some(dir) = scratch().map(|d| d.join("store")) else {
+        return;
+    };
+    let path = store_path(&dir, &id, "t");
+    let written = path
+        .parent()
+        .is_some_and(|p| std::fs::create_dir_all(p).is_ok())
+        && std::fs::write(&path, data).is_ok();
+    if written {
+        if let Ok(store) = ResultStore::open(&dir, &id, "t", "v") {
+            let _ = Summary::from_records(&id, "t", "v", store.records());
         }
     }
-    let _ = tasks::load(
-        &kind,
-        &dir.path().join(name),
-        usize::from(shots % 4),
-        Some(50),
-    );
+}
+
+/// A `POST /tokenize` or `POST /detokenize` body as `densing serve` reads it.
+pub fn tokenizer_request(data: &[u8]) {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return;
+    };
+    let _ = tokenizer_api::tokenize_args(&v, "m");
+    let _ = tokenizer_api::detokenize_ids(&v, "m", 49152);
+}
+
+/// A server's `POST /tokenize` reply, as the HTTP client reads it.
+pub fn tokenize_response(data: &[u8]) {
+    let _ = protocol::parse_tokenize(&text(data));
+}
+
+/// One temporary directory per process for the readers that take a path: a
+/// fresh directory per input would spend most of each execution in the file
+/// system. Each input overwrites the files it needs.
+fn scratch() -> Option<&'static Path> {
+    static DIR: std::sync::OnceLock<Option<tempfile::TempDir>> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().ok())
+        .as_ref()
+        .map(tempfile::TempDir::path)
+}
+
+/// Write `bytes` to `rel` under the scratch directory; its path on success.
+fn scratch_file(rel: &str, bytes: &[u8]) -> Option<std::path::PathBuf> {
+    let path = scratch()?.join(rel);
+    std::fs::create_dir_all(path.parent()?).ok()?;
+    std::fs::write(&path, bytes).ok()?;
+    Some(path)
+}
+
+/// Write `files` into the scratch directory and load the task from `name`
+/// with 0–3 shots (from the first input byte).
+fn load_task(kind: TaskKind, name: &str, files: &[(&str, &[u8])], shots: u8) {
+    let Some(dir) = scratch() else { return };
+    if files
+        .iter()
+        .any(|(f, bytes)| scratch_file(f, bytes).is_none())
+    {
+        return;
+    }
+    let _ = tasks::load(&kind, &dir.join(name), usize::from(shots % 4), Some(50));
 }
 
 /// Split an input into a shots byte and two files at the first `\0`.
@@ -216,6 +326,11 @@ pub fn replay(corpus: &Path) -> usize {
             }
             n += 1;
         }
+    }
+    // The scratch directory outlives every input (a static); remove it here, as
+    // a fuzzing process's goes with bench/fuzz/run.sh's temporary folder.
+    if let Some(dir) = scratch() {
+        let _ = std::fs::remove_dir_all(dir);
     }
     n
 }

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import warnings
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 import pandas as pd
@@ -160,7 +161,7 @@ class Registry:
 
 def _cal(
     reference: str = "Qwen2.5",
-    params: str = "nonemb",
+    basis: str = "nonemb",
     benchmarks: Optional[Iterable[str]] = None,
     bootstrap: int = 1000,
     seed: int = 20241205,
@@ -178,6 +179,8 @@ def _cal(
 ) -> Dict[str, Any]:
     """The calibration and density options ``run`` and ``density`` share, with
     the CLI flags' defaults (``--min-benchmarks`` → ``min_benchmarks`` …):
+    ``basis`` the parameter basis densities are computed against (``total``,
+    ``nonemb``, ``active``; ``--basis``);
     ``ladder`` and ``anchors`` (paths or frames) select the paper's two-step
     calibration (loss-law ``form``, read off at ``d0`` tokens; ``benchmark``
     for anchors without a ``task`` column) instead of the ``reference`` family;
@@ -185,7 +188,7 @@ def _cal(
     ``envelope``), its ``quantile`` and the ``permutations`` behind its p-value."""
     return {
         "reference": reference,
-        "params": params,
+        "basis": basis,
         "benchmarks": list(ALL_BENCHMARKS if benchmarks is None else benchmarks),
         "min_benchmarks": min_benchmarks,
         "include_chat": include_chat,
@@ -200,6 +203,24 @@ def _cal(
         "quantile": quantile,
         "permutations": permutations,
     }
+
+
+def _renamed(fn: str, options: Dict[str, Any], old: str, new: str, value: Any) -> Any:
+    """The value of keyword ``new``, or of its deprecated spelling ``old``
+    (popped from ``options``, with a :class:`DeprecationWarning` naming the new
+    one); both at once is an :class:`OptionError`."""
+    if old not in options:
+        return value
+    given = options.pop(old)
+    if value is not None:
+        raise OptionError(f"{fn}: give {new}= only ({old}= is its old name)")
+    warnings.warn(
+        f"{fn}({old}=...) is deprecated: use {new}= (the CLI's names: params the "
+        "parameter count, basis the parameter basis)",
+        DeprecationWarning,
+        stacklevel=4,
+    )
+    return given
 
 
 def _native_registry(registry: Union[Registry, str, "os.PathLike[str]", None]) -> Any:
@@ -276,7 +297,7 @@ class Study:
 def run(
     registry: Union[Registry, str, "os.PathLike[str]", None] = None,
     reference: str = "Qwen2.5",
-    params: str = "nonemb",
+    basis: Optional[str] = None,
     benchmarks: Optional[Iterable[str]] = None,
     bootstrap: int = 1000,
     seed: int = 20241205,
@@ -286,26 +307,32 @@ def run(
     prices: Optional[PathOrFrame] = None,
     sweep: bool = False,
     alt_benchmarks: Iterable[str] = ALT_BENCHMARKS,
+    scale: Optional[str] = None,
     **options: Any,
 ) -> Study:
     """The whole analysis, as ``densing run`` with the same options: the
-    registry (default: bundled), the reference family, the parameter basis
-    (``total``, ``nonemb``, ``active``), benchmarks, bootstrap replicates and
+    registry (default: bundled), the reference family, the parameter
+    ``basis`` (``total``, ``nonemb`` (default), ``active``; ``params=`` is its
+    deprecated old name), benchmarks, bootstrap replicates and
     seed; ``split_at`` (YYYY-MM-DD) for separate trends before and after;
     ``prices`` (path or frame of date, price_per_mtok); ``sweep`` for the
     sensitivity sweep and backtest, which also fits the trend on
-    ``alt_benchmarks`` (empty to skip). ``options``: ``min_benchmarks``,
+    ``alt_benchmarks`` (empty to skip); ``scale``: ``capability`` (the
+    default with a reference family) or ``five-benchmark`` (the default with
+    a two-step ``ladder``), the other fitted beside it. ``options``: ``min_benchmarks``,
     ``include_chat``, the two-step ``ladder``, ``anchors``, ``form``,
     ``d0``, ``benchmark``, and the trend's ``estimator``, ``quantile`` and
     ``permutations``."""
+    basis = _renamed("run", options, "params", "basis", basis)
     native = _densing.run_analysis(
         _native_registry(registry),
-        _cal(reference, params, benchmarks, bootstrap, seed, **options),
+        _cal(reference, basis or "nonemb", benchmarks, bootstrap, seed, **options),
         split_at,
         hardware_doubling_years,
         _table(prices, "prices"),
         sweep,
         list(alt_benchmarks),
+        scale,
     )
     return Study(native)
 
@@ -313,8 +340,8 @@ def run(
 @_typed
 def density(
     name: str,
-    size: float,
-    date: str,
+    params: Optional[float] = None,
+    date: Optional[str] = None,
     scores: Optional[Mapping[str, float]] = None,
     lm_eval: Union[str, "os.PathLike[str]", None] = None,
     *,
@@ -322,17 +349,27 @@ def density(
     registry: Union[Registry, str, "os.PathLike[str]", None] = None,
     **options: Any,
 ) -> Dict[str, Any]:
-    """Density of your own model (``densing density``): ``size`` in billions,
-    ``date`` YYYY-MM-DD, ``scores`` in percent by benchmark (``{"mmlu": 65.2}``)
-    or ``lm_eval`` an lm-evaluation-harness results file; ``tokens`` in
-    trillions. ``options`` are :func:`run`'s (``reference``, ``bootstrap``, …).
-    Returns the model's N̂ and ρ with CI, its rank, and its ratio to the
-    trend line at its release."""
+    """Density of your own model (``densing density``): ``params`` the
+    parameter count in billions (on the ``basis`` option's basis, default
+    ``nonemb``; ``size=`` is its deprecated old name), ``date`` YYYY-MM-DD,
+    ``scores`` in percent by benchmark (``{"mmlu": 65.2}``) or ``lm_eval`` an
+    lm-evaluation-harness results file; ``tokens`` in trillions. ``options``
+    are :func:`run`'s (``reference``, ``basis``, ``bootstrap``, …). Returns the
+    model's N̂ and ρ with CI, its rank, and its ratio to the trend line at its
+    release."""
+    params = _renamed("density", options, "size", "params", params)
+    if params is None or date is None:
+        raise OptionError("density: params (the parameter count in billions) and date are required")
+    if isinstance(params, str):
+        raise OptionError(
+            f"density: params is the parameter count in billions; the basis {params!r} "
+            f"is now basis={params!r}"
+        )
     out = _densing.place_model(
         _native_registry(registry),
         _cal(**options),
         name,
-        float(size),
+        float(params),
         date,
         tokens,
         None if scores is None else {k: float(v) for k, v in scores.items()},
@@ -374,20 +411,25 @@ def capability(
     reference: str = "Qwen2.5",
     min_benchmarks: int = 2,
     protocols: str = "offset",
-    params: str = "nonemb",
+    basis: Optional[str] = None,
     bootstrap: int = 1000,
     seed: int = 20241205,
+    **renamed: Any,
 ) -> Capability:
     """One capability per model over every benchmark (``densing capability``):
     θ from ``score = c + (1 − c)·σ(a·(θ − d))`` fitted jointly, read through the
     ``reference`` family's sizes as N̂ and ρ = N̂/N. ``protocols`` is ``offset``,
-    ``own-item`` or ``pooled``; ``params`` ``total``, ``nonemb`` or ``active``."""
+    ``own-item`` or ``pooled``; ``basis`` ``total``, ``nonemb`` (default) or
+    ``active`` (``params=`` is its deprecated old name)."""
+    basis = _renamed("capability", renamed, "params", "basis", basis)
+    if renamed:
+        raise OptionError(f"capability: unexpected options {sorted(renamed)}")
     out = _densing.capability_report(
         _native_registry(registry),
         reference,
         int(min_benchmarks),
         protocols,
-        params,
+        basis or "nonemb",
         int(bootstrap),
         int(seed),
     )
@@ -503,7 +545,7 @@ def predict(
     *,
     tasks: Iterable[str] = (),
     runs: Iterable[str] = ("*",),
-    exclude: Iterable[str] = ("*-0.5xC",),
+    exclude: Iterable[str] = (),
     final_window: int = 5,
     skip: float = 0.1,
     smooth: int = 5,

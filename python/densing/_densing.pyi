@@ -50,12 +50,13 @@ def run_analysis(
     prices: Optional[_Table],
     sweep: bool,
     alt_benchmarks: List[str],
+    scale: Optional[str],
 ) -> _Analysis: ...
 def place_model(
     registry: Optional[_Registry],
     cal: Dict[str, object],
     name: str,
-    size: float,
+    params: float,
     date: str,
     tokens: Optional[float],
     scores: Optional[Dict[str, float]],
@@ -66,7 +67,7 @@ def capability_report(
     reference: str,
     min_benchmarks: int,
     protocols: str,
-    params: str,
+    basis: str,
     bootstrap: int,
     seed: int,
 ) -> str: ...

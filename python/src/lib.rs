@@ -9,7 +9,8 @@
 
 use densing_analysis::{
     basis_from_name, densities_csv, density_options, fit, form_from_name, parse_scores, place,
-    prices_from, read_lm_eval, report_input, run, Analysis, CalibrationSpec, Reference, RunOptions,
+    prices_from, read_lm_eval, report_input, run_scaled, Analysis, CalibrationSpec, Reference, RunOptions,
+    Scale, ScaleOptions,
 };
 use densing_core::calibration::Uncertainty;
 use densing_core::data::{parse_anchors, parse_ladder};
@@ -145,7 +146,7 @@ impl TableArg {
 #[pyo3(from_item_all)]
 struct CalArgs {
     reference: String,
-    params: String,
+    basis: String,
     benchmarks: Vec<String>,
     min_benchmarks: usize,
     include_chat: bool,
@@ -203,7 +204,7 @@ impl CalArgs {
 
     fn options(&self) -> densing_core::Result<densing_core::density::DensityOptions> {
         density_options(
-            basis_from_name(&self.params)?,
+            basis_from_name(&self.basis)?,
             &self.benchmarks,
             self.min_benchmarks,
             self.include_chat,
@@ -333,7 +334,7 @@ fn registry_or_bundled(registry: Option<&PyRegistry>) -> densing_core::Result<Co
 
 /// The whole analysis (`densing run`).
 #[pyfunction]
-#[pyo3(signature = (registry, cal, split_at, hardware_doubling_years, prices, sweep, alt_benchmarks))]
+#[pyo3(signature = (registry, cal, split_at, hardware_doubling_years, prices, sweep, alt_benchmarks, scale))]
 #[allow(clippy::too_many_arguments)]
 fn run_analysis(
     py: Python<'_>,
@@ -344,6 +345,7 @@ fn run_analysis(
     prices: Option<TableArg>,
     sweep: bool,
     alt_benchmarks: Vec<String>,
+    scale: Option<String>,
 ) -> PyResult<PyAnalysis> {
     let inner = guarded(py, || {
         let reg = registry_or_bundled(registry)?;
@@ -367,14 +369,25 @@ fn run_analysis(
             estimator: cal.trend()?.estimator,
             permutations: cal.permutations,
         };
-        run(&reg, &opts)
+        // As `densing run --scale`: capability unless a two-step ladder is given.
+        let scale = match scale.as_deref() {
+            Some(name) => Scale::from_name(name)?,
+            None if cal.ladder.is_some() => Scale::FiveBenchmark,
+            None => Scale::Capability,
+        };
+        let sc = ScaleOptions {
+            scale,
+            capability: Default::default(),
+            compare: false,
+        };
+        run_scaled(&reg, &opts, &sc, &|| {})
     })?;
     Ok(PyAnalysis { inner })
 }
 
 /// The capability scale (`densing capability --json`); JSON text.
 #[pyfunction]
-#[pyo3(signature = (registry, reference, min_benchmarks, protocols, params, bootstrap, seed))]
+#[pyo3(signature = (registry, reference, min_benchmarks, protocols, basis, bootstrap, seed))]
 #[allow(clippy::too_many_arguments)]
 fn capability_report(
     py: Python<'_>,
@@ -382,7 +395,7 @@ fn capability_report(
     reference: String,
     min_benchmarks: usize,
     protocols: String,
-    params: String,
+    basis: String,
     bootstrap: usize,
     seed: u64,
 ) -> PyResult<String> {
@@ -393,7 +406,7 @@ fn capability_report(
             min_benchmarks,
             replicates: bootstrap,
             seed,
-            basis: basis_from_name(&params)?,
+            basis: basis_from_name(&basis)?,
             ..Default::default()
         };
         let a = densing_analysis::capability::capability(&reg, &reference, opts)?;
@@ -403,14 +416,14 @@ fn capability_report(
 
 /// Place one new model against the registry (`densing density`); JSON text.
 #[pyfunction]
-#[pyo3(signature = (registry, cal, name, size, date, tokens, scores, lm_eval))]
+#[pyo3(signature = (registry, cal, name, params, date, tokens, scores, lm_eval))]
 #[allow(clippy::too_many_arguments)]
 fn place_model(
     py: Python<'_>,
     registry: Option<&PyRegistry>,
     cal: CalArgs,
     name: String,
-    size: f64,
+    params: f64,
     date: String,
     tokens: Option<f64>,
     scores: Option<BTreeMap<String, f64>>,
@@ -431,7 +444,7 @@ fn place_model(
             }
         };
         let reg = registry_or_bundled(registry)?;
-        let model = densing_analysis::new_model(&name, size, tokens, release, scores)?;
+        let model = densing_analysis::new_model(&name, params, tokens, release, scores)?;
         let placed = place(&reg, &cal.spec()?, &cal.options()?, &cal.trend()?, &model)?;
         let mut v = serde_json::to_value(&placed).map_err(|e| Error::Fit(e.to_string()))?;
         v["scores_read"] = serde_json::json!(read);

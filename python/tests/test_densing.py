@@ -214,8 +214,8 @@ def test_bad_options_raise_option_errors():
         densing.run(reference="NoSuchFamily", bootstrap=10)
     with pytest.raises(densing.OptionError, match="unknown benchmark `mmlx`"):
         densing.run(benchmarks=["mmlx"], bootstrap=10)
-    with pytest.raises(densing.OptionError, match="params"):
-        densing.run(params="embedding", bootstrap=10)
+    with pytest.raises(densing.OptionError, match="basis `embedding` is not total, nonemb or active"):
+        densing.run(basis="embedding", bootstrap=10)
     with pytest.raises(densing.OptionError, match="outside 0–100"):
         densing.density("X", 1, "2025-01-01", scores={"mmlu": 170})
     with pytest.raises(densing.OptionError, match="already in"):
@@ -274,3 +274,43 @@ def test_wrong_types_raise_option_error():
         densing.density("Mine-3B", 3, "2025-06-01", scores=[("mmlu", 70)])
     with pytest.raises(densing.OptionError, match="wrong type"):
         densing.Registry.bundled().add([{"model": "x"}])
+
+
+def test_names_are_the_clis_params_the_count_basis_the_basis(cli):
+    # `densing density --params 3 --basis total` and density(params=3, basis="total")
+    # place the same model the same way.
+    scores = {"mmlu": 70, "bbh": 60, "math": 40, "humaneval": 50, "mbpp": 60}
+    text = cli("density", "--name", "Mine-3B", "--params", "3", "--basis", "total",
+               "--date", "2025-06-01",
+               "--scores", ",".join(f"{k}={v}" for k, v in scores.items()),
+               "--bootstrap", str(BOOT), "--json")
+    py = densing.density("Mine-3B", params=3, date="2025-06-01", scores=scores,
+                         basis="total", bootstrap=BOOT)
+    assert py == json.loads(text)
+    nonemb = densing.density("Mine-3B", params=3, date="2025-06-01", scores=scores,
+                             bootstrap=BOOT)
+    assert nonemb["model"]["rho"] != py["model"]["rho"]  # the basis reaches the calculation
+
+
+def test_old_keyword_names_warn_and_mean_the_same():
+    scores = {"mmlu": 65.2, "bbh": 50.1}
+    with pytest.warns(DeprecationWarning, match=r"density\(size=...\) is deprecated: use params="):
+        old = densing.density("Mine-3B", size=3, date="2025-06-01", scores=scores, bootstrap=0,
+                              permutations=0)
+    new = densing.density("Mine-3B", params=3, date="2025-06-01", scores=scores, bootstrap=0,
+                          permutations=0)
+    assert old == new
+    with pytest.warns(DeprecationWarning, match=r"run\(params=...\) is deprecated: use basis="):
+        old = densing.run(params="total", bootstrap=0, permutations=0, seed=3)
+    new = densing.run(basis="total", bootstrap=0, permutations=0, seed=3)
+    assert old.summary == new.summary
+    with pytest.warns(DeprecationWarning, match=r"capability\(params=...\)"):
+        old = densing.capability(params="total", bootstrap=0)
+    assert old.models.equals(densing.capability(basis="total", bootstrap=0).models)
+    # Both spellings at once, or the basis where the count belongs, is refused.
+    with pytest.raises(densing.OptionError, match="give params= only"):
+        densing.density("Mine-3B", 3, "2025-06-01", scores=scores, size=3)
+    with pytest.raises(densing.OptionError, match="the basis 'total' is now basis='total'"):
+        densing.density("Mine-3B", params="total", date="2025-06-01", scores=scores)
+    with pytest.raises(densing.OptionError, match="params .* and date are required"):
+        densing.density("Mine-3B", date="2025-06-01", scores=scores)

@@ -25,9 +25,9 @@ def test_predict_matches_the_cli_bit_for_bit(cli):
     assert row.score_lo95 <= row.score <= row.score_hi95
     assert pd.isna(row.true_score)
     assert list(p.fits.task) == ["hellaswag_val", "piqa_val"]
-    assert (p.fits.runs == 20).all()
+    assert (p.fits.runs == 25).all()
     assert p.backtest is None
-    assert "20 of 25 runs" in p.ladder
+    assert "25 of 25 runs" in p.ladder
 
 
 def test_targets_as_a_dict_and_a_frame_ladder(root):

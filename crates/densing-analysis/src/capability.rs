@@ -278,20 +278,25 @@ pub fn as_model_densities(
 
 /// Densities against `reference` (the point) with the replicates' rulers
 /// drawn in turn from every eligible family, so the ruler's spread is inside
-/// the intervals; also the eligible families.
+/// the intervals; also the rulers used, and the families with enough sizes
+/// whose capability does not rise with size (no map θ ↔ ln N: not a ruler,
+/// reported rather than failing the run).
 pub fn pooled_densities(
     reg: &Registry,
     fit: &Capability,
     reference: &str,
-) -> Result<(RefMap, Vec<CapDensity>, Vec<String>)> {
+) -> Result<(RefMap, Vec<CapDensity>, Vec<String>, Vec<String>)> {
     let point = RefMembers::of(reg, &fit.data, reference, fit.opts.basis)?;
-    let families = eligible_families(reg, &fit.data, fit.opts.basis);
-    let draws = families
-        .iter()
-        .map(|f| RefMembers::of(reg, &fit.data, f, fit.opts.basis))
-        .collect::<Result<Vec<_>>>()?;
+    let (draws, flat): (Vec<RefMembers>, Vec<RefMembers>) =
+        eligible_families(reg, &fit.data, fit.opts.basis)
+            .iter()
+            .map(|f| RefMembers::of(reg, &fit.data, f, fit.opts.basis))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .partition(|m| m.fit_all(&fit.params.theta).is_some());
     let (map, dens) = fit.densities(reg, &point, &draws)?;
-    Ok((map, dens, families))
+    let names = |v: Vec<RefMembers>| v.into_iter().map(|m| m.family).collect::<Vec<_>>();
+    Ok((map, dens, names(draws), names(flat)))
 }
 
 /// Which densities the trend is fitted on.

@@ -17,6 +17,7 @@ pub mod predict;
 mod report_input;
 mod run;
 mod scale;
+mod sim;
 mod spec;
 mod trend;
 
@@ -25,10 +26,11 @@ pub use output::densities_csv;
 pub use place::{new_model, parse_lm_eval, parse_scores, place, read_lm_eval, Placement};
 pub use report_input::report_input;
 pub use run::{
-    bundled_prices, prices_from, read_prices, run, run_observed, verdict, Analysis, RunOptions,
-    Summary, SweepRow,
+    bundled_prices, prices_from, read_prices, run, run_observed, size_text, verdict, Analysis,
+    RunOptions, Summary, SweepRow,
 };
 pub use scale::{capability_figures, run_scaled};
+pub use sim::{scale_design, ScaleDesign};
 pub use spec::{basis_from_name, density_options, form_from_name, CalibrationSpec, Reference};
 pub use trend::{
     fit_estimators, read_trend_table, trend_points_from, trend_report, trend_tests, TrendReport,

@@ -132,8 +132,18 @@ pub fn report_input(analysis: &Analysis) -> rep::ReportInput {
             })
             .collect()
     });
+    // The figures' footnote has one line for it: the run's label is longer on
+    // the capability scale (the methods say how the intervals pool the rulers).
+    let reference = match &analysis.capability {
+        Some(c) if on_capability_scale(summary) => format!(
+            "the capability scale (IRT over {} benchmarks), ruler {}",
+            c.fit.data.benches.len(),
+            c.map.family
+        ),
+        _ => s.reference.clone(),
+    };
     rep::ReportInput {
-        reference: cal.description.clone(),
+        reference,
         generated_by: format!("densing {}", env!("CARGO_PKG_VERSION")),
         params_basis: summary.params_basis.clone(),
         models,
@@ -155,18 +165,41 @@ pub fn report_input(analysis: &Analysis) -> rep::ReportInput {
                 baseline_log_error: r.baseline_log_error,
             })
             .collect(),
-        methods: methods(cal, summary),
+        methods: methods(cal, summary, on_capability_scale(summary)),
         caveats: caveats(summary),
+        capability: crate::scale::capability_figures(analysis),
     }
 }
 
-fn methods(cal: &Calibration, s: &Summary) -> Vec<String> {
-    vec![
+/// Whether the run's densities are on the capability scale.
+fn on_capability_scale(s: &Summary) -> bool {
+    s.scales
+        .as_ref()
+        .is_some_and(|c| c.main == crate::capability::Scale::Capability)
+}
+
+/// The first two paragraphs: how a density is measured on the run's scale.
+fn scale_methods(cal: &Calibration, capability: bool) -> [String; 2] {
+    if capability {
+        return [
+            "Capability scale: one latent capability θ per model, fitted jointly with each benchmark's slope and difficulty over every score in the registry (score = c + (1 − c)·σ(a·(θ − d)), c the benchmark's chance level; least squares with a weak ridge). A reference family's base sizes fix θ = α + β·ln N, so a model's effective size is N̂ = exp((θ − α)/β) and its density ρ = N̂ / N; N̂ beyond the reference's sizes is flagged as extrapolated, never clamped.".into(),
+            format!("The trend's interval pools the rulers: bootstrap replicate r reads its densities through eligible reference family r mod K (sizes resampled), so the choice of reference is inside the interval. The five-benchmark scale ({}) is fitted beside it; both are in the run's `scales` table.", cal.description),
+        ];
+    }
+    [
         format!(
             "Calibration: {}. For each benchmark a curve S(N) maps parameters to score; a model's effective size N̂ is the N at which the reference curve reaches the model's score, and its density is ρ = N̂ / N.",
             cal.description
         ),
         "Benchmarks are combined by the geometric mean of their N̂. Scores beyond a curve's ceiling or at/below its floor give only a bound (ρ > x or ρ < x), never a number.".into(),
+    ]
+}
+
+fn methods(cal: &Calibration, s: &Summary, capability: bool) -> Vec<String> {
+    let [scale, combine] = scale_methods(cal, capability);
+    vec![
+        scale,
+        combine,
         format!(
             "Trend: ln ρ = A·t + B fitted by the {} estimator, t in days since {}; doubling time = ln 2 / A. {} Models known only as ρ > x ({} here) {}. The 95% intervals come from {} bootstrap replicates that resample model families and carry the calibration's own bootstrap through; their coverage was measured on simulated registries (`densing simulate`).",
             s.trend.estimator.label(),

@@ -5,6 +5,7 @@
 //! with its estimator, bootstrap interval and permutation p-value; the main
 //! trend is also fitted by every other estimator, side by side.
 
+use crate::capability::Scale;
 use crate::spec::{CalibrationSpec, Reference};
 use crate::trend::{fit_estimators, trend_tests};
 use chrono::NaiveDate;
@@ -17,6 +18,7 @@ use densing_core::study::{
 };
 use densing_core::table::Table;
 use densing_core::trend::inference::ALPHA;
+use densing_core::trend::size::{measured_size, MeasuredSize};
 use densing_core::trend::{
     combined_doubling_days, fit_trend, price_halving_days, EstimatorKind, TestRow, TrendConfig,
     TrendFit,
@@ -106,6 +108,9 @@ pub struct Summary {
     pub tests: Vec<TestRow>,
     /// The verdict in words: whether the trend is distinguishable from none.
     pub verdict: String,
+    /// The permutation test's size measured on this scale's real design
+    /// (`densing simulate`, bundled in densing-core's `test_size.csv`).
+    pub test_size: Option<MeasuredSize>,
     /// Trend models known only as a bound on ρ.
     pub n_censored: usize,
     pub trend: TrendFit,
@@ -150,6 +155,23 @@ pub fn run_observed(
     opts: &RunOptions,
     tick: &(dyn Fn() + Sync),
 ) -> Result<Analysis> {
+    let (cal, main, warnings) = five_benchmark_study(reg, opts, tick)?;
+    let summary = summarize(reg, opts, Scale::FiveBenchmark, &main, warnings, tick)?;
+    Ok(Analysis {
+        study: main,
+        summary,
+        calibration: cal,
+        capability: None,
+    })
+}
+
+/// The five-benchmark calibration, its study (densities and the main trend)
+/// and the calibration's warnings, after checking the run's limits.
+pub(crate) fn five_benchmark_study(
+    reg: &Registry,
+    opts: &RunOptions,
+    tick: &(dyn Fn() + Sync),
+) -> Result<(Calibration, Study, Vec<String>)> {
     let dens = &opts.density;
     let unc = opts.calibration.uncertainty;
     crate::limits::check_run(
@@ -172,13 +194,7 @@ pub fn run_observed(
         .values()
         .flat_map(|c| c.warnings.clone())
         .collect();
-    let summary = summarize(reg, opts, &main, warnings, tick)?;
-    Ok(Analysis {
-        study: main,
-        summary,
-        calibration: cal,
-        capability: None,
-    })
+    Ok((cal, main, warnings))
 }
 
 /// The summary of a study: the trend under every estimator, the paper's 29,
@@ -187,6 +203,7 @@ pub fn run_observed(
 pub(crate) fn summarize(
     reg: &Registry,
     opts: &RunOptions,
+    scale: Scale,
     main: &Study,
     mut warnings: Vec<String>,
     tick: &(dyn Fn() + Sync),
@@ -232,6 +249,7 @@ pub(crate) fn summarize(
     let tests = run_tests(&estimators, fig1.as_ref(), split.as_ref(), sweep.as_deref());
     let main_name = format!("trend, {}", main.trend.estimator.label());
     let main_holm = tests.iter().find(|t| t.test == main_name).map(|t| t.p_holm);
+    let test_size = measured_size(scale.key(), &main.trend.estimator.label());
     Ok(Summary {
         reference: main.reference.clone(),
         params_basis: basis_name(dens.basis).into(),
@@ -249,6 +267,7 @@ pub(crate) fn summarize(
             main_holm.filter(|_| tests.len() > 1),
             tests.len(),
         ),
+        test_size,
         tests,
         n_censored: main.trend.n_censored,
         trend: main.trend.clone(),
@@ -272,7 +291,8 @@ pub(crate) fn summarize(
 
 /// Whether a trend is distinguishable from none, in words: the raw p with
 /// its Monte Carlo error and failed refits, and the Holm-adjusted p when the
-/// run reports `n_tests` > 1 tests.
+/// run reports `n_tests` > 1 tests. The test's measured size is
+/// [`Summary::test_size`], printed on the next line ([`size_text`]).
 pub fn verdict(t: &TrendFit, holm: Option<f64>, n_tests: usize) -> String {
     let Some(p) = t.p_value else {
         return "no permutation test was run (--permutations 0)".into();
@@ -306,6 +326,24 @@ pub fn verdict(t: &TrendFit, holm: Option<f64>, n_tests: usize) -> String {
              registries with the release dates shuffled among the families give slopes this large"
         )
     }
+}
+
+/// The test's measured size in words (no rejection at all: the rule of
+/// three's 95% upper bound, 3/n, instead of a zero standard error).
+pub fn size_text(s: &MeasuredSize) -> String {
+    let value = if s.size == 0.0 {
+        format!(
+            "0 of {} (95% upper bound {:.1}%)",
+            s.registries,
+            300.0 / s.registries as f64
+        )
+    } else {
+        format!("{:.1}% ± {:.1}", 100.0 * s.size, 100.0 * s.size_se)
+    };
+    format!(
+        "the test's size at 0.05, measured on {} trend-free registries simulated on the {} scale's design: {value}",
+        s.registries, s.scale
+    )
 }
 
 /// Every test the run reports, Holm-adjusted together.

@@ -12,7 +12,7 @@ use crate::capability::{
     as_model_densities, pooled_densities, CapabilityRun, ReferenceRow, Scale, ScaleComparison,
     ScaleOptions, ScaleRow, TrendFilter,
 };
-use crate::run::{run_observed, summarize, Analysis, RunOptions};
+use crate::run::{five_benchmark_study, run_observed, summarize, Analysis, RunOptions};
 use crate::spec::Reference;
 use densing_core::capability::{CapDensity, Capability, CapabilityOptions, RefMembers};
 use densing_core::registry::Registry;
@@ -38,25 +38,32 @@ fn row(scale: &str, reference: &str, t: &TrendFit, s: &Study) -> ScaleRow {
     }
 }
 
-/// The whole run on the chosen scale, with the other beside it.
+/// The whole run on the chosen scale, with the other beside it. On the
+/// capability scale the five-benchmark trend is only the comparison row (its
+/// main estimator), so its side-by-side estimators are not refitted.
 pub fn run_scaled(
     reg: &Registry,
     opts: &RunOptions,
     sc: &ScaleOptions,
     tick: &(dyn Fn() + Sync),
 ) -> Result<Analysis> {
-    let mut five = run_observed(reg, opts, tick)?;
-    if sc.scale == Scale::FiveBenchmark && !sc.compare {
-        return Ok(five);
+    let capability_main = sc.scale == Scale::Capability;
+    if !capability_main && !sc.compare {
+        return run_observed(reg, opts, tick);
     }
     let Reference::Family(family) = &opts.calibration.reference else {
-        if sc.scale == Scale::Capability {
+        if capability_main {
             return Err(Error::Invalid(
-                "the capability scale needs a reference family (--reference), not a ladder".into(),
+                "the capability scale needs a reference family (--reference), not a ladder: \
+                 add --scale five-benchmark for a two-step calibration"
+                    .into(),
             ));
         }
-        return Ok(five);
+        return run_observed(reg, opts, tick);
     };
+    let quiet = || {};
+    let five_tick: &(dyn Fn() + Sync) = if capability_main { &quiet } else { tick };
+    let (calibration, five, five_warnings) = five_benchmark_study(reg, opts, five_tick)?;
     let unc = opts.calibration.uncertainty;
     let cap_opts = CapabilityOptions {
         replicates: unc.replicates,
@@ -65,7 +72,7 @@ pub fn run_scaled(
         ..sc.capability
     };
     let fit = Capability::from_registry(reg, cap_opts)?;
-    let (map, dens, families) = pooled_densities(reg, &fit, family)?;
+    let (map, dens, families, not_rising) = pooled_densities(reg, &fit, family)?;
     let filter = TrendFilter {
         min_benchmarks: cap_opts.min_benchmarks,
         include_chat: opts.density.include_chat,
@@ -74,9 +81,13 @@ pub fn run_scaled(
     let cfg = opts.trend(unc.replicates);
     let point = RefMembers::of(reg, &fit.data, family, cap_opts.basis)?;
     let (_, fixed_dens) = fit.densities(reg, &point, std::slice::from_ref(&point))?;
-    let cap_study = |dens: &[CapDensity], ci: &[CapDensity], reference: String| -> Result<Study> {
+    let cap_study = |dens: &[CapDensity],
+                     ci: &[CapDensity],
+                     reference: String,
+                     tick: &(dyn Fn() + Sync)|
+     -> Result<Study> {
         let densities = as_model_densities(reg, dens, ci, filter);
-        let trend = fit_trend(&trend_points(&densities, |_| true), &cfg, &|| {})?;
+        let trend = fit_trend(&trend_points(&densities, |_| true), &cfg, tick)?;
         Ok(Study {
             reference,
             parents: parent_pairs(&densities),
@@ -95,12 +106,17 @@ pub fn run_scaled(
         map.n_sizes,
         families.len()
     );
-    let pooled = cap_study(&dens, &fixed_dens, label)?;
+    let pooled = cap_study(
+        &dens,
+        &fixed_dens,
+        label,
+        if capability_main { tick } else { &quiet },
+    )?;
     let mut references = Vec::new();
     for f in &families {
         let members = RefMembers::of(reg, &fit.data, f, cap_opts.basis)?;
         let (m, d) = fit.densities(reg, &members, std::slice::from_ref(&members))?;
-        let s = cap_study(&d, &d, f.clone())?;
+        let s = cap_study(&d, &d, f.clone(), &quiet)?;
         references.push(ReferenceRow {
             reference: f.clone(),
             alpha: m.alpha,
@@ -131,7 +147,7 @@ pub fn run_scaled(
         )
     });
     let mut rows = vec![
-        row("five-benchmark", family, &five.study.trend, &five.study),
+        row("five-benchmark", family, &five.trend, &five),
         row(
             "capability (rulers pooled)",
             &map.family,
@@ -157,20 +173,34 @@ pub fn run_scaled(
         references,
         reference_spread_days: spread,
     };
-    if sc.scale == Scale::Capability {
-        let summary = summarize(reg, opts, &pooled, Vec::new(), tick)?;
-        five.study = pooled;
-        five.summary = summary;
-    }
-    five.summary.scales = Some(comparison);
-    five.capability = Some(CapabilityRun {
-        fit,
-        map,
-        densities: dens,
-        fixed: fixed_dens,
-        families,
-    });
-    Ok(five)
+    let (study, mut summary) = if capability_main {
+        let warnings = not_rising
+            .iter()
+            .map(|f| {
+                format!(
+                    "family `{f}` has enough base sizes but its capability does not rise with size: not used as a ruler"
+                )
+            })
+            .collect();
+        let summary = summarize(reg, opts, Scale::Capability, &pooled, warnings, tick)?;
+        (pooled, summary)
+    } else {
+        let summary = summarize(reg, opts, Scale::FiveBenchmark, &five, five_warnings, tick)?;
+        (five, summary)
+    };
+    summary.scales = Some(comparison);
+    Ok(Analysis {
+        study,
+        summary,
+        calibration,
+        capability: Some(CapabilityRun {
+            fit,
+            map,
+            densities: dens,
+            fixed: fixed_dens,
+            families,
+        }),
+    })
 }
 
 /// The capability figures' data (density vs date with every ruler's trend

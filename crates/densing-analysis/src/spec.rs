@@ -73,7 +73,7 @@ pub fn basis_from_name(name: &str) -> Result<ParamsBasis> {
         "nonemb" => Ok(ParamsBasis::Nonemb),
         "active" => Ok(ParamsBasis::Active),
         other => Err(Error::Invalid(format!(
-            "params `{other}` is not total, nonemb or active"
+            "basis `{other}` is not total, nonemb or active"
         ))),
     }
 }

@@ -7,6 +7,7 @@ use densing_core::density::Bounded;
 use densing_core::registry::parse_date;
 use densing_core::table::Table;
 use densing_core::trend::multiple::test_rows;
+use densing_core::trend::size::{measured_size, MeasuredSize};
 use densing_core::trend::{
     days_since_origin, fit_trend, EstimatorKind, TestRow, TrendConfig, TrendFit, TrendPoint,
 };
@@ -69,6 +70,10 @@ pub struct TrendReport {
     pub tests: Vec<TestRow>,
     /// Estimators that could not fit, and why.
     pub notes: Vec<String>,
+    /// The main estimator's test size as measured on the bundled registry's
+    /// design on each density scale (a user's table has its own design, so
+    /// these are a guide, not its size).
+    pub test_size: Vec<MeasuredSize>,
 }
 
 /// Fit every estimator to `points` (from `file`) under `cfg`.
@@ -93,6 +98,10 @@ pub fn trend_report(
         estimators,
         tests,
         notes,
+        test_size: ["capability", "five-benchmark"]
+            .into_iter()
+            .filter_map(|scale| measured_size(scale, &main.estimator.label()))
+            .collect(),
     })
 }
 

@@ -68,7 +68,7 @@ fn one_analysis_feeds_summary_table_and_report() {
 fn names_from_other_fronts_are_checked() {
     assert!(form_from_name("chinchilla").is_ok());
     let e = basis_from_name("embedding").unwrap_err().to_string();
-    assert_eq!(e, "params `embedding` is not total, nonemb or active");
+    assert_eq!(e, "basis `embedding` is not total, nonemb or active");
     let e = form_from_name("hoffmann").unwrap_err().to_string();
     assert_eq!(e, "form `hoffmann` is not paper or chinchilla");
     let e = density_options(basis_from_name("total").unwrap(), &["mmlx"], 1, false)

@@ -52,6 +52,16 @@ impl Bounded {
         }
     }
 
+    /// The quantity plus `d`, bounds kept as bounds (detrending a ln ρ).
+    pub fn shift(self, d: f64) -> Bounded {
+        match self {
+            Bounded::Value(v) => Bounded::Value(v + d),
+            Bounded::AtLeast(v) => Bounded::AtLeast(v + d),
+            Bounded::AtMost(v) => Bounded::AtMost(v + d),
+            Bounded::Undetermined => Bounded::Undetermined,
+        }
+    }
+
     /// The natural log, bounds kept as bounds (ln is increasing).
     pub fn ln(self) -> Bounded {
         match self {
@@ -192,8 +202,9 @@ fn n_hat_of(curve: &Curve, score: f64, support: (f64, f64)) -> Bounded {
     }
 }
 
-/// Geometric-mean N̂ over `used` benchmarks under replicate `r`.
-fn combined_n_hat(cal: &Calibration, used: &[(Benchmark, f64)], r: Option<usize>) -> Bounded {
+/// Geometric-mean N̂ over `used` benchmarks under replicate `r` (`None`: the
+/// point curves). Also how `densing simulate` re-inverts synthetic scores.
+pub fn combined_n_hat(cal: &Calibration, used: &[(Benchmark, f64)], r: Option<usize>) -> Bounded {
     let est: Vec<Bounded> = used
         .iter()
         .filter_map(|(b, s)| cal.curve(*b, r).map(|c| n_hat_of(c, *s, cal.support)))

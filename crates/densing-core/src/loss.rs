@@ -255,6 +255,14 @@ impl Problem for LossProblem {
             .collect()
     }
 
+    /// The logs of the coefficients (E, A, B ≥ 0; E = 0 does occur).
+    fn saturating_coordinates(&self) -> &'static [usize] {
+        match self.form {
+            LossForm::Chinchilla => &[0, 1, 2],
+            LossForm::Paper => &[0, 2],
+        }
+    }
+
     /// The grid spans α and β on [`EXPONENT_RANGE`].
     fn grid_distance(&self, a: &[f64], b: &[f64], resolution: usize) -> f64 {
         let cell = (EXPONENT_RANGE.1 - EXPONENT_RANGE.0) / (resolution.max(2) - 1) as f64;

@@ -9,8 +9,26 @@
 //! 1e-10 (relative) in every coordinate or the Newton decrement `gᵀH⁻¹g` (twice
 //! the gain the quadratic model still promises) is below 1e-15 of the
 //! objective, i.e. below what the objective's own rounding resolves (a
-//! coordinate drifting along a saturated plateau, such as an asymptote
-//! approaching its bound, gains ever less and stops there).
+//! coordinate drifting along a saturated plateau gains ever less and stops
+//! there), or below 1e-12 of it once a step has been rejected: a sum over
+//! ~2,000 points is only exact to ~n·ε ≈ 4e-13 relative, so a step that
+//! promises less can fail by rounding alone, and the damping would then grow
+//! until the iteration cap without moving.
+//!
+//! Bounds reached only at ±∞ ([`Problem::saturating_coordinates`]: the score
+//! map's asymptotes `σ(s)`, the loss law's coefficients `e^s`): from
+//! `σ = 1 − 1e-6` (where [`Problem::warm_start`] nudges such an optimum)
+//! plain Newton gains one unit of `s` per step (the objective there is
+//! `≈ f* + C·e^{−s}`, whose Newton step is exactly 1), ~25 steps until the
+//! decrement test stops it; at `e^s ≈ 1e-14` the Hessian is singular to
+//! rounding and the damping grows without bound. So the polish is projected
+//! (active-set) Newton: such a coordinate beyond [`TRY`] whose gradient
+//! pushes outward is set to [`PIN`], where the natural parameter equals its
+//! bound to rounding, once the other coordinates have settled, and held fixed
+//! while they converge (one the gradient pulls inward there is never pinned); the
+//! result counts as converged only if the gradient re-evaluated at [`EDGE`]
+//! still pushes outward (the sign condition of a minimum on a bound), else the
+//! coordinate is released at the edge and Newton goes on with it free.
 //!
 //! Why hand-written rather than argmin's L-BFGS: bootstrap replicates start next
 //! to their optimum, where Newton with the exact 4×4 or 5×5 Hessian converges in
@@ -29,24 +47,45 @@ pub const MAX_PARAMS: usize = 5;
 type Mat = SMatrix<f64, MAX_PARAMS, MAX_PARAMS>;
 type Vector = SVector<f64, MAX_PARAMS>;
 
+/// A saturating coordinate this far out has its natural parameter within
+/// 1e-3 of its bound (`e^{−6.9} = 1.0e-3`): a candidate for pinning (a pin
+/// that raises the objective is not made, and tried again next step).
+const TRY: f64 = 6.9;
+
+/// Within 1e-6 of the bound (`logit(1 − 1e-6) = 13.8155`, `e^{−13.8} =
+/// 1.0e-6`): where a pinned coordinate's gradient is re-checked, so that an
+/// optimum inside the bound is never more than 1e-6 away from the pin.
+pub const EDGE: f64 = 13.8;
+
+/// Where a pinned coordinate sits: `σ(40)` is 1 to the last bit (`e^{−40} =
+/// 4e-18` is below half an ulp of 1), `σ(−40)` and `e^{−40}` are 4e-18.
+const PIN: f64 = 40.0;
+
 /// The outcome of one Newton polish.
 #[derive(Debug, Clone)]
 pub struct Polished {
     pub theta: Vec<f64>,
     pub cost: f64,
-    /// The undamped Newton step from `theta` is negligible (a local minimum).
+    /// The undamped Newton step from `theta` is negligible (a local minimum;
+    /// on a pinned bound, with the gradient pushing outward).
     pub converged: bool,
     /// Objective evaluations with Hessian (one per accepted step, plus the first).
     pub hessians: usize,
 }
 
-/// Evaluate cost, gradient and Hessian at `x` into `g` and `h` (unused
-/// dimensions padded so that they stay fixed: zero gradient, unit Hessian).
+/// A flag per coordinate: pinned at its bound, or declined (never pinned:
+/// released, or pulled inward beyond [`TRY`]).
+type Mask = [bool; MAX_PARAMS];
+
+/// Evaluate cost, gradient and Hessian at `x` into `g` and `h`. Unused
+/// dimensions and `fixed` ones are padded so that they stay put: zero
+/// gradient, unit Hessian row and column.
 fn evaluate<P: Problem + ?Sized>(
     problem: &P,
     w: &[f64],
     x: &Vector,
     k: usize,
+    fixed: &Mask,
     g: &mut Vector,
     h: &mut Mat,
 ) -> Option<f64> {
@@ -56,9 +95,9 @@ fn evaluate<P: Problem + ?Sized>(
     *g = Vector::zeros();
     *h = Mat::identity();
     // A coordinate the objective does not depend on at all (gradient and
-    // curvature exactly 0, e.g. a saturated sigmoid asymptote at d = 1) stays
-    // fixed like a padding dimension, instead of making H singular.
-    let live = |r: usize| gb[r] != 0.0 || hb[r * k + r] != 0.0;
+    // curvature exactly 0, e.g. a saturated exponential term) stays fixed
+    // like a padding dimension, instead of making H singular.
+    let live = |r: usize| !fixed[r] && (gb[r] != 0.0 || hb[r * k + r] != 0.0);
     for r in (0..k).filter(|&r| live(r)) {
         g[r] = gb[r];
         for c in (0..k).filter(|&c| live(c)) {
@@ -68,8 +107,81 @@ fn evaluate<P: Problem + ?Sized>(
     Some(cost)
 }
 
-/// Polish `start` by damped Newton; `None` when the problem has no analytic
-/// Hessian or more than [`MAX_PARAMS`] parameters (then L-BFGS polishes).
+/// The sign check of the pinned coordinates: the gradient with every pinned
+/// coordinate back at the edge must still push it outward. Returns `x` with
+/// the coordinates that fail it released at the edge (and marked so that they
+/// are not pinned again), or `None` when every pin holds.
+fn release<P: Problem + ?Sized>(
+    problem: &P,
+    w: &[f64],
+    x: &Vector,
+    k: usize,
+    pinned: &mut Mask,
+    declined: &mut Mask,
+) -> Option<Vector> {
+    if !pinned.iter().any(|&p| p) {
+        return None;
+    }
+    let mut edge = *x;
+    for i in (0..k).filter(|&i| pinned[i]) {
+        edge[i] = EDGE.copysign(x[i]);
+    }
+    let grad = problem.gradient(&edge.as_slice()[..k], w);
+    let mut out = *x;
+    let mut any = false;
+    for i in 0..k {
+        if !pinned[i] || grad[i] * x[i].signum() <= 0.0 {
+            continue;
+        }
+        pinned[i] = false;
+        declined[i] = true;
+        out[i] = edge[i];
+        any = true;
+    }
+    any.then_some(out)
+}
+
+/// `x` with the saturating coordinates that are ready to pin moved to
+/// [`PIN`], and which those are; `None` if there are none. Ready: beyond [`TRY`], pushed outward
+/// by the gradient, and every other coordinate settled (its Newton `step`
+/// below 1e-6 relative), so that only the walk towards the bound is left —
+/// pinning earlier, while the others still move, can land in a different
+/// minimum on the bound than the walk would reach. A coordinate pulled inward
+/// beyond [`TRY`] is marked `declined` (its optimum may lie just inside).
+fn pin_candidates(
+    saturating: &[usize],
+    x: &Vector,
+    g: &Vector,
+    step: &Vector,
+    k: usize,
+    pinned: &Mask,
+    declined: &mut Mask,
+) -> Option<(Vector, Mask)> {
+    let mut ready = [false; MAX_PARAMS];
+    for &i in saturating {
+        if pinned[i] || declined[i] || x[i].abs() < TRY {
+            continue;
+        }
+        if g[i] * x[i].signum() <= 0.0 {
+            ready[i] = true;
+        } else {
+            declined[i] = true;
+        }
+    }
+    let settled =
+        (0..k).all(|j| ready[j] || pinned[j] || step[j].abs() <= 1e-6 * (1.0 + x[j].abs()));
+    if !ready.iter().any(|&r| r) || !settled {
+        return None;
+    }
+    let mut trial = *x;
+    for i in (0..k).filter(|&i| ready[i]) {
+        trial[i] = PIN.copysign(x[i]);
+    }
+    Some((trial, ready))
+}
+
+/// Polish `start` by damped, projected Newton; `None` when the problem has no
+/// analytic Hessian or more than [`MAX_PARAMS`] parameters (then L-BFGS polishes).
 pub fn newton<P: Problem + ?Sized>(
     problem: &P,
     w: &[f64],
@@ -80,13 +192,17 @@ pub fn newton<P: Problem + ?Sized>(
     if k > MAX_PARAMS {
         return None;
     }
+    let saturating = problem.saturating_coordinates();
     let mut x = Vector::zeros();
     x.as_mut_slice()[..k].copy_from_slice(start);
+    let (mut pinned, mut declined) = ([false; MAX_PARAMS], [false; MAX_PARAMS]);
     let (mut g, mut h) = (Vector::zeros(), Mat::identity());
-    let mut f = evaluate(problem, w, &x, k, &mut g, &mut h)?;
+    let mut f = evaluate(problem, w, &x, k, &pinned, &mut g, &mut h)?;
     let mut hessians = 1;
     let mut converged = false;
     let mut mu = 0.0;
+    // The last step was rejected: the objective no longer falls.
+    let mut stalled = false;
     for _ in 0..max_iters {
         if !f.is_finite() || g.iter().any(|v| !v.is_finite()) {
             break;
@@ -95,11 +211,37 @@ pub fn newton<P: Problem + ?Sized>(
             let step = chol.solve(&-g);
             // Newton decrement gᵀH⁻¹g: twice what the quadratic model can still gain.
             let decrement = -g.dot(&step);
-            if decrement <= 1e-15 * f.abs()
+            let resolved = if stalled { 1e-12 } else { 1e-15 };
+            if decrement <= resolved * f.abs()
                 || (0..k).all(|i| step[i].abs() <= 1e-10 * (1.0 + x[i].abs()))
             {
-                converged = true;
-                break;
+                match release(problem, w, &x, k, &mut pinned, &mut declined) {
+                    None => {
+                        converged = true;
+                        break;
+                    }
+                    Some(back) => {
+                        x = back;
+                        f = evaluate(problem, w, &x, k, &pinned, &mut g, &mut h)?;
+                        hessians += 1;
+                        mu = 0.0;
+                        continue;
+                    }
+                }
+            }
+            if let Some((trial, ready)) =
+                pin_candidates(saturating, &x, &g, &step, k, &pinned, &mut declined)
+            {
+                let ft = problem.cost(&trial.as_slice()[..k], w);
+                if ft <= f {
+                    for i in (0..k).filter(|&i| ready[i]) {
+                        pinned[i] = true;
+                    }
+                    x = trial;
+                    f = evaluate(problem, w, &x, k, &pinned, &mut g, &mut h)?;
+                    hessians += 1;
+                    continue;
+                }
             }
         }
         let mut damped = h;
@@ -124,14 +266,16 @@ pub fn newton<P: Problem + ?Sized>(
                 1.0
             };
             x = trial;
-            f = evaluate(problem, w, &x, k, &mut g, &mut h)?;
+            f = evaluate(problem, w, &x, k, &pinned, &mut g, &mut h)?;
             hessians += 1;
+            stalled = false;
             if ratio > 0.75 {
                 mu = if mu < 1e-9 { 0.0 } else { mu / 4.0 };
             } else if ratio < 0.25 {
                 mu = (mu * 2.0).max(1e-6);
             }
         } else {
+            stalled = true;
             mu = (mu * 4.0).max(1e-6);
             if mu > 1e20 {
                 break;

@@ -45,6 +45,15 @@ pub trait Problem: Sync {
     fn grid_distance(&self, _a: &[f64], _b: &[f64], _resolution: usize) -> f64 {
         f64::INFINITY
     }
+    /// Internal coordinates through which a natural parameter reaches a bound
+    /// only at ±∞: logits `s` of the score map's asymptotes `σ(s)` (on 0 or
+    /// 1), logs `s` of the loss law's coefficients `e^s` (on 0). The Newton
+    /// polish pins such a coordinate at its bound when its gradient pushes
+    /// outward there ([`crate::newton`]), instead of walking `s` out one unit
+    /// per step.
+    fn saturating_coordinates(&self) -> &'static [usize] {
+        &[]
+    }
     /// A start equivalent to the optimum `θ` for a replicate to polish from:
     /// `θ` itself unless a coordinate sits so far out on a saturated plateau
     /// that its gradient is 0 in floating point (it could never move back).

@@ -95,7 +95,7 @@ impl Problem for ScoreProblem {
         let (s2pp, dpp) = (s2p * (1.0 - 2.0 * s2), dp * (1.0 - 2.0 * d));
         let c1 = s2 - 1.0;
         grad.fill(0.0);
-        hess.fill(0.0);
+        let mut upper = [0.0; 10];
         let mut cost = 0.0;
         for i in (0..self.n_obs()).filter(|&i| w[i] != 0.0) {
             let z = gamma * (self.loss[i] - l);
@@ -105,36 +105,47 @@ impl Problem for ScoreProblem {
             let h = 1.0 + c1 * tau;
             let r = d * h - self.score[i];
             cost += 0.5 * w[i] * r * r;
-            // ∂h/∂(s₂, g, l) and the second derivatives of h.
+            // ∂S/∂(s₂, g, l, s₁) = (d·∂h, σ′(s₁)·h) and the upper triangle of
+            // ∇²S (row-major: 00 01 02 03 11 12 13 22 23 33), h linear in σ(s₂)
+            // and S linear in σ(s₁).
             let dh = [s2p * tau, c1 * t1 * z, -c1 * t1 * gamma];
-            let ddh = [
-                [s2pp * tau, s2p * t1 * z, -s2p * t1 * gamma],
-                [
-                    s2p * t1 * z,
-                    c1 * (t2 * z * z + t1 * z),
-                    -c1 * gamma * (t2 * z + t1),
-                ],
-                [
-                    -s2p * t1 * gamma,
-                    -c1 * gamma * (t2 * z + t1),
-                    c1 * gamma * gamma * t2,
-                ],
-            ];
             let ds = [d * dh[0], d * dh[1], d * dh[2], dp * h];
+            let dds = [
+                d * s2pp * tau,
+                d * s2p * t1 * z,
+                -d * s2p * t1 * gamma,
+                dp * dh[0],
+                d * c1 * (t2 * z * z + t1 * z),
+                -d * c1 * gamma * (t2 * z + t1),
+                dp * dh[1],
+                d * c1 * gamma * gamma * t2,
+                dp * dh[2],
+                dpp * h,
+            ];
             let (wi, wr) = (w[i], w[i] * r);
+            let mut u = 0;
             for a in 0..4 {
                 grad[a] += wr * ds[a];
-                for b in 0..4 {
-                    let dds = match (a, b) {
-                        (3, 3) => dpp * h,
-                        (3, o) | (o, 3) => dp * dh[o],
-                        _ => d * ddh[a][b],
-                    };
-                    hess[a * 4 + b] += wi * ds[a] * ds[b] + wr * dds;
+                for b in a..4 {
+                    upper[u] += wi * ds[a] * ds[b] + wr * dds[u];
+                    u += 1;
                 }
             }
         }
+        let mut u = 0;
+        for a in 0..4 {
+            for b in a..4 {
+                hess[a * 4 + b] = upper[u];
+                hess[b * 4 + a] = upper[u];
+                u += 1;
+            }
+        }
         Some(cost)
+    }
+
+    /// `s₂` and `s₁`: the lower asymptote may sit on 0 and the upper on 1.
+    fn saturating_coordinates(&self) -> &'static [usize] {
+        &[0, 3]
     }
 
     /// The asymptotes nudged 1e-6 inside (0, 1) ([`ScoreProblem::theta_of`]):

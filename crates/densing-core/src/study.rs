@@ -63,9 +63,13 @@ pub fn trend_points(
 }
 
 /// The design synthetic registries copy (see [`crate::trend::simulate`]): the
-/// trend models' dates, families and parameter counts, censored at the
-/// calibration's range.
-pub fn sim_design(densities: &[ModelDensity], cal: &Calibration) -> Option<SimDesign> {
+/// trend models' dates, families, parameter counts and calibration draws. On
+/// the five-benchmark scale (`cal` given) synthetic scores are re-inverted
+/// through the calibration, censored at its range as real ones are; on the
+/// capability scale (`None`) N̂ beyond the ruler's sizes is extrapolated,
+/// never censored.
+pub fn sim_design(densities: &[ModelDensity], cal: Option<&Calibration>) -> Option<SimDesign> {
+    let (lo, hi) = cal.map_or((0.0, f64::INFINITY), |c| c.support);
     let models = densities
         .iter()
         .filter(|d| d.in_trend)
@@ -73,8 +77,8 @@ pub fn sim_design(densities: &[ModelDensity], cal: &Calibration) -> Option<SimDe
             name: d.name.clone(),
             family: d.family.clone(),
             t: days_since_origin(d.release),
-            ceiling: (cal.support.1 / d.params_b).ln(),
-            floor: (cal.support.0 / d.params_b).ln(),
+            ceiling: (hi / d.params_b).ln(),
+            floor: (lo / d.params_b).ln(),
             offsets: d
                 .ln_rho_replicates
                 .iter()
@@ -83,9 +87,25 @@ pub fn sim_design(densities: &[ModelDensity], cal: &Calibration) -> Option<SimDe
                     _ => 0.0,
                 })
                 .collect(),
+            params_b: d.params_b,
+            residuals: match (cal, d.n_hat.bound_or_value()) {
+                (Some(cal), Some(n_hat)) => d
+                    .per_benchmark
+                    .iter()
+                    .filter_map(|e| {
+                        let curve = cal.curve(e.benchmark, None)?;
+                        Some((e.benchmark, e.score - curve.score(n_hat)))
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
         })
         .collect();
-    SimDesign::new(models, &trend_points(densities, |_| true))
+    let design = SimDesign::new(models, &trend_points(densities, |_| true))?;
+    Some(match cal {
+        Some(cal) => design.reinverting(cal.clone()),
+        None => design,
+    })
 }
 
 pub fn densities(reg: &Registry, cal: &Calibration, opts: &DensityOptions) -> Vec<ModelDensity> {

@@ -8,7 +8,10 @@ use densing_core::density::Bounded;
 use densing_core::density::DensityOptions;
 use densing_core::registry::{ParamsBasis, Registry};
 use densing_core::study::{densities, sim_design, trend_points};
-use densing_core::trend::permutation::{p_value, permutation_test, ADAPTIVE_FACTOR};
+use densing_core::trend::inversion::inverted_interval;
+use densing_core::trend::permutation::{
+    p_value, permutation_test, permuted_slopes, ADAPTIVE_FACTOR,
+};
 use densing_core::trend::quantile::{
     check_loss, exact_quantile_line, powell_loss, quantile_line, quantile_line_pairs,
     quantile_line_search, QPoint, QuantileLine, Side,
@@ -449,7 +452,11 @@ fn without_a_trend_the_default_estimator_rarely_claims_one_and_the_envelope_does
         seed: 1,
     };
     let cal = Calibration::family(&reg, "Qwen2.5", ParamsBasis::Nonemb, unc).unwrap();
-    let design = sim_design(&densities(&reg, &cal, &DensityOptions::default()), &cal).unwrap();
+    let design = sim_design(
+        &densities(&reg, &cal, &DensityOptions::default()),
+        Some(&cal),
+    )
+    .unwrap();
     let cfg = SimConfig {
         slope: 0.0,
         tau: 0.9,
@@ -457,6 +464,7 @@ fn without_a_trend_the_default_estimator_rarely_claims_one_and_the_envelope_does
         replicates: 100,
         permutations: 99,
         seed: 7,
+        t_break: None,
     };
     let default = EstimatorKind::CensoredQuantile { tau: 0.9 };
     let rows = simulate(&design, &[default, EstimatorKind::Envelope], &cfg, &|| {});
@@ -579,8 +587,85 @@ fn failed_refits_count_as_extreme_and_borderline_p_draws_more_permutations() {
     assert_eq!((t.drawn, t.added, t.at_cap), (199, 0, false), "{t:?}");
 }
 
+/// One-sided permutation p-value of "slope a0", counted here from the
+/// permuted slopes of the detrended data (`sign` +1: evidence a0 is too low).
+fn p_of_slope(points: &[TrendPoint], est: &dyn Estimator, a_hat: f64, a0: f64, sign: f64) -> f64 {
+    let null = permuted_slopes(points, est, a0, 0..199, 3, &|| {});
+    let beyond = null
+        .iter()
+        .filter(|b| b.is_none_or(|b| sign * (b - (a_hat - a0)) >= 0.0))
+        .count();
+    (1 + beyond) as f64 / 200.0
+}
+
+#[test]
+fn the_inverted_interval_ends_where_the_permutation_test_stops_rejecting() {
+    let est = EstimatorKind::CensoredQuantile { tau: 0.9 };
+    let points = noisy_points(0.004, 50, 2);
+    let obs: Vec<Obs> = points.iter().map(TrendPoint::obs).collect();
+    let a_hat = est.fit(&obs).unwrap().a;
+    // Equivariance, which the test of "slope a0" rests on: detrending by a0
+    // lowers the fitted slope by exactly a0, bounds included.
+    let detrended: Vec<Obs> = obs
+        .iter()
+        .map(|o| Obs {
+            t: o.t,
+            y: o.y.shift(-0.003 * o.t),
+        })
+        .collect();
+    assert!((est.fit(&detrended).unwrap().a - (a_hat - 0.003)).abs() < 1e-12);
+    let inv = inverted_interval(&points, &est, a_hat, 1e-3, 199, 0.95, 3);
+    let [Some(lo), Some(hi)] = inv.ends else {
+        panic!("unbounded: {inv:?}")
+    };
+    assert!(
+        lo < a_hat && a_hat < hi && lo > 0.0,
+        "[{lo}, {hi}] vs {a_hat}"
+    );
+    // Just outside each end the test rejects at 2.5%, just inside it does not.
+    let d = 0.02 * (hi - lo);
+    assert!(p_of_slope(&points, &est, a_hat, lo - d, 1.0) <= 0.025);
+    assert!(p_of_slope(&points, &est, a_hat, lo + d, 1.0) > 0.025);
+    assert!(p_of_slope(&points, &est, a_hat, hi + d, -1.0) <= 0.025);
+    assert!(p_of_slope(&points, &est, a_hat, hi - d, -1.0) > 0.025);
+    // fit_trend reports it beside the bootstrap's interval.
+    let cfg = TrendConfig {
+        estimator: est,
+        replicates: 200,
+        permutations: 199,
+        seed: 3,
+    };
+    let fit = fit_trend(&points, &cfg, &|| {}).unwrap();
+    assert!(fit.a_ci95.is_some() && fit.interval_refits >= 10 * 199);
+    let [flo, fhi] = fit.a_ci95_inverted.unwrap();
+    assert!((flo - lo).abs() < 0.02 * (hi - lo) && (fhi - hi).abs() < 0.02 * (hi - lo));
+}
+
 #[test]
 fn intervals_hold_the_estimate_on_the_bundled_registry() {
+    // The inverted test, for every estimator.
+    let points = registry_points(0);
+    for estimator in EstimatorKind::all(0.9) {
+        let cfg = TrendConfig {
+            estimator,
+            replicates: 0,
+            permutations: 199,
+            seed: 2,
+        };
+        let fit = fit_trend(&points, &cfg, &|| {}).unwrap();
+        let Some([lo, hi]) = fit.a_ci95_inverted else {
+            // The envelope's test may never reject on one side: unbounded.
+            assert_eq!(estimator, EstimatorKind::Envelope);
+            continue;
+        };
+        assert!(
+            lo <= fit.a && fit.a <= hi,
+            "{}: {} not in [{lo}, {hi}]",
+            estimator.label(),
+            fit.a
+        );
+    }
+    // The bootstrap's percentile and BCa intervals.
     let points = registry_points(300);
     for estimator in EstimatorKind::all(0.9) {
         let cfg = TrendConfig {

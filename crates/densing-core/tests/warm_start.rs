@@ -5,9 +5,10 @@
 
 use densing_core::bootstrap::{bootstrap_from, BootstrapConfig, REPLICATE_SOLVER};
 use densing_core::data::{parse_ladder, read_ladder, AnchorPoint, LadderPoint};
-use densing_core::fit::{fit, GridPolish, Problem, Replicate};
-use densing_core::law::LossForm;
+use densing_core::fit::{fit, GridPolish, Problem, Replicate, NEWTON_ITERS};
+use densing_core::law::{LossForm, ScoreMap};
 use densing_core::loss::LossProblem;
+use densing_core::newton::newton;
 use densing_core::predict::{fit_task_by, Ladder, PredictConfig, Settings};
 use densing_core::score::ScoreProblem;
 use densing_core::table::Table;
@@ -161,6 +162,50 @@ fn olmo_ladder_warm_replicates_equal_the_full_grid_path() {
                 &[mg.c, mg.gamma, mg.l, mg.d],
                 &format!("{what}, step 2"),
             );
+        }
+    }
+}
+
+/// The projected Newton pins an upper asymptote that belongs on its bound
+/// (exact data of a map with d = 1.02, so the best feasible d is 1) on it,
+/// d = 1 exactly, in a few steps (the unprojected walk of s₁ took ~25), and
+/// leaves one just inside it (exact data with d = 0.9995) free to reach it.
+#[test]
+fn newton_pins_an_asymptote_only_where_it_belongs_on_its_bound() {
+    let anchors = |d: f64| -> Vec<AnchorPoint> {
+        (0..60)
+            .map(|i| {
+                let loss = 0.8 + 0.04 * i as f64;
+                AnchorPoint {
+                    loss,
+                    score: d - 0.7 / (1.0 + (-3.0 * (loss - 2.0)).exp()),
+                    model: None,
+                    task: None,
+                    heldout: false,
+                    line: 0,
+                }
+            })
+            .collect()
+    };
+    let near = ScoreMap {
+        c: -0.7,
+        gamma: 3.0,
+        l: 2.0,
+        d: 1.0,
+    };
+    for (d_true, on_bound) in [(1.02, true), (0.9995, false)] {
+        let p = ScoreProblem::new(&anchors(d_true));
+        let w = vec![1.0; p.n_obs()];
+        let start = p.warm_start(&p.theta_of(&near));
+        let out = newton(&p, &w, &start, NEWTON_ITERS).expect("analytic Hessian");
+        let d = p.natural(&out.theta)[3];
+        println!("d_true {d_true}: d {d}, {} Hessians", out.hessians);
+        assert!(out.converged, "d_true {d_true}: not converged");
+        if on_bound {
+            assert_eq!(d, 1.0);
+            assert!(out.hessians <= 12, "{} Hessians", out.hessians);
+        } else {
+            assert!((d - d_true).abs() < 1e-9, "d {d}");
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The README's table of the largest models each matmul mode fits in a given
+//! The docs' table of the largest models each matmul mode fits in a given
 //! memory, computed with the preflight's formula (`densing_eval::memory`) for the
 //! published shapes of common Llama/Qwen2 checkpoints and a 2,048-token item.
 //!
@@ -7,8 +7,11 @@
 //! ```
 //! Quantised weights are counted at the format's average bits per weight (Q8_0
 //! 8.5, Q4_K_M ≈ 4.85) plus the f32 copy of the token embedding the engine keeps;
-//! a real file's exact size comes from its tensor table when `densing eval` runs.
+//! the loading transient as for a Q8_0 file whose largest tensor is the
+//! embedding; a real file's exact sizes come from its tensor table when
+//! `densing eval` runs.
 
+use densing_eval::linear::BF16_TILE;
 use densing_eval::memory::{sequence_bytes, Shape};
 
 /// A published checkpoint: its name, parameter count, hidden width and shape.
@@ -91,20 +94,25 @@ fn main() {
     let gib: f64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(24.0);
     let tokens: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(2048);
     let budget = gib * (1u64 << 30) as f64;
-    println!("| model | params | f32 (default) | Q8_0 + `--quantized-matmul` | Q4_K_M + `--quantized-matmul` |");
-    println!("|---|---|---|---|---|");
+    println!("| model | params | f32 (`--matmul f32`) | bf16 (`--matmul bf16`) | Q8_0 + `--matmul quantized` | Q4_K_M + `--matmul quantized` |");
+    println!("|---|---|---|---|---|---|");
     for m in MODELS {
         let (name, params, shape, vocab, width) =
             (m.name, m.params, &m.shape, m.shape.vocab, m.width);
-        let (kv, working) = sequence_bytes(shape, tokens);
+        let (kv, working) = sequence_bytes(shape, tokens, 1);
         let embed = (vocab * width) as f64;
-        let cell = |bits: Option<f64>| {
-            let weights = match bits {
-                None => 4.0 * params,
+        // The largest tensor: the embedding (or an untied head of the same shape).
+        let cell = |bytes_per_weight: f64, quantised: bool| {
+            let file = embed * 8.5 / 8.0; // as read from a Q8_0 file
+            let (weights, loading) = if quantised {
                 // Quantised matrices, plus the embedding's f32 copy.
-                Some(b) => params * b / 8.0 + 4.0 * embed,
+                (params * bytes_per_weight + 4.0 * embed, 2.0 * file)
+            } else if bytes_per_weight == 2.0 {
+                (2.0 * params, file + 4.0 * embed + 4.0 * BF16_TILE as f64)
+            } else {
+                (4.0 * params, 2.0 * file)
             };
-            let total = weights + (kv + working) as f64;
+            let total = weights + loading.max((kv + working) as f64);
             let g = total / (1u64 << 30) as f64;
             if total <= budget {
                 format!("{g:.1} GiB ✓")
@@ -113,12 +121,13 @@ fn main() {
             }
         };
         println!(
-            "| {name} | {:.2}B | {} | {} | {} |",
+            "| {name} | {:.2}B | {} | {} | {} | {} |",
             params / 1e9,
-            cell(None),
-            cell(Some(8.5)),
-            cell(Some(4.85))
+            cell(4.0, false),
+            cell(2.0, false),
+            cell(8.5 / 8.0, true),
+            cell(4.85 / 8.0, true)
         );
     }
-    println!("\n(budget {gib} GiB, longest item {tokens} tokens: KV cache + one layer's working set + logits included)");
+    println!("\n(budget {gib} GiB, longest item {tokens} tokens, one sequence per pass: loading transient or KV cache + one layer's working set + logits included)");
 }

@@ -7,16 +7,17 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
-use candle_core::quantized::{gguf_file, QMatMul};
+use candle_core::quantized::gguf_file;
 pub use candle_core::Device;
-use candle_core::Tensor;
 use sha2::{Digest, Sha256};
 
-use crate::backend::{Backend, Boundary, ModelIdentity, ScoreError, ScoreRequest, Scored};
+use crate::backend::{Boundary, ModelIdentity, ScoreError, ScoreRequest};
 use crate::memory;
-use crate::model::{KvCache, Llama, LlamaConfig, MatmulMode, RopeStyle, WeightSource};
+use crate::model::{KvCache, Llama, LlamaConfig, MatmulMode, RopeStyle};
 use crate::request::{self, EncodedRequest};
 use crate::tokenizer::TextTokenizer;
+pub use crate::weights::hf_tensor_name;
+use crate::weights::{GgufWeights, HfWeights};
 
 /// `cpu`, `cuda:N` or `metal:N`.
 pub fn device_name(device: &Device) -> String {
@@ -30,7 +31,12 @@ pub fn device_name(device: &Device) -> String {
 /// Engine options.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
-    pub matmul: MatmulMode,
+    /// How the weight matrices are held; `None` lets the memory preflight choose
+    /// (f32 when it fits, else bf16).
+    pub matmul: Option<MatmulMode>,
+    /// Sequences packed into one forward pass; `None` lets the memory preflight
+    /// choose (the most that fit, up to [`memory::MAX_AUTO_BATCH`]).
+    pub batch: Option<usize>,
     /// Reuse the KV cache of the longest common token prefix with the previous
     /// request (few-shot prompts are computed once per run instead of per item).
     pub prefix_cache: bool,
@@ -48,7 +54,8 @@ pub struct EngineOptions {
 impl Default for EngineOptions {
     fn default() -> Self {
         Self {
-            matmul: MatmulMode::Dequantized,
+            matmul: None,
+            batch: None,
             prefix_cache: true,
             expected_sha256: None,
             device: Device::Cpu,
@@ -82,52 +89,23 @@ pub struct TokenDump {
     pub join_mismatch: bool,
     /// `log p(ids[first + i] | ids[..first + i])`, nats.
     pub logprobs: Vec<f32>,
-    /// Seconds of the forward pass (no cache).
+    /// Seconds of the forward pass (no cache); in a packed pass, its share by tokens.
     pub seconds: f64,
 }
 
 /// The token sequence last scored and its KV cache, reused for the longest common
 /// prefix with the next request.
-type PrefixSlot = Mutex<Option<(Vec<u32>, KvCache)>>;
+pub(crate) type PrefixSlot = Mutex<Option<(Vec<u32>, KvCache)>>;
 
 /// A loaded model plus tokenizer: the embedded scoring engine.
 pub struct Engine {
-    model: Llama,
+    pub(crate) model: Llama,
     tokenizer: TextTokenizer,
-    identity: ModelIdentity,
-    prefix_cache: Option<PrefixSlot>,
-}
-
-struct GgufWeights<'a> {
-    content: &'a gguf_file::Content,
-    reader: BufReader<File>,
-    device: Device,
+    pub(crate) identity: ModelIdentity,
+    pub(crate) prefix_cache: Option<PrefixSlot>,
     mode: MatmulMode,
-}
-
-impl WeightSource for GgufWeights<'_> {
-    fn matrix(&mut self, name: &str) -> Result<QMatMul> {
-        let q = self
-            .content
-            .tensor(&mut self.reader, name, &self.device)
-            .with_context(|| format!("tensor `{name}`"))?;
-        Ok(match self.mode {
-            MatmulMode::Dequantized => QMatMul::Tensor(q.dequantize(&self.device)?),
-            MatmulMode::Quantized => QMatMul::from_qtensor(q)?,
-        })
-    }
-
-    fn vector(&mut self, name: &str) -> Result<Tensor> {
-        let q = self
-            .content
-            .tensor(&mut self.reader, name, &self.device)
-            .with_context(|| format!("tensor `{name}`"))?;
-        Ok(q.dequantize(&self.device)?)
-    }
-
-    fn has(&self, name: &str) -> bool {
-        self.content.tensor_infos.contains_key(name)
-    }
+    pub(crate) batch: usize,
+    estimate: Option<memory::MemoryEstimate>,
 }
 
 /// CUDA device `ordinal` (an error unless built with the `cuda` feature).
@@ -157,7 +135,7 @@ fn check_sha256(path: &Path, hash: &str, opts: &EngineOptions) -> Result<()> {
 
 /// Hugging Face `config.json` fields of Llama-family models.
 #[derive(Debug, serde::Deserialize)]
-struct HfConfig {
+pub struct HfConfig {
     model_type: String,
     hidden_size: usize,
     num_attention_heads: usize,
@@ -170,65 +148,38 @@ struct HfConfig {
     bos_token_id: Option<u32>,
 }
 
-/// Safetensors tensors by Hugging Face name, served under GGUF names.
-struct HfWeights {
-    tensors: std::collections::HashMap<String, Tensor>,
-}
-
-/// The Hugging Face (safetensors) name of a GGUF tensor name, e.g.
-/// `blk.3.attn_q.weight` → `model.layers.3.self_attn.q_proj.weight`.
-pub fn hf_tensor_name(name: &str) -> String {
-    fn map(s: &str) -> &str {
-        match s {
-            "attn_norm.weight" => "input_layernorm.weight",
-            "ffn_norm.weight" => "post_attention_layernorm.weight",
-            "attn_q.weight" => "self_attn.q_proj.weight",
-            "attn_k.weight" => "self_attn.k_proj.weight",
-            "attn_v.weight" => "self_attn.v_proj.weight",
-            "attn_q.bias" => "self_attn.q_proj.bias",
-            "attn_k.bias" => "self_attn.k_proj.bias",
-            "attn_v.bias" => "self_attn.v_proj.bias",
-            "attn_output.weight" => "self_attn.o_proj.weight",
-            "ffn_gate.weight" => "mlp.gate_proj.weight",
-            "ffn_up.weight" => "mlp.up_proj.weight",
-            "ffn_down.weight" => "mlp.down_proj.weight",
-            other => other,
-        }
+/// A Hugging Face `config.json` as [`Engine::load`] reads it, before any weight:
+/// the architecture (`model_type` llama, mistral or qwen2), then the decoder shape,
+/// refused by [`LlamaConfig::validate`] when no real model has it. `path` only
+/// names the file in errors.
+pub fn parse_hf_config(text: &str, path: &Path) -> Result<(LlamaConfig, HfConfig)> {
+    let hf: HfConfig =
+        serde_json::from_str(text).with_context(|| format!("parsing {}", path.display()))?;
+    // The architecture first (the most useful refusal), then its shape.
+    if !matches!(hf.model_type.as_str(), "llama" | "mistral" | "qwen2") {
+        bail!(
+            "unsupported architecture `{}` in {} (supported: llama, mistral, qwen2)",
+            hf.model_type,
+            path.display()
+        );
     }
-    match name {
-        "token_embd.weight" => "model.embed_tokens.weight".into(),
-        "output_norm.weight" => "model.norm.weight".into(),
-        "output.weight" => "lm_head.weight".into(),
-        _ => match name.strip_prefix("blk.").and_then(|r| r.split_once('.')) {
-            Some((i, rest)) => format!("model.layers.{i}.{}", map(rest)),
-            None => name.into(),
-        },
-    }
-}
-
-impl HfWeights {
-    fn get(&self, name: &str) -> Result<Tensor> {
-        let hf = hf_tensor_name(name);
-        let t = self
-            .tensors
-            .get(&hf)
-            .with_context(|| format!("safetensors lack tensor `{hf}`"))?;
-        Ok(t.to_dtype(candle_core::DType::F32)?)
-    }
-}
-
-impl WeightSource for HfWeights {
-    fn matrix(&mut self, name: &str) -> Result<QMatMul> {
-        Ok(QMatMul::Tensor(self.get(name)?))
-    }
-
-    fn vector(&mut self, name: &str) -> Result<Tensor> {
-        self.get(name)
-    }
-
-    fn has(&self, name: &str) -> bool {
-        self.tensors.contains_key(&hf_tensor_name(name))
-    }
+    let n_head = hf.num_attention_heads;
+    let cfg = LlamaConfig {
+        n_layer: hf.num_hidden_layers,
+        n_head,
+        n_kv_head: hf.num_key_value_heads.unwrap_or(n_head),
+        d_model: hf.hidden_size,
+        head_dim: hf
+            .head_dim
+            .unwrap_or(hf.hidden_size.checked_div(n_head).unwrap_or(0)),
+        rope_base: hf.rope_theta.unwrap_or(10_000.0),
+        rms_eps: hf.rms_norm_eps,
+        context_len: hf.max_position_embeddings,
+        rope_style: RopeStyle::Half,
+    };
+    cfg.validate()
+        .with_context(|| format!("{}: unusable model configuration", path.display()))?;
+    Ok((cfg, hf))
 }
 
 /// Read a GGUF header (metadata and tensor directory) with candle's reader. That
@@ -274,25 +225,24 @@ pub fn file_sha256(path: &Path) -> Result<String> {
     Ok(format!("sha256:{:x}", hasher.finalize()))
 }
 
-/// Stop before loading when the estimated memory (see [`crate::memory`]) exceeds
-/// what is available on the CPU. `DENSING_AVAILABLE_MEMORY` (bytes, or `NGiB`)
-/// overrides the available amount, e.g. to check whether a run fits a smaller
-/// machine.
+/// Choose the matmul mode and sequences per pass from the estimated memory (see
+/// [`crate::memory`]) and what is available on the CPU, and stop before loading
+/// when nothing fits. `DENSING_AVAILABLE_MEMORY` (bytes, or `NGiB`) overrides the
+/// available amount, e.g. to check whether a run fits a smaller machine. Where the
+/// amount is unknown (a GPU), the options' choices stand, else f32 and one
+/// sequence per pass.
 fn preflight(
     content: &gguf_file::Content,
     cfg: &LlamaConfig,
     tokenizer: &TextTokenizer,
     opts: &EngineOptions,
-) -> Result<()> {
+) -> Result<memory::Plan> {
     let available = match std::env::var("DENSING_AVAILABLE_MEMORY") {
         Ok(v) => Some(parse_bytes(&v).with_context(|| {
             format!("DENSING_AVAILABLE_MEMORY={v}: expected bytes or a size like 24GiB")
         })?),
         Err(_) if opts.device.is_cpu() => memory::available_bytes(),
         Err(_) => None,
-    };
-    let Some(available) = available else {
-        return Ok(());
     };
     let rows = |name: &str| {
         content
@@ -313,13 +263,30 @@ fn preflight(
         Some(t) => (tokenizer.encode(t)?.len() + 1).min(cfg.context_len),
         None => 0,
     };
-    let (kv_cache, working) = memory::sequence_bytes(&shape, tokens);
-    let est = memory::MemoryEstimate {
-        weights: memory::gguf_weight_bytes(content, opts.matmul),
-        kv_cache,
-        working,
+    let estimate = |mode: MatmulMode, batch: usize| {
+        let (weights, loading) = memory::gguf_weight_bytes(content, mode);
+        let (kv_cache, working) = memory::sequence_bytes(&shape, tokens, batch);
+        memory::MemoryEstimate {
+            weights,
+            loading,
+            kv_cache,
+            working,
+        }
     };
-    memory::check(&est, available, opts.matmul, tokens)
+    match available {
+        Some(available) => memory::plan(opts.matmul, opts.batch, available, tokens, estimate),
+        None => {
+            let (mode, batch) = (
+                opts.matmul.unwrap_or(MatmulMode::Dequantized),
+                opts.batch.unwrap_or(1),
+            );
+            Ok(memory::Plan {
+                mode,
+                batch,
+                estimate: estimate(mode, batch),
+            })
+        }
+    }
 }
 
 /// `123`, `24GiB`, `512MiB` → bytes.
@@ -424,12 +391,12 @@ impl Engine {
         cfg.validate()
             .with_context(|| format!("{}: unusable GGUF metadata ({arch}.*)", path.display()))?;
         let tokenizer = TextTokenizer::from_gguf(&content)?;
-        preflight(&content, &cfg, &tokenizer, opts)?;
+        let plan = preflight(&content, &cfg, &tokenizer, opts)?;
         let mut weights = GgufWeights {
             content: &content,
             reader,
             device: opts.device.clone(),
-            mode: opts.matmul,
+            mode: plan.mode,
         };
         let model = Llama::load(cfg, &mut weights, &opts.device)?;
         Ok(Self::assemble(
@@ -437,7 +404,7 @@ impl Engine {
             tokenizer,
             hash,
             path.file_stem(),
-            opts.matmul,
+            (plan.mode, plan.batch, Some(plan.estimate)),
             opts,
         ))
     }
@@ -446,35 +413,9 @@ impl Engine {
         let cfg_path = dir.join("config.json");
         let text = std::fs::read_to_string(&cfg_path)
             .with_context(|| format!("reading {}", cfg_path.display()))?;
-        let hf: HfConfig = serde_json::from_str(&text)
-            .with_context(|| format!("parsing {}", cfg_path.display()))?;
-        // The architecture first (the most useful refusal), then its shape.
+        let (cfg, hf) = parse_hf_config(&text, &cfg_path)?;
         // Llama and Mistral tokenizers prepend BOS; Qwen2's do not.
-        let default_bos = match hf.model_type.as_str() {
-            "llama" | "mistral" => true,
-            "qwen2" => false,
-            other => bail!(
-                "unsupported architecture `{other}` in {} (supported: llama, mistral, qwen2)",
-                cfg_path.display()
-            ),
-        };
-        let n_head = hf.num_attention_heads;
-        let cfg = LlamaConfig {
-            n_layer: hf.num_hidden_layers,
-            n_head,
-            n_kv_head: hf.num_key_value_heads.unwrap_or(n_head),
-            d_model: hf.hidden_size,
-            head_dim: hf
-                .head_dim
-                .unwrap_or(hf.hidden_size.checked_div(n_head).unwrap_or(0)),
-            rope_base: hf.rope_theta.unwrap_or(10_000.0),
-            rms_eps: hf.rms_norm_eps,
-            context_len: hf.max_position_embeddings,
-            rope_style: RopeStyle::Half,
-        };
-        // Before any weight is read: a shape no model has is refused up front.
-        cfg.validate()
-            .with_context(|| format!("{}: unusable model configuration", cfg_path.display()))?;
+        let default_bos = hf.model_type != "qwen2";
         let tok_cfg = match std::fs::read_to_string(dir.join("tokenizer_config.json")) {
             Ok(t) => serde_json::from_str::<serde_json::Value>(&t)?,
             Err(_) => serde_json::Value::Null,
@@ -515,14 +456,19 @@ impl Engine {
             .and_then(|v| v.as_str())
             .map(String::from);
         let tokenizer = tokenizer.with_specials(eos, chat_template);
-        let model = Llama::load(cfg, &mut HfWeights { tensors }, &opts.device)?;
-        // Safetensors weights are always dense f32 matrices.
+        // Safetensors weights are dense: bf16 when asked, else f32 (not estimated:
+        // the preflight reads GGUF tensor tables).
+        let mode = match opts.matmul {
+            Some(MatmulMode::Bf16) => MatmulMode::Bf16,
+            _ => MatmulMode::Dequantized,
+        };
+        let model = Llama::load(cfg, &mut HfWeights { tensors, mode }, &opts.device)?;
         Ok(Self::assemble(
             model,
             tokenizer,
             hash,
             dir.file_name(),
-            MatmulMode::Dequantized,
+            (mode, opts.batch.unwrap_or(1), None),
             opts,
         ))
     }
@@ -535,7 +481,7 @@ impl Engine {
         tokenizer: TextTokenizer,
         hash: String,
         name: Option<&std::ffi::OsStr>,
-        matmul: MatmulMode,
+        (mode, batch, estimate): (MatmulMode, usize, Option<memory::MemoryEstimate>),
         opts: &EngineOptions,
     ) -> Self {
         let identity = ModelIdentity {
@@ -545,7 +491,7 @@ impl Engine {
             context_window: Some(model.config().context_len),
             numerics: format!(
                 "matmul={},device={}",
-                matmul.name(),
+                mode.name(),
                 device_name(&opts.device)
             ),
             boundary: opts.boundary,
@@ -555,7 +501,25 @@ impl Engine {
             tokenizer,
             identity,
             prefix_cache: opts.prefix_cache.then(|| Mutex::new(None)),
+            mode,
+            batch: batch.max(1),
+            estimate,
         }
+    }
+
+    /// The matmul mode the weights are held in (chosen by the preflight unless given).
+    pub fn matmul_mode(&self) -> MatmulMode {
+        self.mode
+    }
+
+    /// The memory preflight's estimate for the mode and batch in use (GGUF files).
+    pub fn memory_estimate(&self) -> Option<memory::MemoryEstimate> {
+        self.estimate
+    }
+
+    /// Most sequences packed into one forward pass.
+    pub fn batch(&self) -> usize {
+        self.batch
     }
 
     /// The model's tokenizer (for clients that must tokenise exactly as the model).
@@ -573,37 +537,6 @@ impl Engine {
         self.model.config().context_len
     }
 
-    /// Score `tokens[first..]`, each given all tokens before it, in one forward
-    /// pass (with no cache). `first` must be ≥ 1.
-    pub fn score_tokens(&self, tokens: &[u32], first: usize) -> Result<SequenceScores> {
-        self.score_with_cache(tokens, first, &KvCache::empty())
-            .map(|(s, _)| s)
-    }
-
-    /// Like [`Engine::score_tokens`] but starting from `cache`, which must hold the
-    /// first `cache.len() < first` tokens. Returns the cache of all of `tokens`.
-    fn score_with_cache(
-        &self,
-        tokens: &[u32],
-        first: usize,
-        cache: &KvCache,
-    ) -> Result<(SequenceScores, KvCache)> {
-        if first == 0 || first >= tokens.len() || cache.len() >= first {
-            bail!(
-                "bad scoring range: first={first}, cached={}, tokens={}",
-                cache.len(),
-                tokens.len()
-            );
-        }
-        let start = cache.len();
-        let (hidden, cache) = self.model.forward(&tokens[start..], cache)?;
-        // Row r of `hidden` is position start+r; it predicts token start+r+1.
-        let rows = hidden.narrow(0, first - 1 - start, tokens.len() - first)?;
-        let pairs = self.model.next_token_logprobs(&rows, &tokens[first..])?;
-        let (logprobs, greedy) = pairs.into_iter().unzip();
-        Ok((SequenceScores { logprobs, greedy }, cache))
-    }
-
     /// The request as token ids under the engine's boundary convention (the shared
     /// encoder, [`request::encode_request`]), checked against the context window.
     pub fn encode_request(&self, req: &ScoreRequest) -> Result<EncodedRequest, ScoreError> {
@@ -614,65 +547,44 @@ impl Engine {
 
     /// Score `req` (item `id`) from scratch, without the prefix cache.
     pub fn dump(&self, id: &str, req: &ScoreRequest) -> Result<TokenDump> {
-        let enc = self
-            .encode_request(req)
-            .map_err(|e| anyhow::anyhow!("{id}: {e}"))?;
-        let ids = enc.sequence();
-        let first = enc.context.len();
-        let t = std::time::Instant::now();
-        let s = self.score_tokens(&ids, first)?;
-        Ok(TokenDump {
-            id: id.to_string(),
-            context: req.context.clone(),
-            continuation: req.continuation.clone(),
-            ids,
-            first,
-            join_mismatch: enc.join_mismatch,
-            logprobs: s.logprobs,
-            seconds: t.elapsed().as_secs_f64(),
-        })
+        Ok(self.dump_many(&[(id, req)])?.remove(0))
     }
 
-    fn score_one(&self, req: &ScoreRequest) -> Result<Scored, ScoreError> {
-        let enc = self.encode_request(req)?;
-        let first = enc.context.len();
-        let tokens = enc.sequence();
-        let cont = enc.continuation;
-        let scores = match &self.prefix_cache {
-            None => self.score_tokens(&tokens, first)?,
-            Some(slot) => {
-                let mut slot = slot
-                    .lock()
-                    .map_err(|_| anyhow::anyhow!("prefix cache poisoned"))?;
-                let cache = match slot.as_ref() {
-                    Some((prev, cache)) => {
-                        let common = prev.iter().zip(&tokens).take_while(|(a, b)| a == b).count();
-                        cache.truncated(common.min(first - 1).min(cache.len()))?
-                    }
-                    None => KvCache::empty(),
-                };
-                let (scores, full) = self.score_with_cache(&tokens, first, &cache)?;
-                *slot = Some((tokens, full));
-                scores
+    /// Score requests (with their item ids) from scratch, without the prefix
+    /// cache, in packed passes of at most [`Engine::batch`] sequences. The time of a
+    /// pass is shared among its requests in proportion to their tokens.
+    pub fn dump_many(&self, reqs: &[(&str, &ScoreRequest)]) -> Result<Vec<TokenDump>> {
+        let mut out = Vec::with_capacity(reqs.len());
+        for group in reqs.chunks(self.batch) {
+            let mut encs = Vec::with_capacity(group.len());
+            for (id, req) in group {
+                let enc = self
+                    .encode_request(req)
+                    .map_err(|e| anyhow::anyhow!("{id}: {e}"))?;
+                encs.push((enc.sequence(), enc.context.len(), enc.join_mismatch));
             }
-        };
-        let greedy_match = scores.greedy == cont;
-        Ok(Scored {
-            token_ids: cont,
-            token_logprobs: scores.logprobs,
-            bytes: req.continuation.len(),
-            greedy_match,
-            join_mismatch: enc.join_mismatch,
-        })
-    }
-}
-
-impl Backend for Engine {
-    fn model_id(&self) -> ModelIdentity {
-        self.identity.clone()
-    }
-
-    fn score(&self, requests: &[ScoreRequest]) -> Vec<Result<Scored, ScoreError>> {
-        requests.iter().map(|r| self.score_one(r)).collect()
+            let seqs: Vec<(&[u32], usize)> = encs
+                .iter()
+                .map(|(ids, f, _)| (ids.as_slice(), *f))
+                .collect();
+            let t = std::time::Instant::now();
+            let scores = self.score_many(&seqs)?;
+            let seconds = t.elapsed().as_secs_f64();
+            let tokens: usize = encs.iter().map(|(ids, _, _)| ids.len()).sum();
+            for (((id, req), (ids, first, join_mismatch)), s) in group.iter().zip(encs).zip(scores)
+            {
+                out.push(TokenDump {
+                    id: id.to_string(),
+                    context: req.context.clone(),
+                    continuation: req.continuation.clone(),
+                    seconds: seconds * ids.len() as f64 / tokens as f64,
+                    ids,
+                    first,
+                    join_mismatch,
+                    logprobs: s.logprobs,
+                });
+            }
+        }
+        Ok(out)
     }
 }

@@ -7,13 +7,16 @@
 pub mod backend;
 pub mod engine;
 pub mod hf_tokenizer;
+pub mod linear;
 pub mod memory;
 pub mod model;
 pub mod request;
 pub mod runner;
+mod scoring;
 pub mod store;
 pub mod tasks;
 pub mod tokenizer;
+pub mod weights;
 
 pub use backend::{Backend, Boundary, ModelIdentity, ScoreError, ScoreRequest, Scored};
 pub use engine::{Engine, EngineOptions, SequenceScores};

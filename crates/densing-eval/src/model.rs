@@ -9,29 +9,11 @@
 //! (`x / sqrt(mean(x²) + ε) · g`) and causal softmax attention scaled by `1/√d_head`.
 
 use anyhow::{bail, Context, Result};
-use candle_core::quantized::QMatMul;
-use candle_core::{DType, Device, Module, Tensor, D};
+use candle_core::{DType, Device, Tensor, D};
 
-/// How to run the weight matrices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MatmulMode {
-    /// Dequantise every matrix to f32 at load time and use dense f32 GEMM. Costs
-    /// 4 bytes per parameter of memory; on the 2-core x86 CPUs we measured it
-    /// scores ~10x more tokens/s than quantised kernels (see BENCHMARKS.md).
-    Dequantized,
-    /// Keep GGUF block-quantised matrices and use candle's quantised matmul.
-    Quantized,
-}
-
-impl MatmulMode {
-    /// `f32` or `quantized`, as written in the results-store key.
-    pub fn name(self) -> &'static str {
-        match self {
-            MatmulMode::Dequantized => "f32",
-            MatmulMode::Quantized => "quantized",
-        }
-    }
-}
+use crate::linear::Linear;
+pub use crate::linear::MatmulMode;
+use crate::memory::LOGIT_ROWS;
 
 /// How rotary embeddings pair up the dimensions of a head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,7 +99,7 @@ impl LlamaConfig {
 /// other formats translate.
 pub trait WeightSource {
     /// A weight matrix `[out, in]`, ready for `y = x·Wᵀ`.
-    fn matrix(&mut self, name: &str) -> Result<QMatMul>;
+    fn matrix(&mut self, name: &str) -> Result<Linear>;
     /// A vector (norm gains, biases) as an f32 tensor.
     fn vector(&mut self, name: &str) -> Result<Tensor>;
     /// Whether a tensor is present (optional biases, untied output head).
@@ -126,17 +108,17 @@ pub trait WeightSource {
 
 struct Layer {
     attn_norm: Tensor,
-    wq: QMatMul,
-    wk: QMatMul,
-    wv: QMatMul,
-    wo: QMatMul,
+    wq: Linear,
+    wk: Linear,
+    wv: Linear,
+    wo: Linear,
     bq: Option<Tensor>,
     bk: Option<Tensor>,
     bv: Option<Tensor>,
     ffn_norm: Tensor,
-    w_gate: QMatMul,
-    w_up: QMatMul,
-    w_down: QMatMul,
+    w_gate: Linear,
+    w_up: Linear,
+    w_down: Linear,
 }
 
 /// Keys and values of every layer for the first `len` positions of a sequence.
@@ -193,7 +175,7 @@ pub struct Llama {
     embed: Tensor,
     layers: Vec<Layer>,
     norm: Tensor,
-    lm_head: QMatMul,
+    lm_head: Linear,
     cos: Tensor,
     sin: Tensor,
     device: Device,
@@ -207,15 +189,15 @@ fn add_bias(x: Tensor, b: &Option<Tensor>) -> Result<Tensor> {
 }
 
 impl Llama {
-    /// Build from a weight source. The embedding is dequantised to f32 (it is
-    /// gathered by row); the output head falls back to the tied embedding.
+    /// Build from a weight source. The embedding is gathered by row: kept in bf16
+    /// in the bf16 mode, else dequantised to f32; the output head falls back to the
+    /// tied embedding.
     pub fn load(cfg: LlamaConfig, w: &mut dyn WeightSource, device: &Device) -> Result<Self> {
         cfg.validate()?;
         let embed_mm = w.matrix("token_embd.weight")?;
         let embed = match &embed_mm {
-            QMatMul::QTensor(q) => q.dequantize(device)?,
-            QMatMul::Tensor(t) => t.clone(),
-            QMatMul::TensorF16(t) => t.to_dtype(DType::F32)?,
+            Linear::Bf16(t) => t.clone(),
+            other => other.dense_f32()?,
         };
         let lm_head = if w.has("output.weight") {
             w.matrix("output.weight")?
@@ -294,100 +276,151 @@ impl Llama {
     /// Run `tokens` after the positions held in `cache`. Returns the final-normed
     /// hidden states `[tokens.len(), d_model]` and the cache extended by `tokens`.
     pub fn forward(&self, tokens: &[u32], cache: &KvCache) -> Result<(Tensor, KvCache)> {
-        let t = tokens.len();
-        let past = cache.len;
-        if t == 0 {
+        let (hidden, mut caches) = self.forward_packed(&[(tokens, cache)])?;
+        Ok((hidden, caches.pop().expect("one sequence")))
+    }
+
+    /// Run several sequences in one pass, each `(tokens, cache)` continuing after
+    /// the positions its own cache holds. The sequences are packed row after row:
+    /// every weight matrix multiplies all their rows at once (one large GEMM
+    /// instead of one small GEMM per sequence), while attention, rotary positions
+    /// and caches stay per sequence, so each sequence's numbers are those of
+    /// [`Llama::forward`] on it alone up to f32 summation order. Returns the
+    /// final-normed hidden states `[Σ tokens, d_model]` in input order and each
+    /// sequence's extended cache.
+    pub fn forward_packed(&self, seqs: &[(&[u32], &KvCache)]) -> Result<(Tensor, Vec<KvCache>)> {
+        if seqs.is_empty() || seqs.iter().any(|(t, _)| t.is_empty()) {
             bail!("forward called with no tokens");
         }
-        if past + t > self.cfg.context_len {
-            bail!(
-                "{} positions exceed the context window of {}",
-                past + t,
-                self.cfg.context_len
-            );
+        for (tokens, cache) in seqs {
+            if cache.len + tokens.len() > self.cfg.context_len {
+                bail!(
+                    "{} positions exceed the context window of {}",
+                    cache.len + tokens.len(),
+                    self.cfg.context_len
+                );
+            }
         }
         let (nh, nkv, hd) = (self.cfg.n_head, self.cfg.n_kv_head, self.cfg.head_dim);
         let rep = nh / nkv;
-        let total = past + t;
-        let ids = Tensor::new(tokens, &self.device)?;
-        let mut x = self.embed.index_select(&ids, 0)?;
-        // Causal mask over [t, total]: query i (absolute past+i) sees keys j ≤ past+i.
-        let mask: Vec<f32> = (0..t)
-            .flat_map(|i| {
-                (0..total).map(move |j| if j > past + i { f32::NEG_INFINITY } else { 0.0 })
-            })
-            .collect();
-        let mask = Tensor::from_vec(mask, (t, total), &self.device)?;
+        let all: Vec<u32> = seqs.iter().flat_map(|(t, _)| t.iter().copied()).collect();
+        let ids = Tensor::new(all.as_slice(), &self.device)?;
+        let mut x = self.embed.index_select(&ids, 0)?.to_dtype(DType::F32)?;
+        // Per sequence: first packed row, rows, cached positions, and the causal mask
+        // over [t, past + t]: query i (absolute past+i) sees keys j ≤ past+i.
+        let mut spans = Vec::with_capacity(seqs.len());
+        let mut row = 0;
+        for (tokens, cache) in seqs {
+            let (t, past) = (tokens.len(), cache.len);
+            let total = past + t;
+            let mask: Vec<f32> = (0..t)
+                .flat_map(|i| {
+                    (0..total).map(move |j| if j > past + i { f32::NEG_INFINITY } else { 0.0 })
+                })
+                .collect();
+            let mask = Tensor::from_vec(mask, (t, total), &self.device)?;
+            spans.push((row, t, past, mask));
+            row += t;
+        }
         let scale = 1.0 / (hd as f64).sqrt();
-        let mut new_layers = Vec::with_capacity(self.layers.len());
+        let mut new_layers: Vec<Vec<(Tensor, Tensor)>> =
+            vec![Vec::with_capacity(self.layers.len()); seqs.len()];
         for (li, layer) in self.layers.iter().enumerate() {
             let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, self.cfg.rms_eps)?;
             let q = add_bias(layer.wq.forward(&h)?, &layer.bq)?;
             let k = add_bias(layer.wk.forward(&h)?, &layer.bk)?;
             let v = add_bias(layer.wv.forward(&h)?, &layer.bv)?;
-            let heads = |y: Tensor, n: usize| -> Result<Tensor> {
-                Ok(y.reshape((1, t, n, hd))?.transpose(1, 2)?.contiguous()?)
+            let mut ys = Vec::with_capacity(seqs.len());
+            for (s, (row, t, past, mask)) in spans.iter().enumerate() {
+                let (row, t, past) = (*row, *t, *past);
+                let heads = |y: &Tensor, n: usize| -> Result<Tensor> {
+                    Ok(y.narrow(0, row, t)?
+                        .reshape((1, t, n, hd))?
+                        .transpose(1, 2)?
+                        .contiguous()?)
+                };
+                let q = self.rope(&heads(&q, nh)?, past, t)?;
+                let k = self.rope(&heads(&k, nkv)?, past, t)?;
+                let v = heads(&v, nkv)?;
+                let (k_all, v_all) = match seqs[s].1.layers.get(li) {
+                    Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2)?, Tensor::cat(&[pv, &v], 2)?),
+                    None => (k, v),
+                };
+                let total = past + t;
+                // Grouped-query attention without copying K/V: the `rep` query heads
+                // sharing KV head g are stacked along the row axis.
+                let qg = q.reshape((1, nkv, rep * t, hd))?;
+                let att = (qg.matmul(&k_all.t()?)? * scale)?;
+                let att = att.reshape((1, nkv, rep, t, total))?.broadcast_add(mask)?;
+                let att =
+                    candle_nn::ops::softmax_last_dim(&att)?.reshape((1, nkv, rep * t, total))?;
+                let y = att.matmul(&v_all)?.reshape((1, nh, t, hd))?;
+                ys.push(y.transpose(1, 2)?.reshape((t, nh * hd))?);
+                new_layers[s].push((k_all, v_all));
+            }
+            let y = match ys.len() {
+                1 => ys.pop().expect("one sequence"),
+                _ => Tensor::cat(&ys, 0)?,
             };
-            let q = self.rope(&heads(q, nh)?, past, t)?;
-            let k = self.rope(&heads(k, nkv)?, past, t)?;
-            let v = heads(v, nkv)?;
-            let (k_all, v_all) = match cache.layers.get(li) {
-                Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2)?, Tensor::cat(&[pv, &v], 2)?),
-                None => (k, v),
-            };
-            // Grouped-query attention without copying K/V: the `rep` query heads
-            // sharing KV head g are stacked along the row axis.
-            let qg = q.reshape((1, nkv, rep * t, hd))?;
-            let att = (qg.matmul(&k_all.t()?)? * scale)?;
-            let att = att.reshape((1, nkv, rep, t, total))?.broadcast_add(&mask)?;
-            let att = candle_nn::ops::softmax_last_dim(&att)?.reshape((1, nkv, rep * t, total))?;
-            let y = att.matmul(&v_all)?.reshape((1, nh, t, hd))?;
-            let y = y.transpose(1, 2)?.reshape((t, nh * hd))?;
             x = (x + layer.wo.forward(&y)?)?;
             let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, self.cfg.rms_eps)?;
             let ff =
                 (candle_nn::ops::silu(&layer.w_gate.forward(&h)?)? * layer.w_up.forward(&h)?)?;
             x = (x + layer.w_down.forward(&ff)?)?;
-            new_layers.push((k_all, v_all));
         }
         let x = candle_nn::ops::rms_norm(&x, &self.norm, self.cfg.rms_eps)?;
-        Ok((
-            x,
-            KvCache {
-                layers: new_layers,
-                len: total,
-            },
-        ))
+        let caches = new_layers
+            .into_iter()
+            .zip(seqs)
+            .map(|(layers, (tokens, cache))| KvCache {
+                layers,
+                len: cache.len + tokens.len(),
+            })
+            .collect();
+        Ok((x, caches))
     }
 
     /// For each row of `hidden` (one position each) and the token that follows it
     /// in `next`, return `log softmax(W_out · h)[next]` and the argmax token.
+    /// The head runs on [`LOGIT_ROWS`] rows at a time, so the logits of a large
+    /// packed pass are never all held at once.
     pub fn next_token_logprobs(&self, hidden: &Tensor, next: &[u32]) -> Result<Vec<(f32, u32)>> {
-        let logits = self.lm_head.forward(hidden)?;
-        let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-        let rows: Vec<Vec<f32>> = logp.to_vec2()?;
-        if rows.len() != next.len() {
-            bail!("{} positions but {} next tokens", rows.len(), next.len());
+        let n = hidden.dim(0)?;
+        if n != next.len() {
+            bail!("{n} positions but {} next tokens", next.len());
         }
-        rows.iter()
-            .zip(next)
-            .map(|(row, &tok)| {
-                let lp = *row
-                    .get(tok as usize)
-                    .with_context(|| format!("token id {tok} outside the vocabulary"))?;
-                let argmax = row
-                    .iter()
-                    .enumerate()
-                    .fold((0usize, f32::NEG_INFINITY), |best, (i, &v)| {
-                        if v > best.1 {
-                            (i, v)
-                        } else {
-                            best
-                        }
-                    })
-                    .0 as u32;
-                Ok((lp, argmax))
-            })
-            .collect()
+        let mut out = Vec::with_capacity(n);
+        for start in (0..n).step_by(LOGIT_ROWS) {
+            let len = LOGIT_ROWS.min(n - start);
+            let logits = self.lm_head.forward(&hidden.narrow(0, start, len)?)?;
+            let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+            let rows: Vec<Vec<f32>> = logp.to_vec2()?;
+            out.extend(rows_logprobs(&rows, &next[start..start + len])?);
+        }
+        Ok(out)
     }
+}
+
+/// `(row[tok], argmax row)` for each row and its next token.
+fn rows_logprobs(rows: &[Vec<f32>], next: &[u32]) -> Result<Vec<(f32, u32)>> {
+    rows.iter()
+        .zip(next)
+        .map(|(row, &tok)| {
+            let lp = *row
+                .get(tok as usize)
+                .with_context(|| format!("token id {tok} outside the vocabulary"))?;
+            let argmax = row
+                .iter()
+                .enumerate()
+                .fold((0usize, f32::NEG_INFINITY), |best, (i, &v)| {
+                    if v > best.1 {
+                        (i, v)
+                    } else {
+                        best
+                    }
+                })
+                .0 as u32;
+            Ok((lp, argmax))
+        })
+        .collect()
 }

@@ -50,6 +50,24 @@ pub struct ItemRecord {
     pub join_mismatch: bool,
 }
 
+/// Largest token or byte count one record may hold: no continuation densing
+/// scores comes near it, and the sums of [`Summary::from_records`] over any
+/// number of records a file can hold stay far from `usize` overflow.
+const MAX_RECORD_COUNT: usize = u32::MAX as usize;
+
+/// Counts a scored record can have (JSON already rules out NaN and infinite
+/// losses): tokens and bytes up to [`MAX_RECORD_COUNT`].
+fn check_record(r: &ItemRecord) -> std::result::Result<(), String> {
+    for (field, v) in [("tokens", r.tokens), ("bytes", r.bytes)] {
+        if v > MAX_RECORD_COUNT {
+            return Err(format!(
+                "field `{field}` = {v} is beyond {MAX_RECORD_COUNT}"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Where the results of one (model, task) live.
 pub fn store_path(out: &Path, id: &ModelIdentity, task: &str) -> PathBuf {
     let file: String = task
@@ -131,6 +149,13 @@ impl ResultStore {
             let rec: ItemRecord = serde_json::from_slice(line).with_context(|| {
                 format!("{}:{}: corrupt results record", store.path.display(), i + 1)
             })?;
+            if let Err(why) = check_record(&rec) {
+                bail!(
+                    "{}:{}: corrupt results record: {why}",
+                    store.path.display(),
+                    i + 1
+                );
+            }
             if store.matches(&rec) && !store.index.contains_key(&rec.item_id) {
                 store.index.insert(rec.item_id.clone(), store.records.len());
                 store.records.push(rec);
@@ -339,4 +364,55 @@ pub fn append_csv_row(path: &Path, default_header: &[&str], row: &[(&str, String
     f.write_all(&w.into_inner()?)?;
     f.sync_data()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id() -> ModelIdentity {
+        ModelIdentity {
+            model: "sha256:0123456789abcdef".into(),
+            tokenizer: "t".into(),
+            name: "m".into(),
+            context_window: None,
+            numerics: "n".into(),
+            boundary: Boundary::Harness,
+        }
+    }
+
+    fn record(item: &str, tokens: &str) -> String {
+        format!(
+            r#"{{"model":"sha256:0123456789abcdef","tokenizer":"t","numerics":"n","task":"t","template":"v","item_id":"{item}","tokens":{tokens},"bytes":11,"loss_sum":4.25,"greedy_match":false,"join_mismatch":false}}"#
+        )
+    }
+
+    /// Found while writing the `eval_store` fuzz target (its input is
+    /// fuzz/corpus/eval_store/tokens_overflow.jsonl):
+    /// two records of `usize::MAX` tokens overflowed the summary's token sum
+    /// (a panic with overflow checks, a wrapped count without); such a record is
+    /// now refused on open, naming the file, line and field.
+    #[test]
+    fn a_record_with_an_impossible_token_count_is_refused_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = store_path(dir.path(), &id(), "t");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let huge = usize::MAX.to_string();
+        let text = format!("{}\n{}\n", record("1", "3"), record("2", &huge));
+        std::fs::write(&path, text).unwrap();
+        let err = ResultStore::open(dir.path(), &id(), "t", "v")
+            .err()
+            .expect("an impossible record opens");
+        let msg = format!("{err:#}");
+        assert!(msg.contains(&format!("{}:2:", path.display())), "{msg}");
+        assert!(msg.contains("field `tokens`"), "{msg}");
+
+        // The largest count a record may hold still opens and sums.
+        let max = MAX_RECORD_COUNT.to_string();
+        let text = format!("{}\n{}\n", record("1", &max), record("2", &max));
+        std::fs::write(&path, text).unwrap();
+        let store = ResultStore::open(dir.path(), &id(), "t", "v").unwrap();
+        let s = Summary::from_records(&id(), "t", "v", store.records());
+        assert_eq!(s.tokens, 2 * MAX_RECORD_COUNT);
+    }
 }

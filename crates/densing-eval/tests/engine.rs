@@ -11,18 +11,9 @@ use densing_eval::tasks::{self, TaskKind};
 use densing_eval::MatmulMode;
 use densing_eval::{encode_request, Backend, Boundary, ScoreRequest};
 
-fn assets() -> PathBuf {
-    let dir = std::env::var_os("DENSING_ASSETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets"));
-    let model = dir.join("SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(
-        model.exists(),
-        "test model {} is missing: run scripts/fetch-assets.sh (or set DENSING_ASSETS)",
-        model.display()
-    );
-    dir
-}
+#[path = "../../../tests/support/assets.rs"]
+mod support;
+use support::assets;
 
 fn model_path() -> PathBuf {
     assets().join("SmolLM2-135M-Instruct.Q4_1.gguf")
@@ -296,7 +287,7 @@ fn quantized_matmul_agrees_with_dequantized() {
     let q = Engine::load(
         &model_path(),
         &EngineOptions {
-            matmul: MatmulMode::Quantized,
+            matmul: Some(MatmulMode::Quantized),
             ..Default::default()
         },
     )

@@ -32,8 +32,8 @@ fn check_model(v: &Value, served: &str) -> Result<(), Refusal> {
     }
 }
 
-/// `POST /tokenize` for a text prompt.
-pub fn tokenize(engine: &Engine, served: &str, v: &Value) -> Result<Value, Refusal> {
+/// The text and `add_special_tokens` (default true) of a `POST /tokenize` body.
+pub fn tokenize_args<'a>(v: &'a Value, served: &str) -> Result<(&'a str, bool), Refusal> {
     check_model(v, served)?;
     let Some(text) = v.get("prompt").and_then(Value::as_str) else {
         return Err(bad("`prompt` must be a string"));
@@ -44,6 +44,12 @@ pub fn tokenize(engine: &Engine, served: &str, v: &Value) -> Result<Value, Refus
             .as_bool()
             .ok_or_else(|| bad("`add_special_tokens` must be a boolean"))?,
     };
+    Ok((text, special))
+}
+
+/// `POST /tokenize` for a text prompt.
+pub fn tokenize(engine: &Engine, served: &str, v: &Value) -> Result<Value, Refusal> {
+    let (text, special) = tokenize_args(v, served)?;
     let tok = engine.tokenizer();
     let ids = if special {
         encode_prompt(tok, text)
@@ -58,27 +64,35 @@ pub fn tokenize(engine: &Engine, served: &str, v: &Value) -> Result<Value, Refus
     }))
 }
 
-/// `POST /detokenize`: the text of a list of token ids.
-pub fn detokenize(engine: &Engine, served: &str, v: &Value) -> Result<Value, Refusal> {
+/// The token ids of a `POST /detokenize` body, each below `vocab`.
+pub fn detokenize_ids(v: &Value, served: &str, vocab: u64) -> Result<Vec<u32>, Refusal> {
     check_model(v, served)?;
-    let tok = engine.tokenizer();
-    let vocab = tok
-        .inner()
-        .get_vocab_size(true)
-        .min(engine.model().vocab_size()) as u64;
-    let ids = v
-        .get("tokens")
+    v.get("tokens")
         .and_then(Value::as_array)
         .and_then(|a| {
             a.iter()
-                .map(|x| x.as_u64().filter(|&i| i < vocab).map(|i| i as u32))
+                .map(|x| {
+                    x.as_u64()
+                        .filter(|&i| i < vocab)
+                        .and_then(|i| u32::try_from(i).ok())
+                })
                 .collect::<Option<Vec<u32>>>()
         })
         .ok_or_else(|| {
             bad(format!(
                 "`tokens` must be a list of integers below the vocabulary size {vocab}"
             ))
-        })?;
+        })
+}
+
+/// `POST /detokenize`: the text of a list of token ids.
+pub fn detokenize(engine: &Engine, served: &str, v: &Value) -> Result<Value, Refusal> {
+    let tok = engine.tokenizer();
+    let vocab = tok
+        .inner()
+        .get_vocab_size(true)
+        .min(engine.model().vocab_size()) as u64;
+    let ids = detokenize_ids(v, served, vocab)?;
     let prompt = tok.decode(&ids).map_err(|e| (500, format!("{e:#}")))?;
     Ok(json!({ "prompt": prompt }))
 }

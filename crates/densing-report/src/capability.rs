@@ -1,12 +1,13 @@
 //! The capability scale's figures as plain data: densities against release
 //! date with the trend line under each eligible reference family, and the
-//! benchmark map (difficulty against slope). Drawn by `figures::capability`,
-//! written beside the report's figures by [`write_capability_figures`].
+//! benchmark map (difficulty against slope). Drawn by `figures::capability`;
+//! the report inlines them after the density figure
+//! ([`ReportInput::capability`](crate::ReportInput::capability)).
 
 use serde::{Deserialize, Serialize};
 
 /// One model on the capability scale.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CapPoint {
     pub name: String,
     /// YYYY-MM-DD.
@@ -19,7 +20,7 @@ pub struct CapPoint {
 
 /// The trend `ln ρ = a·t + b` (t in days since `origin_date`) read through one
 /// reference family; `main` for the family the points are read through.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RulerLine {
     pub family: String,
     pub a: f64,
@@ -30,7 +31,7 @@ pub struct RulerLine {
 }
 
 /// One benchmark's fitted slope and difficulty.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchPoint {
     pub name: String,
     pub slope: f64,
@@ -38,35 +39,11 @@ pub struct BenchPoint {
     pub n_scores: usize,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CapabilityFigures {
     /// The ruler the points are read through, in words.
     pub reference: String,
     pub models: Vec<CapPoint>,
     pub lines: Vec<RulerLine>,
     pub benchmarks: Vec<BenchPoint>,
-}
-
-/// Write `capability_density.{svg,png}` and `benchmark_map.{svg,png}` into
-/// `out_dir` (each atomically); returns the paths.
-pub fn write_capability_figures(
-    input: &CapabilityFigures,
-    out_dir: &std::path::Path,
-    format: crate::Format,
-) -> crate::Result<Vec<std::path::PathBuf>> {
-    let mut written = Vec::new();
-    for fig in crate::figures::capability_figures(input) {
-        if format.svg() {
-            let path = out_dir.join(format!("{}.svg", fig.file_stem));
-            let svg = crate::figures::render_svg(&fig, input)?;
-            crate::write_atomically(&path, svg.as_bytes())?;
-            written.push(path);
-        }
-        if format.png() {
-            let path = out_dir.join(format!("{}.png", fig.file_stem));
-            crate::figures::write_png(&fig, input, &path)?;
-            written.push(path);
-        }
-    }
-    Ok(written)
 }

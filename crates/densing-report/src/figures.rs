@@ -43,7 +43,7 @@ use sweep::*;
 pub(crate) use density::{fmt_p, trend_summary};
 pub(crate) use style::{fmt_sig, slug};
 
-pub(crate) use capability::capability_figures;
+use capability::capability_figures;
 
 /// Which figure, for callers that want one alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +94,7 @@ pub(crate) fn figures_for(input: &ReportInput) -> Vec<Figure> {
             input.reference
         ),
     }];
+    out.extend(input.capability.iter().flat_map(capability_figures));
     if input.ladder.as_ref().is_some_and(|l| !l.points.is_empty()) {
         out.push(Figure {
             kind: FigureKind::LossLaw,
@@ -272,8 +273,12 @@ fn draw<DB: DrawingBackend>(
         FigureKind::ParentChild => draw_parent_child(fig, root, input),
         FigureKind::Residuals(i) => draw_residuals(fig, root, input, i),
         FigureKind::Sweep => draw_sweep(fig, root, input),
-        // Drawn by the prediction report's and the capability figures' own `Drawing`.
-        FigureKind::Predict(_) | FigureKind::CapabilityDensity | FigureKind::BenchmarkMap => Ok(()),
+        FigureKind::CapabilityDensity | FigureKind::BenchmarkMap => match &input.capability {
+            Some(c) => c.draw(fig, root),
+            None => Ok(()),
+        },
+        // Drawn by the prediction report's own `Drawing`.
+        FigureKind::Predict(_) => Ok(()),
         FigureKind::Backtest => draw_backtest(fig, root, input),
     }
 }

@@ -59,6 +59,10 @@ pub struct ReportInput {
     /// What the numbers do not say, one plain-language paragraph per entry.
     #[serde(default)]
     pub caveats: Vec<String>,
+    /// The capability scale's figures (density vs date under every ruler, the
+    /// benchmark map), inlined after the density figure when the run fitted it.
+    #[serde(default)]
+    pub capability: Option<crate::capability::CapabilityFigures>,
 }
 
 /// One model's measured density and where its numbers came from.

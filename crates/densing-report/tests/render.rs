@@ -3,8 +3,8 @@
 //! pass and lost series, axes or labels fail.
 
 use densing_report::{
-    render_figure_svg, render_html, write_report, Censor, CensorKind, FigureKind, Format, ModelRow,
-    ReportInput,
+    render_figure_svg, render_html, write_report, BenchPoint, CapPoint, CapabilityFigures, Censor,
+    CensorKind, FigureKind, Format, ModelRow, ReportInput, RulerLine,
 };
 use std::path::PathBuf;
 
@@ -90,6 +90,7 @@ fn bare(models: Vec<ModelRow>) -> ReportInput {
         backtest: vec![],
         methods: vec![],
         caveats: vec![],
+        capability: None,
     }
 }
 
@@ -387,4 +388,118 @@ fn day_string(days: i64) -> String {
         yoe + era * 400
     };
     format!("{y}-{m:02}-{d:02}")
+}
+
+/// The capability figures of `generated(40)`'s models under three rulers,
+/// and four benchmarks.
+fn with_capability() -> ReportInput {
+    let mut input = generated(40);
+    let models = input
+        .models
+        .iter()
+        .filter_map(|m| {
+            let rho = m.rho?;
+            Some(CapPoint {
+                name: m.name.clone(),
+                release_date: m.release_date.clone(),
+                rho,
+                rho_lo: rho * 0.7,
+                rho_hi: rho * 1.4,
+                in_trend: true,
+            })
+        })
+        .collect();
+    let line = |family: &str, a: f64, main: bool| RulerLine {
+        family: family.into(),
+        a,
+        b: -1.0,
+        origin_date: "2023-02-24".into(),
+        doubling_days: std::f64::consts::LN_2 / a,
+        main,
+    };
+    let bench = |name: &str, slope: f64, difficulty: f64| BenchPoint {
+        name: name.into(),
+        slope,
+        difficulty,
+        n_scores: 40,
+    };
+    input.capability = Some(CapabilityFigures {
+        reference: "the Ref-A ruler".into(),
+        models,
+        lines: vec![
+            line("Ref-A", 0.0036, true),
+            line("Ref-B", 0.0050, false),
+            line("Ref-C", 0.0013, false),
+        ],
+        benchmarks: vec![
+            bench("bench-easy", 2.5, -1.0),
+            bench("bench-hard", 4.0, 1.2),
+            bench("bench-flat", 0.8, 0.3),
+            bench("bench-mid", 1.6, 0.1),
+        ],
+    });
+    input
+}
+
+#[test]
+fn capability_figures_are_inlined_after_the_density_figure() {
+    let input = with_capability();
+    let html = render_html(&input).unwrap();
+    let at = |needle: &str| {
+        html.find(needle)
+            .unwrap_or_else(|| panic!("{needle} not in the page"))
+    };
+    let (density, cap, map) = (
+        at("<figure id=\"fig1_density\""),
+        at("<figure id=\"capability_density\""),
+        at("<figure id=\"benchmark_map\""),
+    );
+    assert!(density < cap && cap < map, "{density} {cap} {map}");
+    assert!(html[cap..map].contains(
+        "<figcaption><strong>Capability-scale density vs release date.</strong> Each point"
+    ));
+    assert!(
+        html[map..].contains("<figcaption><strong>Benchmark map: difficulty vs slope.</strong>")
+    );
+    // Both are in the contents list too.
+    assert!(html.contains("<li><a href=\"#capability_density\">"));
+    assert!(html.contains("<li><a href=\"#benchmark_map\">"));
+    // The density figure draws every ruler's line with its doubling time in
+    // the legend, the map every benchmark's name.
+    let svg = svg_of(&input, FigureKind::CapabilityDensity);
+    assert!(has_text(
+        &svg,
+        "Ref-A (ruler of the points): doubling 193 d"
+    ));
+    assert!(has_text(&svg, "Ref-B: doubling 139 d"));
+    assert!(has_text(&svg, "Ref-C: doubling 533 d"));
+    assert!(shapes(&svg, "circle", OTHER) >= 30);
+    let svg = svg_of(&input, FigureKind::BenchmarkMap);
+    for b in ["bench-easy", "bench-hard", "bench-flat", "bench-mid"] {
+        assert!(has_text(&svg, b), "{b} missing from the map");
+    }
+    // Without capability data the page has neither figure.
+    let plain = render_html(&generated(40)).unwrap();
+    assert!(!plain.contains("capability_density") && !plain.contains("benchmark_map"));
+    // And report.json carries them: `densing report --from` redraws them.
+    let back: ReportInput = serde_json::from_str(&serde_json::to_string(&input).unwrap()).unwrap();
+    let (a, b) = (back.capability.unwrap(), input.capability.unwrap());
+    assert_eq!(
+        (a.models.len(), a.lines.len(), a.benchmarks.len()),
+        (b.models.len(), b.lines.len(), b.benchmarks.len())
+    );
+}
+
+#[test]
+fn capability_figures_are_written_beside_the_page() {
+    let dir = out_dir("report-capability");
+    let written = write_report(&with_capability(), &dir, Format::Both).unwrap();
+    for name in [
+        "capability_density.svg",
+        "capability_density.png",
+        "benchmark_map.svg",
+        "benchmark_map.png",
+    ] {
+        assert!(written.contains(&dir.join(name)), "{name} not written");
+    }
 }

@@ -1,5 +1,6 @@
-//! `densing capability` and `densing run --scale` through the real binary:
-//! the JSON's shape, `--no-bundled`, and bad input named by file, line and field.
+//! `densing capability` and `densing run`'s scales through the real binary:
+//! the JSON's shape, `--no-bundled`, the default scale, and bad input named by
+//! file, line and field.
 
 mod cli_support;
 
@@ -181,7 +182,7 @@ fn no_bundled_uses_only_the_given_files() {
         "0",
         "--name",
         "Mine",
-        "--size",
+        "--params",
         "5",
         "--date",
         "2024-06-01",
@@ -190,6 +191,9 @@ fn no_bundled_uses_only_the_given_files() {
     ]);
     let out =
         String::from_utf8_lossy(&run.stdout).to_string() + &String::from_utf8_lossy(&run.stderr);
+    // It must run (with `--size`, gone since the flags were renamed, it failed
+    // and this test passed on the error message).
+    assert!(run.status.success(), "{out}");
     assert!(!out.contains("Qwen"), "{out}");
 }
 
@@ -244,14 +248,14 @@ fn bad_input_is_named() {
     );
 }
 
+/// `densing run` is on the capability scale by default, with the
+/// five-benchmark scale beside it.
 #[test]
-fn run_on_the_capability_scale_compares_both_scales() {
+fn run_is_on_the_capability_scale_by_default_and_compares_both_scales() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let v = json(&densing(&[
         "run",
-        "--scale",
-        "capability",
         "--json",
         "--no-report",
         "--bootstrap",
@@ -269,6 +273,7 @@ fn run_on_the_capability_scale_compares_both_scales() {
         "{}",
         v["reference"]
     );
+    assert_eq!(v["scales"]["main"], "capability");
     let rows = v["scales"]["rows"].as_array().unwrap();
     let scale = |s: &str| rows.iter().find(|r| r["scale"] == s).unwrap();
     let five = scale("five-benchmark");
@@ -284,4 +289,99 @@ fn run_on_the_capability_scale_compares_both_scales() {
     assert!(std::fs::read_to_string(out.join("densities.csv"))
         .unwrap()
         .contains("Qwen3-8B-Base"));
+}
+
+/// Issue 17's bad input, each through `densing capability --registry FILE`:
+/// a benchmark with no chance level (not in the catalog), a score outside
+/// [0, 100] in either table, a model with one score (left out, its row named,
+/// not refused) and a reference family with fewer than 4 sizes.
+#[test]
+fn bad_registry_files_are_named_by_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = |file: &Path, extra: &[&str]| {
+        let mut args = vec!["capability", "--registry", file.to_str().unwrap()];
+        args.extend(["--bootstrap", "0"]);
+        args.extend(extra);
+        densing(&args)
+    };
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    // No chance level: a benchmark the catalog does not define.
+    let f = write(
+        "nochance.csv",
+        "model,benchmark,shots,protocol,value,source\n\
+         Qwen2.5-7B,gsm8k,4,4-shot,80,x\nQwen2.5-7B,my_private_eval,0,0-shot,55,x\n",
+    );
+    let err = fails(&cap(&f, &[]));
+    assert!(
+        err.contains("nochance.csv:3")
+            && err.contains("`benchmark`")
+            && err.contains("unknown benchmark `my_private_eval`")
+            && err.contains("benchmarks.csv"),
+        "{err}"
+    );
+    // A score outside [0, 100] in the wide table, and below 0 in the long one.
+    let f = write(
+        "wide.csv",
+        "model,family,params_billion,release_date,mmlu,bbh,source\n\
+         Mine-1B,Mine,1,2025-01-01,55,40,x\nMine-2B,Mine,2,2025-01-01,101.5,45,x\n",
+    );
+    let err = fails(&cap(&f, &[]));
+    assert!(
+        err.contains("wide.csv:3") && err.contains("`mmlu`") && err.contains("101.5"),
+        "{err}"
+    );
+    let f = write(
+        "long.csv",
+        "model,benchmark,shots,protocol,value,source\nQwen2.5-7B,gpqa,5,5-shot,-2,x\n",
+    );
+    let err = fails(&cap(&f, &[]));
+    assert!(
+        err.contains("long.csv:2") && err.contains("`value`"),
+        "{err}"
+    );
+    // One score: fitted without it, listed as excluded with its row.
+    let f = write(
+        "one.csv",
+        "model,family,params_billion,release_date,mmlu,source\nSolo-3B,Solo,3,2025-02-01,61,x\n",
+    );
+    let v = json(&cap(&f, &["--json"]));
+    assert!(!v["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["model"] == "Solo-3B"));
+    let solo = v["excluded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["model"] == "Solo-3B")
+        .expect("Solo-3B listed as excluded");
+    let why = solo["reason"].as_str().unwrap();
+    assert!(
+        why.contains("one.csv:2") && why.contains("1 benchmark"),
+        "{why}"
+    );
+    let text = ok(&cap(&f, &[]));
+    assert!(
+        text.contains("excluded Solo-3B: ") && text.contains("one.csv:2"),
+        "{text}"
+    );
+    // A reference family of 3 sizes: an error listing its rows.
+    let f = write(
+        "small.csv",
+        "model,family,params_billion,release_date,mmlu,bbh,source\n\
+         Tri-1B,Tri,1,2025-01-01,40,20,x\nTri-2B,Tri,2,2025-01-01,45,25,x\nTri-4B,Tri,4,2025-01-01,50,30,x\n",
+    );
+    let err = fails(&cap(&f, &["--reference", "Tri"]));
+    assert!(
+        err.contains("`Tri` has 3 distinct base sizes")
+            && err.contains("need ≥ 4")
+            && err.contains("Tri-4B")
+            && err.contains("small.csv:4"),
+        "{err}"
+    );
 }

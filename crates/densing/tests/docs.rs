@@ -355,9 +355,19 @@ fn readme_headline_matches_densing_run_json() {
         String::from_utf8_lossy(&out.stderr)
     );
     let run: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Whole days with thousands separators, as prose writes them (2,780).
     let days = |v: &serde_json::Value| {
-        v.as_f64()
-            .map_or("unbounded".to_string(), |d| format!("{:.0}", d))
+        v.as_f64().map_or("unbounded".to_string(), |d| {
+            let digits = format!("{d:.0}");
+            let mut out = String::new();
+            for (i, c) in digits.chars().enumerate() {
+                if i > 0 && (digits.len() - i) % 3 == 0 {
+                    out.push(',');
+                }
+                out.push(c);
+            }
+            out
+        })
     };
     let ci = &run["doubling_ci95"];
     let expected = [

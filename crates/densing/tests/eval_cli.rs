@@ -8,19 +8,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn assets() -> PathBuf {
-    let dir = std::env::var_os("DENSING_ASSETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets"));
-    for f in ["SmolLM2-135M-Instruct.Q4_1.gguf", "HumanEval.jsonl.gz"] {
-        assert!(
-            dir.join(f).exists(),
-            "test asset {} is missing: run scripts/fetch-assets.sh (or set DENSING_ASSETS)",
-            dir.join(f).display()
-        );
-    }
-    dir
-}
+#[path = "../../../tests/support/assets.rs"]
+mod support;
+use support::assets;
 
 fn model() -> PathBuf {
     assets().join("SmolLM2-135M-Instruct.Q4_1.gguf")
@@ -73,6 +63,9 @@ fn sigkill_mid_run_then_resume_matches_uninterrupted_run() {
             he.to_str().unwrap(),
             "--limit",
             "10",
+            // Two items per forward pass, stored after each pass: a kill lands between.
+            "--batch",
+            "2",
             "--out",
             out.to_str().unwrap(),
         ]
@@ -232,11 +225,16 @@ fn memory_preflight_stops_before_loading_and_names_the_ways_out() {
         "--limit",
         "1",
     ];
-    // SmolLM2-135M: 134.5M parameters → ≈ 0.50 GiB of f32 weights.
-    let o = densing(&args)
-        .env("DENSING_AVAILABLE_MEMORY", "400MiB")
-        .output()
-        .unwrap();
+    // SmolLM2-135M: 134.5M parameters → ≈ 0.50 GiB of f32 weights, 0.25 in bf16.
+    let with = |extra: &[&str], mem: &str| {
+        let mut a = args.to_vec();
+        a.extend_from_slice(extra);
+        densing(&a)
+            .env("DENSING_AVAILABLE_MEMORY", mem)
+            .output()
+            .unwrap()
+    };
+    let o = with(&["--matmul", "f32"], "450MiB");
     assert!(!o.status.success());
     let e = stderr(&o);
     assert!(
@@ -244,17 +242,24 @@ fn memory_preflight_stops_before_loading_and_names_the_ways_out() {
         "{e}"
     );
     assert!(
-        e.contains("--quantized-matmul") && e.contains("--endpoint"),
+        e.contains("--matmul bf16") && e.contains("--matmul quantized") && e.contains("--endpoint"),
         "{e}"
     );
     assert!(!e.contains("loaded"), "it must stop before loading: {e}");
+    // Without --matmul the preflight falls back to bf16, which fits, and says so.
+    let o = with(&[], "450MiB");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("(weights bf16"), "{}", stderr(&o));
+    // Too little even for bf16: the error names bf16 and the ways out.
+    let o = with(&[], "300MiB");
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("weights as bf16") && e.contains("--matmul quantized"),
+        "{e}"
+    );
     // Quantised blocks fit.
-    let mut q = args.to_vec();
-    q.push("--quantized-matmul");
-    let o = densing(&q)
-        .env("DENSING_AVAILABLE_MEMORY", "400MiB")
-        .output()
-        .unwrap();
+    let o = with(&["--quantized-matmul"], "400MiB");
     assert!(o.status.success(), "{}", stderr(&o));
 }
 

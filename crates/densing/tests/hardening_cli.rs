@@ -520,6 +520,9 @@ fn flags_name_the_same_thing_alike_and_refuse_bad_values() {
         s(&dir.path().join("o")),
     ]));
     assert!(err.contains("the parameter basis is now --basis"), "{err}");
+    // `capability` named the basis `--params` too; now `--basis` like the rest.
+    let err = fails(&densing(&["capability", "--params", "total"]));
+    assert!(err.contains("the parameter basis is now --basis"), "{err}");
     // Negative numbers are numbers, then refused with a message.
     let err = refused(&densing(&[
         "density",

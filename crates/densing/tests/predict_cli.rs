@@ -66,14 +66,18 @@ fn predicts_a_target_with_intervals_and_the_documented_json() {
     let sci: Vec<f64> = serde_json::from_value(p["score_ci95"].clone()).unwrap();
     assert!(lci[0] < lci[1] && sci[0] < sci[1], "{p}");
     assert!(l > 0.0 && (0.0..1.0).contains(&s), "{p}");
-    // The default selection drops the five 0.5×C runs: 20 of 25 in the fit.
+    // The default selection keeps every run, the five 0.5×C ones included.
     let fit = &v["fits"]["hellaswag_val"];
-    assert_eq!(fit["runs"].as_array().unwrap().len(), 20);
-    assert!(fit["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|r| !r.as_str().unwrap().ends_with("0.5xC")));
+    assert_eq!(fit["runs"].as_array().unwrap().len(), 25);
+    assert_eq!(
+        fit["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r.as_str().unwrap().ends_with("0.5xC"))
+            .count(),
+        5
+    );
     assert!(fit["step1_mean_abs_rel_error"].as_f64().unwrap() < 0.05);
     assert!(fit["step2_rmse"].as_f64().unwrap() < 0.05);
     // A larger model trained longer is predicted a lower loss than the biggest run.
@@ -99,11 +103,14 @@ fn backtest_fits_the_smaller_sizes_and_predicts_the_five_largest_runs() {
         .iter()
         .all(|r| r["target"].as_str().unwrap().starts_with("3B-")));
     assert_eq!(bt["held_out_params"].as_f64().unwrap(), 3_169_537_280.0);
-    // The paper's step-1 set: 190M–1.3B at 1, 2, 5, 10×C.
+    // Every run of 190M–1.3B (0.5, 1, 2, 5, 10×C): the 3.2B targets at every
+    // budget then lie inside the fitted tokens-per-parameter range.
     assert_eq!(
         v["fits"]["arc_easy_test"]["runs"].as_array().unwrap().len(),
-        16
+        20
     );
+    assert_eq!(bt["inside_fitted_range"]["pairs"], 5);
+    assert_eq!(bt["outside_fitted_range"]["pairs"], 0);
     for r in rows {
         let e = r["score_abs_error"].as_f64().unwrap();
         assert!(e.is_finite() && e < 0.15, "{r}");

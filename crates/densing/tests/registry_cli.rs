@@ -53,8 +53,12 @@ fn user_registries_layer_and_replacements_are_said() {
 
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("out");
+    // The five-benchmark scale, whose table flags an off-protocol score (the
+    // capability scale models it with a protocol offset instead).
     let run = densing(&[
         "run",
+        "--scale",
+        "five-benchmark",
         "--registry",
         s(&models),
         "--registry",
@@ -335,8 +339,12 @@ fn models_add_writes_a_validated_row_from_flags_and_from_lm_eval() {
 fn run_on_benchmarks_beyond_the_five_and_the_sweep_reports_the_alternative_set() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
+    // `--benchmarks` picks the five-benchmark scale's set (the capability
+    // scale uses every benchmark).
     let v: serde_json::Value = serde_json::from_str(&ok(&densing(&[
         "run",
+        "--scale",
+        "five-benchmark",
         "--benchmarks",
         "mmlu_pro,gpqa",
         "--min-benchmarks",

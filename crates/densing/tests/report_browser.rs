@@ -95,6 +95,7 @@ fn base_input(models: Vec<ModelRow>) -> ReportInput {
         backtest: vec![],
         methods: vec![],
         caveats: vec![],
+        capability: None,
     }
 }
 
@@ -178,6 +179,14 @@ fn report_pages_pass_in_headless_chromium() {
             dir.join("fig4_split_trend.svg").is_file(),
             "densing run --split-at drew no split figure"
         );
+        // The default capability scale's figures, inlined in the page.
+        let page = std::fs::read_to_string(dir.join("report.html")).unwrap();
+        for id in ["capability_density", "benchmark_map"] {
+            assert!(
+                page.contains(&format!("<figure id=\"{id}\"")),
+                "report.html lacks the {id} figure"
+            );
+        }
         assert!(
             dir.join("report.json").is_file(),
             "densing run wrote no report.json"

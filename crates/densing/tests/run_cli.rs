@@ -5,6 +5,8 @@ mod cli_support;
 use cli_support::{densing, ok};
 use std::path::Path;
 
+/// On the five-benchmark scale, where bounds (censored models) arise; the
+/// default capability scale is tested in capability_cli.rs.
 #[test]
 fn run_on_the_bundled_registry_writes_every_output_and_reports_both_trends() {
     let dir = tempfile::tempdir().unwrap();
@@ -12,6 +14,8 @@ fn run_on_the_bundled_registry_writes_every_output_and_reports_both_trends() {
     let o = out_dir.to_str().unwrap();
     let v: serde_json::Value = serde_json::from_str(&ok(&densing(&[
         "run",
+        "--scale",
+        "five-benchmark",
         "--out",
         o,
         "--json",
@@ -40,6 +44,19 @@ fn run_on_the_bundled_registry_writes_every_output_and_reports_both_trends() {
         .as_str()
         .unwrap()
         .contains("distinguishable from no trend"));
+    // The test's measured size beside the verdict: the bundled simulation row
+    // of this scale and estimator, read from the file, not from the code.
+    let table = include_str!("../../densing-core/src/trend/test_size.csv");
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("five-benchmark,censored-quantile τ=0.9,"))
+        .expect("a five-benchmark row in test_size.csv");
+    let size: f64 = row.split(',').nth(4).unwrap().parse().unwrap();
+    assert_eq!(v["test_size"]["scale"], "five-benchmark");
+    assert_eq!(v["test_size"]["size"].as_f64(), Some(size));
+    // The inverted permutation test beside the percentile interval.
+    let inv = v["trend"]["a_ci95_inverted"].as_array().unwrap();
+    assert!(inv[0].as_f64().unwrap() < a && a < inv[1].as_f64().unwrap());
     let names: Vec<&str> = v["estimators"]
         .as_array()
         .unwrap()
@@ -113,6 +130,8 @@ fn run_on_the_bundled_registry_writes_every_output_and_reports_both_trends() {
     // Same seed, same numbers.
     let again: serde_json::Value = serde_json::from_str(&ok(&densing(&[
         "run",
+        "--scale",
+        "five-benchmark",
         "--out",
         o,
         "--json",
@@ -396,4 +415,59 @@ fn two_step_calibration_from_files_feeds_run_figures_and_the_d0_sweep() {
     assert_eq!(report["ladder"]["curves"].as_array().unwrap().len(), 7);
     assert_eq!(report["score_map"]["points"].as_array().unwrap().len(), 15);
     assert!(o.join("fig2a_loss_law.svg").exists() && o.join("fig2b_score_map.svg").exists());
+}
+
+/// A user's family with enough base sizes whose capability falls with size
+/// cannot be a ruler: the default (capability) run leaves it out of the pooled
+/// rulers and says so, instead of failing on its map.
+#[test]
+fn a_family_whose_capability_falls_with_size_is_not_a_ruler_and_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models.csv");
+    let mut csv = String::from(
+        "model,family,weights,params_billion,nonemb_params_billion,active_params_billion,\
+         training_tokens_trillion,release_date,mmlu,bbh,math,humaneval,mbpp,parent,\
+         in_densing_fig1,source,notes\n",
+    );
+    for (i, n) in [1.0, 2.0, 4.0, 8.0, 16.0].iter().enumerate() {
+        let s = 60.0 - 5.0 * i as f64;
+        csv += &format!(
+            "Falling-{n}B,Falling,base,{n},{n},,2.0,2025-03-01,{s},{},{},{},{},,no,test row,\n",
+            s - 5.0,
+            s - 25.0,
+            s - 15.0,
+            s - 10.0
+        );
+    }
+    std::fs::write(&models, csv).unwrap();
+    let out = dir.path().join("out");
+    let v: serde_json::Value = serde_json::from_str(&ok(&densing(&[
+        "run",
+        "--registry",
+        models.to_str().unwrap(),
+        "--bootstrap",
+        "50",
+        "--permutations",
+        "0",
+        "--no-report",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ])))
+    .unwrap();
+    let warnings = v["warnings"].to_string();
+    assert!(
+        warnings.contains("family `Falling`") && warnings.contains("not used as a ruler"),
+        "{warnings}"
+    );
+    let rulers: Vec<&str> = v["scales"]["references"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reference"].as_str().unwrap())
+        .collect();
+    assert!(
+        !rulers.contains(&"Falling") && rulers.contains(&"Qwen2.5"),
+        "{rulers:?}"
+    );
 }

@@ -182,3 +182,134 @@ pub fn leave_one_benchmark_out(
         })
         .collect()
 }
+
+/// One reference size held out of its family's map: the error of ln N̂
+/// predicted from its θ by the map fitted on the other sizes, under the
+/// straight line, the monotone quadratic ([`MonotoneQuadratic`]) continued
+/// beyond its range with its own end slope, and the same quadratic continued
+/// with the straight line's slope (the hybrid).
+#[derive(Debug, Clone, Serialize)]
+pub struct SizeOutCase {
+    pub family: String,
+    pub size_b: f64,
+    /// The held-out size is the family's smallest or largest (an extrapolation).
+    pub end: bool,
+    pub ln_error_line: f64,
+    pub ln_error_curve: f64,
+    pub ln_error_hybrid: f64,
+}
+
+/// Leave-one-size-out (issue 17's choice of the reference map): for each
+/// distinct size of `reference`, fit the map on the others and predict that
+/// size's ln N from its members' capabilities `theta`; |ln N̂ − ln N| under
+/// the line and under the monotone quadratic, averaged over the size's members.
+pub fn leave_one_size_out(reference: &RefMembers, theta: &[f64]) -> Vec<SizeOutCase> {
+    let mut sizes: Vec<f64> = reference.members.iter().map(|m| m.1).collect();
+    sizes.sort_by(f64::total_cmp);
+    sizes.dedup();
+    let (smallest, largest) = (sizes[0], sizes[sizes.len() - 1]);
+    sizes
+        .iter()
+        .filter_map(|&size| {
+            let (held, kept): (Vec<&(usize, f64)>, Vec<_>) =
+                reference.members.iter().partition(|m| m.1 == size);
+            let x: Vec<f64> = kept.iter().map(|m| m.1.ln()).collect();
+            let y: Vec<f64> = kept.iter().map(|m| theta[m.0]).collect();
+            let (beta, alpha, _) = crate::trend::fit_line(&x, &y)?;
+            let curve = MonotoneQuadratic::fit(&x, &y)?;
+            let err = |ln_n: &dyn Fn(f64) -> f64| {
+                held.iter()
+                    .map(|m| (ln_n(theta[m.0]) - size.ln()).abs())
+                    .sum::<f64>()
+                    / held.len() as f64
+            };
+            Some(SizeOutCase {
+                family: reference.family.clone(),
+                size_b: size,
+                end: size == smallest || size == largest,
+                ln_error_line: err(&|t| (t - alpha) / beta),
+                ln_error_curve: err(&|t| curve.ln_n(t, None)),
+                ln_error_hybrid: err(&|t| curve.ln_n(t, Some(beta))),
+            })
+        })
+        .collect()
+}
+
+/// θ = a + b·x + c·x² (x = ln N) by least squares subject to dθ/dx ≥ 0 over
+/// the fitted sizes' range [x_lo, x_hi], continued as a straight line with the
+/// end slope beyond it. The derivative is linear in x, so monotone on the
+/// range means monotone at its two ends; the constrained optimum is the
+/// unconstrained fit when that is monotone, else the best fit with a vertex
+/// at one end (one constraint active; θ = a + c·(x − x_e)²).
+#[derive(Debug, Clone, Copy)]
+pub struct MonotoneQuadratic {
+    a: f64,
+    b: f64,
+    c: f64,
+    lo: f64,
+    hi: f64,
+}
+
+impl MonotoneQuadratic {
+    /// `None` with fewer than 3 distinct x or no increasing fit.
+    pub fn fit(x: &[f64], y: &[f64]) -> Option<MonotoneQuadratic> {
+        let lo = x.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let sse = |q: &MonotoneQuadratic| -> f64 {
+            x.iter().zip(y).map(|(x, y)| (y - q.at(*x)).powi(2)).sum()
+        };
+        let make = |a, b, c| MonotoneQuadratic { a, b, c, lo, hi };
+        let full = {
+            let m = nalgebra::DMatrix::from_fn(x.len(), 3, |i, j| x[i].powi(j as i32));
+            let v = nalgebra::DVector::from_column_slice(y);
+            let s = m.svd(true, true).solve(&v, 1e-12).ok()?;
+            make(s[0], s[1], s[2])
+        };
+        if full.slope(lo) >= 0.0 && full.slope(hi) >= 0.0 && full.slope(hi) + full.slope(lo) > 0.0 {
+            return Some(full);
+        }
+        [lo, hi]
+            .into_iter()
+            .filter_map(|e| {
+                let z: Vec<f64> = x.iter().map(|x| (x - e).powi(2)).collect();
+                let (c, a, _) = crate::trend::fit_line(&z, y)?;
+                // a + c(x − e)²: increasing on the range when the vertex is at
+                // the low end with c > 0, or at the high end with c < 0.
+                ((e == lo && c > 0.0) || (e == hi && c < 0.0))
+                    .then(|| make(a + c * e * e, -2.0 * c * e, c))
+            })
+            .min_by(|p, q| sse(p).total_cmp(&sse(q)))
+    }
+
+    fn at(&self, x: f64) -> f64 {
+        let xc = x.clamp(self.lo, self.hi);
+        self.a + self.b * xc + self.c * xc * xc + self.slope(xc) * (x - xc)
+    }
+
+    fn slope(&self, x: f64) -> f64 {
+        self.b + 2.0 * self.c * x
+    }
+
+    /// ln N at capability `theta`: bisection inside the range; beyond it a
+    /// line of slope `beyond` (`None`: the curve's end slope, infinite where
+    /// that is 0: the curve is flat there and cannot tell sizes apart).
+    pub fn ln_n(&self, theta: f64, beyond: Option<f64>) -> f64 {
+        let (t_lo, t_hi) = (self.at(self.lo), self.at(self.hi));
+        if theta > t_hi {
+            return self.hi + (theta - t_hi) / beyond.unwrap_or(self.slope(self.hi));
+        }
+        if theta < t_lo {
+            return self.lo + (theta - t_lo) / beyond.unwrap_or(self.slope(self.lo));
+        }
+        let (mut a, mut b) = (self.lo, self.hi);
+        for _ in 0..100 {
+            let m = 0.5 * (a + b);
+            if self.at(m) < theta {
+                a = m;
+            } else {
+                b = m;
+            }
+        }
+        0.5 * (a + b)
+    }
+}

@@ -4,10 +4,11 @@
 //! The line comes from one of several [`estimator`]s (the paper's envelope
 //! least squares, quantile regression without censored models, and Powell's
 //! censored quantile regression); every estimator gets the same inference
-//! ([`inference`]): a BCa bootstrap interval that pairs each calibration
-//! replicate with a resample of model families, and a permutation test of "no
-//! trend" ([`permutation`]) that refits on registries with the release dates
-//! shuffled among the families. [`change`] tests a change of slope at a date
+//! ([`inference`]): bootstrap intervals (percentile, BCa) that pair each
+//! calibration replicate with a resample of model families, a permutation
+//! test of "no trend" ([`permutation`]) that refits on registries with the
+//! release dates shuffled among the families, and the interval from
+//! inverting that test ([`inversion`]). [`change`] tests a change of slope at a date
 //! as one model, [`multiple`] adjusts the p-values a run reports (Holm), and
 //! [`simulate`] measures how well all of it works on the real design.
 
@@ -15,11 +16,13 @@ pub mod change;
 pub mod estimator;
 pub mod inference;
 pub mod interval;
+pub mod inversion;
 pub mod multiple;
 pub mod permutation;
 pub mod point;
 pub mod quantile;
 pub mod simulate;
+pub mod size;
 
 pub use change::{slope_change, SlopeChange};
 pub use estimator::{Estimator, EstimatorKind, Line, Obs};

@@ -64,10 +64,13 @@ pub fn families(points: &[TrendPoint]) -> (Vec<usize>, Vec<Vec<usize>>) {
 
 /// Slopes refitted with the families' release dates shuffled among the
 /// families, for permutations `range` (permutation k always draws the same
-/// shuffle); `None` where the refit failed.
+/// shuffle); `None` where the refit failed. Each ln ρ is first detrended by
+/// `a0` at its own date, `y − a0·t` (0: the test of "no trend"; other values:
+/// the test of "slope a0" that [`super::inversion`] inverts).
 pub fn permuted_slopes(
     points: &[TrendPoint],
     est: &dyn Estimator,
+    a0: f64,
     range: std::ops::Range<usize>,
     seed: u64,
     tick: &(dyn Fn() + Sync),
@@ -88,7 +91,7 @@ pub fn permuted_slopes(
                 .zip(&group)
                 .map(|(p, &g)| Obs {
                     t: to[g] + (p.t - first[g]),
-                    y: p.ln_rho,
+                    y: p.ln_rho.shift(-a0 * p.t),
                 })
                 .collect();
             let a = est.fit(&shuffled).map(|l| l.a).filter(|a| a.is_finite());
@@ -121,7 +124,7 @@ pub fn permutation_test(
         return None;
     }
     let cap = permutations * ADAPTIVE_FACTOR;
-    let mut null = permuted_slopes(points, est, 0..permutations, seed, tick);
+    let mut null = permuted_slopes(points, est, 0.0, 0..permutations, seed, tick);
     loop {
         let (p, se) = p_value(a, &null);
         let close = (p - ALPHA).abs() < 3.0 * se;
@@ -136,6 +139,13 @@ pub fn permutation_test(
             });
         }
         let next = (2 * null.len()).min(cap);
-        null.extend(permuted_slopes(points, est, null.len()..next, seed, tick));
+        null.extend(permuted_slopes(
+            points,
+            est,
+            0.0,
+            null.len()..next,
+            seed,
+            tick,
+        ));
     }
 }

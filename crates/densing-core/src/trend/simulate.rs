@@ -1,8 +1,10 @@
 //! Synthetic registries from a known law, to measure what the estimators and
 //! their inference actually deliver on the real design: bias, RMSE, the
-//! coverage of the 95% interval for A (percentile and BCa), and the rate at
-//! which the permutation test calls a trend (its size at A = 0, its power at
-//! slopes fixed in advance).
+//! coverage of the 95% interval for A (the reported percentile interval, the
+//! BCa interval and the inverted permutation test beside it), the
+//! rate at which the permutation test calls a trend (its size at A = 0, its
+//! power at slopes fixed in advance), and the size of the slope-change test
+//! at a break where the law does not change.
 //!
 //! A registry keeps the real one's trend models — their release dates,
 //! families, parameter counts, and so the benchmark availability that let them
@@ -14,12 +16,23 @@
 //! synthetic model carries the real model's calibration draws as offsets from
 //! its point value: one draw, common to all models, is the synthetic
 //! calibration's error in the observed ln ρ, and every draw gives a replicate,
-//! so the bootstrap sees the same calibration uncertainty as the real one. A
-//! density far enough beyond the reference's range is censored as a real one
-//! is, to `ρ > N_max/N` above the largest reference size and `ρ < N_min/N`
-//! below the smallest; "far enough" is set so that synthetic registries have
-//! as many censored models as the real one (a real model is censored only when
-//! a score passes the reference curve's asymptote, well beyond N_max).
+//! so the bootstrap sees the same calibration uncertainty as the real one.
+//!
+//! Censoring. On the five-benchmark scale ([`SimDesign::calibration`] set) a
+//! synthetic density is censored by the same inversion as a real one: the
+//! synthetic model's N̂ = ρ·N gives each of its benchmarks the score the
+//! reference curve of calibration draw r* (the truth) predicts, plus the real
+//! model's residual on that benchmark (its score minus the point curve's at
+//! its real N̂: the disagreement between benchmarks that real models show);
+//! those scores are inverted through the point curves (the observed ln ρ) and
+//! through every draw's curves (the replicates) by
+//! [`crate::density::combined_n_hat`], so a score past a curve's asymptote
+//! gives a bound exactly where a real one would. On the capability scale
+//! (no calibration) N̂ beyond the ruler's sizes is an extrapolation, never a
+//! bound, as on the real data. The margin rule — censor a density beyond
+//! the reference's range by `censor_margin`, chosen so that registries have
+//! as many censored models as the real one — remains as a stress test
+//! (`densing simulate --censor-margin`).
 //! Because the noise scales with t, each quantile of ln ρ has its own slope:
 //! `A + z_τ·σ_total·s′`. The slope a simulation is asked for is the frontier's,
 //! the τ-quantile line's at [`SimConfig::tau`] (the law the estimators claim
@@ -27,15 +40,20 @@
 //! match. Each estimator is judged against the population slope of its own
 //! line (the envelope, which has none, against the frontier's).
 
+use super::change::slope_change;
 use super::estimator::EstimatorKind;
 use super::inference::{fit_trend, TrendConfig, TrendPoint, ALPHA};
 use super::interval::normal_quantile;
 use crate::bootstrap::replicate_rng;
+use crate::calibration::Calibration;
+use crate::density::combined_n_hat;
 use crate::density::Bounded;
+use crate::registry::Benchmark;
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 use serde::Serialize;
+use std::sync::Arc;
 
 /// One model slot of a synthetic registry.
 #[derive(Debug, Clone, Serialize)]
@@ -50,6 +68,11 @@ pub struct SimModel {
     /// The real model's calibration draws as offsets from its point ln ρ (0
     /// where a draw or the point is not a number; empty: no draws).
     pub offsets: Vec<f64>,
+    /// Parameters (billions) on the density's basis.
+    pub params_b: f64,
+    /// The real model's benchmarks with its score's residual from the point
+    /// curve at its real N̂ (used when the design re-inverts scores).
+    pub residuals: Vec<(Benchmark, f64)>,
 }
 
 /// The shape of the real registry that synthetic ones copy.
@@ -71,6 +94,11 @@ pub struct SimDesign {
     pub censor_margin: f64,
     /// Censored models among the real trend points.
     pub real_censored: usize,
+    /// The five-benchmark calibration through which synthetic scores are
+    /// re-inverted (see the module doc); `None`: no re-inversion (capability
+    /// scale, or the margin rule).
+    #[serde(skip)]
+    pub calibration: Option<Arc<Calibration>>,
 }
 
 impl SimDesign {
@@ -129,9 +157,46 @@ impl SimDesign {
             mean_t,
             censor_margin: 0.0,
             real_censored: points.iter().filter(|p| p.ln_rho.is_censored()).count(),
+            calibration: None,
         };
         design.censor_margin = design.matching_margin(a);
         Some(design)
+    }
+
+    /// Re-invert synthetic scores through `cal` instead of the margin rule.
+    pub fn reinverting(self, cal: Calibration) -> SimDesign {
+        SimDesign {
+            calibration: Some(Arc::new(cal)),
+            ..self
+        }
+    }
+
+    /// Model `m`'s observed ln ρ and its replicates when its true ln ρ is `y`
+    /// and calibration draw `truth` is the true curve (the point curve when
+    /// the calibration has no draws): its scores re-inverted as a real
+    /// model's are.
+    fn reinvert(
+        &self,
+        cal: &Calibration,
+        m: &SimModel,
+        y: f64,
+        truth: usize,
+    ) -> (Bounded, Vec<Bounded>) {
+        let n = y.exp() * m.params_b;
+        let scores: Vec<(Benchmark, f64)> = m
+            .residuals
+            .iter()
+            .filter_map(|&(b, e)| {
+                let curve = cal.curve(b, (cal.replicates > 0).then_some(truth))?;
+                Some((b, curve.score(n) + e))
+            })
+            .collect();
+        let ln_rho =
+            |r: Option<usize>| combined_n_hat(cal, &scores, r).scale(1.0 / m.params_b).ln();
+        (
+            ln_rho(None),
+            (0..cal.replicates).map(|r| ln_rho(Some(r))).collect(),
+        )
     }
 
     /// The margin at which registries drawn under slope `a` have, on average,
@@ -209,7 +274,7 @@ impl SimDesign {
             .map(|m| m.offsets.len())
             .max()
             .unwrap_or(0);
-        let calibration = if draws > 0 {
+        let truth = if draws > 0 {
             rng.random_range(0..draws)
         } else {
             0
@@ -226,14 +291,21 @@ impl SimDesign {
                     }
                 };
                 let y = a * m.t + b + self.noise_scale(m.t) * (u + model.sample(&mut rng));
-                // The observed density carries calibration draw r*'s error.
-                let y = y + m.offsets.get(calibration).copied().unwrap_or(0.0);
+                let (ln_rho, ln_rho_replicates) = match &self.calibration {
+                    Some(cal) if !m.residuals.is_empty() => self.reinvert(cal, m, y, truth),
+                    _ => {
+                        // The observed density carries calibration draw r*'s error.
+                        let y = y + m.offsets.get(truth).copied().unwrap_or(0.0);
+                        let reps = m.offsets.iter().map(|o| self.censor(m, y + o)).collect();
+                        (self.censor(m, y), reps)
+                    }
+                };
                 TrendPoint {
                     name: m.name.clone(),
                     family: m.family.clone(),
                     t: m.t,
-                    ln_rho: self.censor(m, y),
-                    ln_rho_replicates: m.offsets.iter().map(|o| self.censor(m, y + o)).collect(),
+                    ln_rho,
+                    ln_rho_replicates,
                 }
             })
             .collect()
@@ -251,6 +323,9 @@ pub struct SimConfig {
     pub replicates: usize,
     pub permutations: usize,
     pub seed: u64,
+    /// Also test a change of slope at this date (days since the origin): the
+    /// law has none, so the rejection rate is the slope-change test's size.
+    pub t_break: Option<f64>,
 }
 
 /// One estimator's record over the synthetic registries.
@@ -266,11 +341,16 @@ pub struct SimRow {
     pub mean_censored: f64,
     pub bias: f64,
     pub rmse: f64,
-    /// Share of registries whose 95% (percentile) interval holds the target
-    /// slope (a registry without an interval counts as a miss).
+    /// Share of registries whose reported 95% interval (the bootstrap's
+    /// percentile interval) holds the target slope (a registry without an
+    /// interval counts as a miss).
     pub coverage: f64,
-    /// The same for the BCa interval.
+    /// The same for the BCa interval and the inverted permutation test.
     pub coverage_bca: f64,
+    pub coverage_inverted: f64,
+    /// Mean width of the reported and of the inverted interval (/day).
+    pub mean_width: f64,
+    pub mean_width_inverted: f64,
     /// Share whose point estimate lies inside its own interval.
     pub estimate_inside: f64,
     /// Mean failed permutation refits and bootstrap replicates per registry.
@@ -280,6 +360,11 @@ pub struct SimRow {
     pub rejection_rate: f64,
     /// Share whose 95% interval lies entirely above 0.
     pub ci_above_zero: f64,
+    /// Share whose slope-change test at [`SimConfig::t_break`] has p < 0.05
+    /// (the law has no change: the test's size); `None` without a break.
+    pub change_rejection_rate: Option<f64>,
+    /// Registries where the slope-change test ran (both sides fitted).
+    pub change_tested: usize,
 }
 
 /// One estimator on one synthetic registry.
@@ -288,7 +373,9 @@ struct Outcome {
     a: f64,
     ci: Option<[f64; 2]>,
     ci_bca: Option<[f64; 2]>,
+    ci_inverted: Option<[f64; 2]>,
     p: Option<f64>,
+    change_p: Option<f64>,
     failed_permutations: usize,
     failed_replicates: usize,
 }
@@ -319,11 +406,25 @@ pub fn simulate(
                         seed: cfg.seed.wrapping_add(i as u64),
                     };
                     let fit = fit_trend(&points, &trend_cfg, &|| {}).ok()?;
+                    let change_p = cfg.t_break.and_then(|t| {
+                        slope_change(
+                            &points,
+                            t,
+                            estimator,
+                            cfg.replicates,
+                            trend_cfg.seed,
+                            &|| {},
+                        )
+                        .ok()
+                        .and_then(|c| c.p_value)
+                    });
                     Some(Outcome {
                         a: fit.a,
                         ci: fit.a_ci95,
                         ci_bca: fit.a_ci95_bca,
+                        ci_inverted: fit.a_ci95_inverted,
                         p: fit.p_value,
+                        change_p,
                         failed_permutations: fit.permutations_failed,
                         failed_replicates: fit.replicates_failed,
                     })
@@ -351,6 +452,11 @@ pub fn simulate(
             let share =
                 |f: &dyn Fn(&Outcome) -> bool| got.iter().filter(|g| f(g)).count() as f64 / n;
             let holds = |ci: Option<[f64; 2]>, x: f64| ci.is_some_and(|c| c[0] <= x && x <= c[1]);
+            let width = |f: &dyn Fn(&Outcome) -> Option<[f64; 2]>| {
+                let w: Vec<f64> = got.iter().filter_map(f).map(|c| c[1] - c[0]).collect();
+                w.iter().sum::<f64>() / w.len().max(1) as f64
+            };
+            let change_tested = got.iter().filter(|g| g.change_p.is_some()).count();
             SimRow {
                 estimator: *est,
                 true_slope: cfg.slope,
@@ -362,6 +468,9 @@ pub fn simulate(
                 rmse: (err.iter().map(|e| e * e).sum::<f64>() / m).sqrt(),
                 coverage: share(&|g| holds(g.ci, target)),
                 coverage_bca: share(&|g| holds(g.ci_bca, target)),
+                coverage_inverted: share(&|g| holds(g.ci_inverted, target)),
+                mean_width: width(&|g| g.ci),
+                mean_width_inverted: width(&|g| g.ci_inverted),
                 estimate_inside: share(&|g| holds(g.ci, g.a)),
                 mean_failed_permutations: got
                     .iter()
@@ -372,6 +481,13 @@ pub fn simulate(
                     / m,
                 rejection_rate: share(&|g| g.p.is_some_and(|p| p < ALPHA)),
                 ci_above_zero: share(&|g| g.ci.is_some_and(|c| c[0] > 0.0)),
+                change_rejection_rate: cfg.t_break.map(|_| {
+                    got.iter()
+                        .filter(|g| g.change_p.is_some_and(|p| p < ALPHA))
+                        .count() as f64
+                        / change_tested.max(1) as f64
+                }),
+                change_tested,
             }
         })
         .collect()

@@ -3,7 +3,7 @@
 //! N̂ and ρ = N̂/N with 95% intervals, and each benchmark's slope, difficulty and
 //! chance. The fit is `densing_analysis::capability`.
 
-use super::common::{Basis, RegistryArgs};
+use super::common::{Basis, RegistryArgs, RenamedBasis};
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use densing_analysis::capability::{capability, CapabilityReport};
@@ -51,9 +51,11 @@ pub struct CapabilityArgs {
     /// Models with fewer distinct benchmarks get no capability (≥ 2).
     #[arg(long, default_value_t = 2)]
     pub min_benchmarks: usize,
-    /// Parameter count densities are computed against.
-    #[arg(long = "params", value_enum, default_value = "nonemb")]
+    /// Parameter basis densities are computed against (as `run --basis`).
+    #[arg(long, value_enum, default_value = "nonemb")]
     pub basis: Basis,
+    #[command(flatten)]
+    pub renamed: RenamedBasis,
     /// Bootstrap replicates behind the intervals (families, score noise, reference sizes).
     #[arg(long, default_value_t = 1000)]
     pub bootstrap: usize,
@@ -65,6 +67,7 @@ pub struct CapabilityArgs {
 }
 
 pub fn run(args: CapabilityArgs) -> Result<()> {
+    args.renamed.check()?;
     let reg = args.registry.load()?;
     let opts = CapabilityOptions {
         protocols: args.fit.protocols.into(),

@@ -33,6 +33,27 @@ pub enum DeviceArg {
     Metal,
 }
 
+/// How the embedded engine holds the weight matrices.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MatmulArg {
+    /// Dequantised to f32 (4 bytes per weight; the fastest on CPU).
+    F32,
+    /// bf16 storage, f32 arithmetic (2 bytes per weight).
+    Bf16,
+    /// GGUF blocks with candle's quantised kernels (slower on CPU).
+    Quantized,
+}
+
+impl From<MatmulArg> for MatmulMode {
+    fn from(m: MatmulArg) -> Self {
+        match m {
+            MatmulArg::F32 => MatmulMode::Dequantized,
+            MatmulArg::Bf16 => MatmulMode::Bf16,
+            MatmulArg::Quantized => MatmulMode::Quantized,
+        }
+    }
+}
+
 /// Tokenisation at the context/continuation join.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum BoundaryArg {
@@ -105,8 +126,12 @@ pub struct EvalArgs {
     /// Recompute shared few-shot prefixes for every item (for benchmarking).
     #[arg(long)]
     pub no_prefix_cache: bool,
-    /// Keep GGUF weights block-quantised instead of dequantising them to f32.
-    #[arg(long)]
+    /// Weight matrices of the embedded engine (default: f32 when it fits in
+    /// memory, else bf16).
+    #[arg(long, value_enum)]
+    pub matmul: Option<MatmulArg>,
+    /// Same as `--matmul quantized`.
+    #[arg(long, conflicts_with = "matmul")]
     pub quantized_matmul: bool,
     /// Compute device.
     #[arg(long, value_enum, default_value = "cpu")]
@@ -114,9 +139,11 @@ pub struct EvalArgs {
     /// Tokenisation at the context/continuation join (part of the results' key).
     #[arg(long, value_enum, default_value = "harness")]
     pub boundary: BoundaryArg,
-    /// Items per backend call (1 to 1024).
-    #[arg(long, default_value_t = 1, value_parser = concurrency_count)]
-    pub batch: usize,
+    /// Embedded engine: sequences packed into one forward pass (default: as many
+    /// as the memory preflight allows, up to 16). HTTP backends: items per call
+    /// (default 1). 1 to 1024.
+    #[arg(long, value_parser = concurrency_count)]
+    pub batch: Option<usize>,
     /// Append `params,tokens,loss,run,task` to this ladder CSV (needs --params, --train-tokens).
     #[arg(long, requires_all = ["params", "train_tokens"])]
     pub ladder: Option<PathBuf>,
@@ -213,11 +240,12 @@ fn backend(args: &EvalArgs, sets: &[TaskSet]) -> Result<Box<dyn Backend>> {
         DeviceArg::Metal => densing_eval::engine::metal_device(0)?,
     };
     let opts = EngineOptions {
-        matmul: if args.quantized_matmul {
-            MatmulMode::Quantized
-        } else {
-            MatmulMode::Dequantized
+        matmul: match (args.matmul, args.quantized_matmul) {
+            (Some(m), _) => Some(m.into()),
+            (None, true) => Some(MatmulMode::Quantized),
+            (None, false) => None,
         },
+        batch: args.batch,
         prefix_cache: !args.no_prefix_cache,
         expected_sha256: args.sha256.clone(),
         device,
@@ -233,9 +261,11 @@ fn backend(args: &EvalArgs, sets: &[TaskSet]) -> Result<Box<dyn Backend>> {
     let engine =
         Engine::load(model, &opts).with_context(|| format!("loading model {}", model.display()))?;
     eprintln!(
-        "loaded {} in {:.1}s",
+        "loaded {} in {:.1}s (weights {}, up to {} sequences per pass)",
         model.display(),
-        t.elapsed().as_secs_f64()
+        t.elapsed().as_secs_f64(),
+        engine.matmul_mode().name(),
+        engine.batch()
     );
     Ok(Box::new(engine))
 }
@@ -411,10 +441,11 @@ pub fn run(args: EvalArgs) -> Result<()> {
         out: args.out.clone(),
         skip_bad: args.skip_bad,
         // An HTTP backend overlaps the requests of one call: give it enough.
+        // The engine packs a call's requests into passes of its own batch size.
         batch: if args.endpoint.is_empty() {
-            args.batch
+            args.batch.unwrap_or(densing_eval::memory::MAX_AUTO_BATCH)
         } else {
-            args.batch.max(4 * args.concurrency)
+            args.batch.unwrap_or(1).max(4 * args.concurrency)
         },
     };
     let style = ProgressStyle::with_template(

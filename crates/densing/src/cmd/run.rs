@@ -27,6 +27,10 @@ pub enum ImageFormat {
     Both,
 }
 
+/// The density scale `densing simulate` copies unless told: `densing run`'s
+/// own default when no two-step `--ladder` is given.
+pub const DEFAULT_SCALE: &str = "capability";
+
 #[derive(Clone, Copy, ValueEnum)]
 pub enum ScaleArg {
     /// Per-benchmark inversion through the reference family on the paper's five benchmarks.
@@ -80,8 +84,10 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "svg")]
     pub format: ImageFormat,
     /// Density scale the trend is fitted on (the other is fitted beside it).
-    #[arg(long, value_enum, default_value = "five-benchmark")]
-    pub scale: ScaleArg,
+    /// Default: capability with a reference family, five-benchmark with a
+    /// two-step --ladder (the capability scale needs a family as its ruler).
+    #[arg(long, value_enum)]
+    pub scale: Option<ScaleArg>,
     #[command(flatten)]
     pub cap_fit: CapabilityFitArgs,
     /// On the capability scale: models with fewer distinct benchmarks stay out
@@ -123,8 +129,10 @@ pub fn run(args: RunArgs) -> Result<()> {
     let bar = progress::bar(opts.trend_work(), "trend: bootstrap + permutations");
     let scale = densing_analysis::ScaleOptions {
         scale: match args.scale {
-            ScaleArg::FiveBenchmark => densing_analysis::Scale::FiveBenchmark,
-            ScaleArg::Capability => densing_analysis::Scale::Capability,
+            Some(ScaleArg::FiveBenchmark) => densing_analysis::Scale::FiveBenchmark,
+            Some(ScaleArg::Capability) => densing_analysis::Scale::Capability,
+            None if args.cal.ladder.is_some() => densing_analysis::Scale::FiveBenchmark,
+            None => densing_analysis::Scale::Capability,
         },
         capability: densing_core::capability::CapabilityOptions {
             protocols: args.cap_fit.protocols.into(),
@@ -145,6 +153,19 @@ pub fn run(args: RunArgs) -> Result<()> {
         println!("\nwrote {}", args.out.display());
     }
     Ok(())
+}
+
+/// The inverted permutation test's interval, in words.
+fn inverted_text(t: &TrendFit) -> String {
+    if t.interval_refits == 0 {
+        return "no permutations: no test to invert into an interval".into();
+    }
+    format!(
+        "inverting the permutation test instead (blind to calibration uncertainty): doubling 95% CI {} ({} refits, {} failed)",
+        ci_text(t.a_ci95_inverted.map(doubling_interval)),
+        t.interval_refits,
+        t.interval_refits_failed
+    )
 }
 
 fn ci_text(ci: Option<[Option<f64>; 2]>) -> String {
@@ -228,6 +249,10 @@ fn render_summary(s: &Summary) -> String {
         t.replicates_failed
     );
     out += &format!("{}\n", s.verdict);
+    if let Some(size) = &s.test_size {
+        out += &format!("{}\n", densing_analysis::size_text(size));
+    }
+    out += &format!("{}\n", inverted_text(t));
     if let Some(a) = t.a_without_censored {
         out += &format!(
             "without the {} censored models: A = {a:.5}/day, {}\n",
@@ -538,9 +563,6 @@ fn write_outputs(args: &RunArgs, analysis: &Analysis) -> Result<()> {
             ImageFormat::Both => densing_report::Format::Both,
         };
         densing_report::write_report(&input, &files.staging(out)?, format)?;
-        if let Some(figs) = densing_analysis::capability_figures(analysis) {
-            densing_report::write_capability_figures(&figs, &files.staging(out)?, format)?;
-        }
     }
     files.commit()
 }

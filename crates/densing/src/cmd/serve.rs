@@ -67,11 +67,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
         None => None,
     };
     let opts = EngineOptions {
-        matmul: if args.quantized_matmul {
-            MatmulMode::Quantized
-        } else {
-            MatmulMode::Dequantized
-        },
+        // Quantised when asked, else f32 when it fits in memory, else bf16.
+        matmul: args.quantized_matmul.then_some(MatmulMode::Quantized),
         // Every request is computed from scratch; there is no previous one to share with.
         prefix_cache: false,
         expected_sha256: args.sha256.clone(),

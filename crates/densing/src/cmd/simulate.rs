@@ -1,34 +1,53 @@
 //! `densing simulate`: how well do the trend estimators and their inference
 //! work on registries like ours? Draws synthetic registries from a known law
-//! on the registry's real design — its trend models' release dates, families
-//! and benchmark availability, their calibration draws, its censoring, and
-//! heteroscedastic noise estimated from it (see
-//! `densing_core::trend::simulate`) — and reports, per estimator and true
-//! frontier slope, bias, RMSE, the coverage of the 95% interval (percentile,
-//! and BCa beside it) and the share of registries where the permutation test rejects
-//! "no trend" at p < 0.05: the test's size at slope 0, its power at the
-//! slopes fixed in advance.
+//! on the registry's real design on a density scale (`--scale`, as in
+//! `densing run`) — its trend models' release dates, families and benchmark
+//! availability, their calibration draws, its censoring, and heteroscedastic
+//! noise estimated from it (see `densing_core::trend::simulate`) — and
+//! reports, per estimator and true frontier slope, bias, RMSE, the coverage of
+//! the reported 95% interval (the bootstrap's percentile interval; BCa and
+//! the inverted permutation test beside it) and the share of registries where
+//! the permutation test rejects "no trend" at p < 0.05: the test's size at
+//! slope 0, its power at the slopes fixed in advance. With `--break-at` it
+//! also runs the slope-change test at that date, whose rejection rate is its
+//! size (the simulated law has no change).
 
 use super::common::{
     bootstrap_count, count_at_most, permutation_count, write_atomic, RegistryArgs,
 };
+use super::run::{ScaleArg, DEFAULT_SCALE};
 use crate::progress;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
-use densing_core::calibration::{Calibration, Uncertainty};
-use densing_core::density::DensityOptions;
-use densing_core::study::{densities, sim_design, trend_points};
+use densing_analysis::{scale_design, Scale};
+use densing_core::calibration::Uncertainty;
+use densing_core::capability::CapabilityOptions;
+use densing_core::registry::parse_date;
 use densing_core::trend::simulate::{simulate, SimConfig, SimRow};
-use densing_core::trend::{fit_trend, EstimatorKind, TrendConfig};
+use densing_core::trend::size::{sizes_from, write_sizes};
+use densing_core::trend::{days_since_origin, fit_trend, EstimatorKind, TrendConfig};
 use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct SimulateArgs {
     #[command(flatten)]
     pub registry: RegistryArgs,
-    /// Reference family whose range censors the synthetic densities.
+    /// Density scale whose trend models, draws and censoring the synthetic
+    /// registries copy (as `densing run --scale`).
+    #[arg(long, value_enum, default_value = DEFAULT_SCALE)]
+    pub scale: ScaleArg,
+    /// Reference family (the five-benchmark scale's curves, whose range
+    /// censors; the capability scale's ruler).
     #[arg(long, default_value = "Qwen2.5")]
     pub reference: String,
+    /// Estimators to run (comma-separated; default: all three).
+    #[arg(long, value_delimiter = ',')]
+    pub estimator: Vec<String>,
+    /// Also run the slope-change test at this date (YYYY-MM-DD) on every
+    /// synthetic registry: the law has no change, so its rejection rate is
+    /// the test's size.
+    #[arg(long)]
+    pub break_at: Option<String>,
     /// Synthetic registries per true slope (at most 100000).
     #[arg(long, default_value_t = 500, value_parser = registries_count)]
     pub registries: usize,
@@ -47,8 +66,8 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 199, value_parser = permutation_count)]
     pub permutations: usize,
     /// Censor synthetic densities this far (ln ρ) beyond the reference's range
-    /// instead of the margin that matches the registry's censored count (0:
-    /// censor at the range itself, a stress test of the censored estimator).
+    /// instead of re-inverting their scores (five-benchmark scale; 0: censor
+    /// at the range itself, a stress test of the censored estimator).
     #[arg(long)]
     pub censor_margin: Option<f64>,
     #[arg(long, default_value_t = 20241205)]
@@ -56,6 +75,10 @@ pub struct SimulateArgs {
     /// Also write the table as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Also write the permutation test's size (the slope-0 rows) here, in the
+    /// format of densing-core's bundled `src/trend/test_size.csv`.
+    #[arg(long)]
+    pub size_out: Option<PathBuf>,
 }
 
 fn registries_count(s: &str) -> std::result::Result<usize, String> {
@@ -70,36 +93,60 @@ pub fn run(args: SimulateArgs) -> Result<()> {
     );
     anyhow::ensure!(args.registries > 0, "--registries must be at least 1");
     let reg = args.registry.load()?;
-    let opts = DensityOptions::default();
+    let t_break = args
+        .break_at
+        .as_deref()
+        .map(|d| parse_date(d).map_err(|m| anyhow::anyhow!("--break-at: {m}")))
+        .transpose()?
+        .map(days_since_origin);
+    let scale = match args.scale {
+        ScaleArg::FiveBenchmark => Scale::FiveBenchmark,
+        ScaleArg::Capability => Scale::Capability,
+    };
     // The calibration's own draws, carried into every synthetic registry.
     let draws = Uncertainty {
         replicates: args.bootstrap,
         seed: args.seed,
     };
-    let cal = Calibration::family(&reg, &args.reference, opts.basis, draws)?;
-    let dens = densities(&reg, &cal, &opts);
-    let mut design = sim_design(&dens, &cal)
-        .context("the registry has too few models with numeric densities to estimate its noise")?;
+    let real = scale_design(
+        &reg,
+        scale,
+        &args.reference,
+        CapabilityOptions::default(),
+        draws,
+    )?;
+    let mut design = real.design;
     if let Some(m) = args.censor_margin {
         design.censor_margin = m;
+        design.calibration = None;
     }
-    let estimators = EstimatorKind::all(tau);
+    let estimators = if args.estimator.is_empty() {
+        EstimatorKind::all(tau).to_vec()
+    } else {
+        args.estimator
+            .iter()
+            .map(|e| {
+                EstimatorKind::from_name(e, tau).map_err(|e| anyhow::anyhow!("--estimator: {e}"))
+            })
+            .collect::<Result<Vec<_>>>()?
+    };
     let slopes = if args.slope.is_empty() {
         let own = TrendConfig {
-            estimator: estimators[0],
+            estimator: EstimatorKind::CensoredQuantile { tau },
             replicates: 0,
             permutations: 0,
             seed: args.seed,
         };
-        let a = fit_trend(&trend_points(&dens, |_| true), &own, &|| {})?.a;
+        let a = fit_trend(&real.points, &own, &|| {})?.a;
         let ln2 = std::f64::consts::LN_2;
         vec![0.0, a, ln2 / 365.0, ln2 / 180.0, ln2 / 95.0]
     } else {
         args.slope.clone()
     };
     eprintln!(
-        "design: {} models in {} families, σ_family = {:.3}, σ_model = {:.3} (ln ρ), \
-         noise scale ×{:.2} per year, {} censored (censoring margin {:.2} in ln ρ)",
+        "design ({} scale): {} models in {} families, σ_family = {:.3}, σ_model = {:.3} (ln ρ), \
+         noise scale ×{:.2} per year, {} censored; censoring: {}",
+        scale.key(),
         design.models.len(),
         {
             let mut f: Vec<&str> = design.models.iter().map(|m| m.family.as_str()).collect();
@@ -111,7 +158,15 @@ pub fn run(args: SimulateArgs) -> Result<()> {
         design.model_sd,
         1.0 + 365.0 * design.noise_trend,
         design.real_censored,
-        design.censor_margin
+        match (&design.calibration, scale) {
+            (Some(_), _) => "scores re-inverted through the reference's curves".to_string(),
+            (None, Scale::Capability) if args.censor_margin.is_none() =>
+                "none (N̂ beyond the ruler's sizes is extrapolated, as on the real data)".into(),
+            (None, _) => format!(
+                "margin {:.2} in ln ρ beyond the reference's range",
+                design.censor_margin
+            ),
+        }
     );
     let mut rows = Vec::new();
     for slope in slopes {
@@ -123,13 +178,34 @@ pub fn run(args: SimulateArgs) -> Result<()> {
             replicates: args.bootstrap,
             permutations: args.permutations,
             seed: args.seed,
+            t_break,
         };
         rows.extend(simulate(&design, &estimators, &cfg, &|| bar.inc(1)));
         bar.finish_and_clear();
     }
     print!("{}", render(&rows));
+    if let Some(path) = &args.size_out {
+        let sizes = sizes_from(&rows, scale.key(), args.permutations);
+        anyhow::ensure!(
+            !sizes.is_empty(),
+            "--size-out needs slope 0 among the simulated slopes"
+        );
+        let provenance = vec![
+            "The permutation test's size: the share of trend-free registries (frontier slope 0)"
+                .to_string(),
+            "simulated on the bundled registry's design in which it rejected at p < 0.05.".into(),
+            format!(
+                "Written by: densing {}",
+                std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+            ),
+        ];
+        write_atomic(path, write_sizes(&sizes, &provenance)?.as_bytes())?;
+    }
     if let Some(path) = &args.json {
         let report = serde_json::json!({
+            "scale": scale.key(),
+            "reference": args.reference,
+            "break_at": args.break_at,
             "registry_models": design.models.len(),
             "family_sd": design.family_sd,
             "model_sd": design.model_sd,
@@ -149,9 +225,9 @@ pub fn run(args: SimulateArgs) -> Result<()> {
 
 /// The table; rates carry their binomial standard error over the registries.
 fn render(rows: &[SimRow]) -> String {
-    let se = |p: f64, n: usize| 100.0 * (p * (1.0 - p) / n as f64).sqrt();
+    let se = |p: f64, n: usize| 100.0 * (p * (1.0 - p) / n.max(1) as f64).sqrt();
     let mut out = format!(
-        "{:<26} {:>9} {:>9} {:>8} {:>9} {:>10} {:>9} {:>13} {:>9} {:>13} {:>8} {:>11}\n",
+        "{:<26} {:>9} {:>9} {:>8} {:>9} {:>10} {:>9} {:>13} {:>6} {:>10} {:>9} {:>13} {:>8} {:>11} {:>13}\n",
         "estimator",
         "frontier",
         "target",
@@ -161,13 +237,19 @@ fn render(rows: &[SimRow]) -> String {
         "RMSE",
         "coverage",
         "BCa",
+        "inverted",
+        "width",
         "p < 0.05",
         "CI > 0",
-        "failed p/b"
+        "failed p/b",
+        "change p<0.05"
     );
     for r in rows {
+        let change = r.change_rejection_rate.map_or("-".into(), |c| {
+            format!("{:.1}% ±{:.1}", 100.0 * c, se(c, r.change_tested))
+        });
         out += &format!(
-            "{:<26} {:>9.5} {:>9.5} {:>8.1} {:>9} {:>10.5} {:>9.5} {:>6.1}% ±{:>4.1} {:>8.1}% {:>6.1}% ±{:>4.1} {:>7.1}% {:>5.1}/{:<5.1}\n",
+            "{:<26} {:>9.5} {:>9.5} {:>8.1} {:>9} {:>10.5} {:>9.5} {:>6.1}% ±{:>4.1} {:>5.1}% {:>9.1}% {:>9.5} {:>6.1}% ±{:>4.1} {:>7.1}% {:>5.1}/{:<5.1} {:>13}\n",
             r.estimator.label(),
             r.true_slope,
             r.target_slope,
@@ -178,11 +260,14 @@ fn render(rows: &[SimRow]) -> String {
             100.0 * r.coverage,
             se(r.coverage, r.registries),
             100.0 * r.coverage_bca,
+            100.0 * r.coverage_inverted,
+            r.mean_width,
             100.0 * r.rejection_rate,
             se(r.rejection_rate, r.registries),
             100.0 * r.ci_above_zero,
             r.mean_failed_permutations,
-            r.mean_failed_replicates
+            r.mean_failed_replicates,
+            change
         );
     }
     out

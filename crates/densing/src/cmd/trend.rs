@@ -48,6 +48,13 @@ pub fn run(args: TrendCmdArgs) -> Result<()> {
     );
     print!("{}", estimator_table(&report.estimators));
     print!("{}", test_table(&report.tests));
+    for s in &report.test_size {
+        println!(
+            "{}: {} (the bundled registry's design; yours may differ)",
+            s.estimator,
+            densing_analysis::size_text(s)
+        );
+    }
     for n in &report.notes {
         println!("note: {n}");
     }
