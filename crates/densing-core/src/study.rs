@@ -12,6 +12,7 @@ use crate::trend::{
     TrendPoint,
 };
 use chrono::NaiveDate;
+use std::collections::HashMap;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -136,14 +137,18 @@ pub fn study(
 }
 
 /// Each compressed model (one with a `parent`) beside its parent, with the
-/// ratio of their densities where both are numbers.
+/// ratio of their densities where both are numbers. Parents are found by name
+/// through an index: a linear search per child made a 20,000-model registry
+/// cost 4·10⁸ comparisons per call.
 pub fn parent_pairs(densities: &[ModelDensity]) -> Vec<ParentPair> {
+    let mut by_name: HashMap<&str, &ModelDensity> = HashMap::new();
+    for d in densities {
+        by_name.entry(d.name.as_str()).or_insert(d);
+    }
     densities
         .iter()
         .filter_map(|child| {
-            let parent = densities
-                .iter()
-                .find(|p| Some(&p.name) == child.parent.as_ref())?;
+            let parent = by_name.get(child.parent.as_deref()?)?;
             Some(ParentPair {
                 child: child.name.clone(),
                 parent: parent.name.clone(),

@@ -11,6 +11,7 @@ use crate::registry::{Benchmark, Registry, Score};
 use crate::table::Table;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
 
 /// The protocol a score was measured under, as the capability fit sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -134,26 +135,40 @@ pub struct CellData {
     pub cells: Vec<Cell>,
     /// Models left out (fewer distinct benchmarks than required), with why.
     pub excluded: Vec<(String, String)>,
+    /// Lower-cased model name → index, built by [`CellData::model_index`].
+    #[serde(skip)]
+    index: OnceLock<HashMap<String, usize>>,
 }
 
 impl CellData {
-    /// Distinct benchmark blocks a model has scores on.
-    pub fn n_benchmarks(&self, model: usize) -> usize {
-        let mut b: Vec<&str> = self
-            .cells
-            .iter()
-            .filter(|c| c.model == model)
-            .map(|c| self.items[c.item].benchmark.as_str())
-            .collect();
-        b.sort_unstable();
-        b.dedup();
-        b.len()
+    /// Each model's distinct benchmark blocks, sorted, in one pass over the
+    /// cells (a scan of all cells per model was quadratic in the registry).
+    pub fn benchmarks_by_model(&self) -> Vec<Vec<String>> {
+        let mut out = vec![Vec::new(); self.models.len()];
+        for c in &self.cells {
+            out[c.model].push(self.items[c.item].benchmark.clone());
+        }
+        for b in &mut out {
+            b.sort_unstable();
+            b.dedup();
+        }
+        out
     }
 
+    /// A model's index by name (ASCII case-insensitive), through a hash index
+    /// built on first use: reference rulers look up every member of every
+    /// family.
     pub fn model_index(&self, name: &str) -> Option<usize> {
-        self.models
-            .iter()
-            .position(|m| m.eq_ignore_ascii_case(name))
+        self.index
+            .get_or_init(|| {
+                let mut index = HashMap::new();
+                for (i, m) in self.models.iter().enumerate() {
+                    index.entry(m.to_ascii_lowercase()).or_insert(i);
+                }
+                index
+            })
+            .get(&name.to_ascii_lowercase())
+            .copied()
     }
 
     /// From a registry: every kept score of every model (used and alternates)
@@ -392,6 +407,7 @@ impl Builder {
             items: self.items,
             cells: self.cells,
             excluded: self.excluded,
+            index: OnceLock::new(),
         })
     }
 }

@@ -197,6 +197,7 @@ impl Capability {
             })
             .collect();
         let aligned = self.aligned();
+        let mut benchmarks_of = self.data.benchmarks_by_model();
         let mut out = Vec::new();
         for (i, name) in self.data.models.iter().enumerate() {
             let m = reg
@@ -218,15 +219,7 @@ impl Capability {
                 [ci[0].exp(), ci[1].exp()]
             });
             let n_hat = ln_n_hat.exp();
-            let mut benchmarks: Vec<String> = self
-                .data
-                .cells
-                .iter()
-                .filter(|c| c.model == i)
-                .map(|c| self.data.items[c.item].benchmark.clone())
-                .collect();
-            benchmarks.sort();
-            benchmarks.dedup();
+            let benchmarks = std::mem::take(&mut benchmarks_of[i]);
             let mut flags = Vec::new();
             let extrapolated = n_hat > map.range.1 || n_hat < map.range.0;
             if extrapolated {
