@@ -724,3 +724,95 @@ fn slope_change_is_one_test_that_finds_a_break_and_not_a_straight_line() {
     assert_eq!(straight.replicates_used + straight.replicates_failed, 400);
     assert_eq!((straight.n_before, straight.n_after), (40, 40));
 }
+
+/// The ruler-aware test: calibration draws that tilt every model's ln ρ move
+/// the null by their slope shift, so a slope that shuffling alone calls
+/// significant is not when the ruler alone could produce it.
+#[test]
+fn the_permutation_test_adds_each_draws_ruler_shift_to_the_null() {
+    use densing_core::trend::permutation::ruler_shifts;
+    let est = EstimatorKind::Quantile { tau: 0.5 };
+    // 24 one-model families, a clear slope of 0.01/day, little noise.
+    let base: Vec<TrendPoint> = (0..24)
+        .map(|i| {
+            let t = 30.0 * i as f64;
+            TrendPoint {
+                name: format!("m{i}"),
+                family: format!("f{i}"),
+                t,
+                ln_rho: Bounded::Value(0.01 * t + 0.3 * ((i * 7 % 5) as f64 - 2.0)),
+                ln_rho_replicates: Vec::new(),
+            }
+        })
+        .collect();
+    let a_hat = est.fit(&base.iter().map(|p| p.obs()).collect::<Vec<_>>()).unwrap().a;
+    let plain = permutation_test(&base, &est, a_hat, 199, 3, &|| {}).unwrap();
+    assert!(plain.p_value < 0.01, "{plain:?}");
+    // No draws: every shift is 0.
+    assert!(ruler_shifts(&base, &est, a_hat, 0..5).iter().all(|d| *d == Some(0.0)));
+    // Draws that tilt the whole registry by ±0.02/day (a ruler that alone
+    // could make or undo the slope): shifts equal the tilt, and the test
+    // no longer rejects.
+    let tilted: Vec<TrendPoint> = base
+        .iter()
+        .map(|p| {
+            let y = p.ln_rho.value().unwrap();
+            let reps = (0..100)
+                .map(|r| {
+                    let tilt = 0.02 * (2.0 * (r % 2) as f64 - 1.0) * ((r % 7) as f64 / 6.0);
+                    Bounded::Value(y + tilt * p.t)
+                })
+                .collect();
+            TrendPoint {
+                ln_rho_replicates: reps,
+                ..p.clone()
+            }
+        })
+        .collect();
+    let shifts = ruler_shifts(&tilted, &est, a_hat, 0..100);
+    for (r, d) in shifts.iter().enumerate() {
+        let tilt = 0.02 * (2.0 * (r % 2) as f64 - 1.0) * ((r % 7) as f64 / 6.0);
+        assert!((d.unwrap() - tilt).abs() < 1e-9, "draw {r}: {d:?} vs {tilt}");
+    }
+    let aware = permutation_test(&tilted, &est, a_hat, 199, 3, &|| {}).unwrap();
+    assert!(aware.p_value > 0.1, "{aware:?}");
+    // The inverted interval widens with the ruler's spread.
+    let narrow = inverted_interval(&base, &est, a_hat, 1e-3, 199, 0.95, 3);
+    let wide = inverted_interval(&tilted, &est, a_hat, 1e-3, 199, 0.95, 3);
+    let width = |i: &densing_core::trend::inversion::InvertedInterval| {
+        i.ends[1].unwrap() - i.ends[0].unwrap()
+    };
+    assert!(width(&wide) > 3.0 * width(&narrow), "{wide:?} vs {narrow:?}");
+}
+
+/// Regression: on a lattice (every date 30 days apart, five residual levels)
+/// many pairwise slopes are equal but for rounding; the listing's search used
+/// to read two copies of one kink as the flat bottom and stopped at a loss
+/// 20% above the optimum, which also broke the estimator's equivariance
+/// (adding c·t to every y must add c to the slope).
+#[test]
+fn the_quantile_line_is_optimal_and_equivariant_on_a_lattice() {
+    let t: Vec<f64> = (0..24).map(|i| 30.0 * i as f64).collect();
+    let y: Vec<f64> = (0..24)
+        .map(|i| 0.01 * t[i] + 0.3 * ((i * 7 % 5) as f64 - 2.0))
+        .collect();
+    // Brute force over every line through two points.
+    let brute = |y: &[f64]| -> f64 {
+        let mut best = f64::INFINITY;
+        for i in 0..t.len() {
+            for j in i + 1..t.len() {
+                let a = (y[j] - y[i]) / (t[j] - t[i]);
+                let b = y[i] - a * t[i];
+                best = best.min(check_loss(&t, y, 0.5, QuantileLine { a, b }));
+            }
+        }
+        best
+    };
+    for tilt in [0.0, 0.00333, -0.00333, 0.02] {
+        let yt: Vec<f64> = y.iter().zip(&t).map(|(y, t)| y + tilt * t).collect();
+        let line = exact_quantile_line(&t, &yt, 0.5).unwrap();
+        let loss = check_loss(&t, &yt, 0.5, line);
+        assert!(loss <= brute(&yt) + 1e-9, "tilt {tilt}: loss {loss} vs {}", brute(&yt));
+        assert!((line.a - (0.01 + tilt)).abs() < 1e-9, "tilt {tilt}: slope {}", line.a);
+    }
+}

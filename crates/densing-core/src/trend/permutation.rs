@@ -19,9 +19,22 @@
 //! within 3 standard errors of [`ALPHA`] the test draws more permutations
 //! (doubling, up to [`ADAPTIVE_FACTOR`] × the requested count) until it does
 //! not, so a verdict never rests on Monte Carlo noise without saying so.
+//!
+//! The ruler. Shuffled dates give the slope's null law *for one reading of the
+//! densities*; the reading itself (the reference curves, on the capability
+//! scale the reference family's ruler) is uncertain too, and its error tilts
+//! every model's ln ρ at once — shuffling cannot see it, and on registries
+//! simulated on the capability scale's design a test blind to it rejected a
+//! true "no trend" 25% of the time. So when the points carry calibration draws
+//! the null slope of permutation k is `b_k + d_k`: the shuffled refit plus
+//! `d_k = â_k − â`, how far the slope moves when every model is read through
+//! draw k instead (no resampling). With `â = A + e_sampling + e_ruler`, the two
+//! terms sample the two errors, as the bootstrap's replicates do; a draw whose
+//! refit fails counts as at least as extreme, like a failed shuffle.
 
 use super::estimator::{Estimator, Obs};
 use super::point::{TrendPoint, ALPHA};
+use crate::density::Bounded;
 use crate::bootstrap::replicate_rng;
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
@@ -101,6 +114,56 @@ pub fn permuted_slopes(
         .collect()
 }
 
+/// The ruler's share of the slope's error for draws `range` (see the module
+/// doc): `d_k = â_k − â`, with `â_k` refitted on every model at calibration
+/// draw k (undetermined draws left out); `None` where that refit fails. All
+/// zero when no point carries draws (the reading is taken as exact).
+pub fn ruler_shifts(
+    points: &[TrendPoint],
+    est: &dyn Estimator,
+    a_hat: f64,
+    range: std::ops::Range<usize>,
+) -> Vec<Option<f64>> {
+    if points.iter().all(|p| p.ln_rho_replicates.is_empty()) {
+        return vec![Some(0.0); range.len()];
+    }
+    range
+        .into_par_iter()
+        .map(|k| {
+            let obs: Vec<Obs> = points
+                .iter()
+                .map(|p| Obs {
+                    t: p.t,
+                    y: p.replicate(k),
+                })
+                .filter(|o| o.y != Bounded::Undetermined)
+                .collect();
+            est.fit(&obs)
+                .map(|l| l.a - a_hat)
+                .filter(|d| d.is_finite())
+        })
+        .collect()
+}
+
+/// Null slopes `b_k + d_k` for permutations `range`: shuffled refits (of the
+/// data detrended by `a0`) plus the ruler's shifts; `None` where either failed.
+pub fn null_slopes(
+    points: &[TrendPoint],
+    est: &dyn Estimator,
+    a_hat: f64,
+    a0: f64,
+    range: std::ops::Range<usize>,
+    seed: u64,
+    tick: &(dyn Fn() + Sync),
+) -> Vec<Option<f64>> {
+    let shifts = ruler_shifts(points, est, a_hat, range.clone());
+    permuted_slopes(points, est, a0, range, seed, tick)
+        .into_iter()
+        .zip(shifts)
+        .map(|(b, d)| Some(b? + d?))
+        .collect()
+}
+
 /// `(1 + #{x ≥ a} + #{failed}) / (1 + m)` and its Monte Carlo standard error.
 pub fn p_value(a: f64, null: &[Option<f64>]) -> (f64, f64) {
     let extreme = null.iter().filter(|x| x.is_none_or(|x| x >= a)).count();
@@ -109,7 +172,8 @@ pub fn p_value(a: f64, null: &[Option<f64>]) -> (f64, f64) {
     (p, (p * (1.0 - p) / m.max(1) as f64).sqrt())
 }
 
-/// One-sided permutation test of slope `a` with `permutations` shuffles,
+/// One-sided permutation test of slope `a` with `permutations` shuffles (each
+/// with its ruler shift, see the module doc),
 /// extended while p is within 3 MC standard errors of 0.05 (see the module
 /// doc); `None` when `permutations` is 0.
 pub fn permutation_test(
@@ -124,7 +188,7 @@ pub fn permutation_test(
         return None;
     }
     let cap = permutations * ADAPTIVE_FACTOR;
-    let mut null = permuted_slopes(points, est, 0.0, 0..permutations, seed, tick);
+    let mut null = null_slopes(points, est, a, 0.0, 0..permutations, seed, tick);
     loop {
         let (p, se) = p_value(a, &null);
         let close = (p - ALPHA).abs() < 3.0 * se;
@@ -139,9 +203,10 @@ pub fn permutation_test(
             });
         }
         let next = (2 * null.len()).min(cap);
-        null.extend(permuted_slopes(
+        null.extend(null_slopes(
             points,
             est,
+            a,
             0.0,
             null.len()..next,
             seed,
