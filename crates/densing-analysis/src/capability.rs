@@ -279,8 +279,9 @@ pub fn as_model_densities(
 /// Densities against `reference` (the point) with the replicates' rulers
 /// drawn in turn from every eligible family, so the ruler's spread is inside
 /// the intervals; also the rulers used, and the families with enough sizes
-/// whose capability does not rise with size (no map θ ↔ ln N: not a ruler,
-/// reported rather than failing the run).
+/// whose capability does not rise clearly with size
+/// ([`RefMembers::is_ruler`]: not a ruler, reported rather than failing the
+/// run).
 pub fn pooled_densities(
     reg: &Registry,
     fit: &Capability,
@@ -293,7 +294,7 @@ pub fn pooled_densities(
             .map(|f| RefMembers::of(reg, &fit.data, f, fit.opts.basis))
             .collect::<Result<Vec<_>>>()?
             .into_iter()
-            .partition(|m| m.fit_all(&fit.params.theta).is_some());
+            .partition(|m| m.is_ruler(&fit.params.theta));
     let (map, dens) = fit.densities(reg, &point, &draws)?;
     let names = |v: Vec<RefMembers>| v.into_iter().map(|m| m.family).collect::<Vec<_>>();
     Ok((map, dens, names(draws), names(flat)))

@@ -182,7 +182,7 @@ fn on_capability_scale(s: &Summary) -> bool {
 fn scale_methods(cal: &Calibration, capability: bool) -> [String; 2] {
     if capability {
         return [
-            "Capability scale: one latent capability θ per model, fitted jointly with each benchmark's slope and difficulty over every score in the registry (score = c + (1 − c)·σ(a·(θ − d)), c the benchmark's chance level; least squares with a weak ridge). A reference family's base sizes fix θ = α + β·ln N, so a model's effective size is N̂ = exp((θ − α)/β) and its density ρ = N̂ / N; N̂ beyond the reference's sizes is flagged as extrapolated, never clamped.".into(),
+            "Capability scale: one latent capability θ per model, fitted jointly with each benchmark's slope and difficulty over every score in the registry (score = c + (1 − c)·σ(a·(θ − d)), c the benchmark's chance level; least squares with a weak ridge). A reference family's base sizes fix a monotone map from θ to ln N (a rising quadratic inside their range, the slope β of the line θ = α + β·ln N beyond it), so a model's effective size N̂ is the size at which the reference family reaches its θ, and its density ρ = N̂ / N; N̂ beyond the reference's sizes is flagged as extrapolated, never clamped.".into(),
             format!("The trend's interval pools the rulers: bootstrap replicate r reads its densities through eligible reference family r mod K (sizes resampled), so the choice of reference is inside the interval. The five-benchmark scale ({}) is fitted beside it; both are in the run's `scales` table.", cal.description),
         ];
     }

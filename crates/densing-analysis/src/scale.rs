@@ -14,7 +14,9 @@ use crate::capability::{
 };
 use crate::run::{five_benchmark_study, run_observed, summarize, Analysis, RunOptions};
 use crate::spec::Reference;
-use densing_core::capability::{CapDensity, Capability, CapabilityOptions, RefMembers};
+use densing_core::capability::{
+    CapDensity, Capability, CapabilityOptions, RefMembers, MIN_RULER_R2,
+};
 use densing_core::registry::Registry;
 use densing_core::study::{parent_pairs, trend_points, Study};
 use densing_core::trend::{fit_trend, TrendFit};
@@ -97,12 +99,11 @@ pub fn run_scaled(
     };
     let n_bench = fit.data.benches.len();
     let label = format!(
-        "capability scale (IRT over {n_bench} benchmarks, {} scores), ruler {} (θ = {:.3} + {:.3}·ln N over {} sizes); \
+        "capability scale (IRT over {n_bench} benchmarks, {} scores), ruler {} ({} over {} sizes); \
          intervals pool the rulers of {} eligible families",
         fit.data.cells.len(),
         map.family,
-        map.alpha,
-        map.beta,
+        map.describe(),
         map.n_sizes,
         families.len()
     );
@@ -174,14 +175,7 @@ pub fn run_scaled(
         reference_spread_days: spread,
     };
     let (study, mut summary) = if capability_main {
-        let warnings = not_rising
-            .iter()
-            .map(|f| {
-                format!(
-                    "family `{f}` has enough base sizes but its capability does not rise with size: not used as a ruler"
-                )
-            })
-            .collect();
+        let warnings = not_rulers_warning(&not_rising).into_iter().collect();
         let summary = summarize(reg, opts, Scale::Capability, &pooled, warnings, tick)?;
         (pooled, summary)
     } else {
@@ -200,6 +194,29 @@ pub fn run_scaled(
             fixed: fixed_dens,
             families,
         }),
+    })
+}
+
+/// One warning naming the families with enough sizes that are not rulers
+/// (the first 10 of them, and how many more: a registry of synthetic families
+/// can hold hundreds).
+fn not_rulers_warning(families: &[String]) -> Option<String> {
+    let named: Vec<String> = families.iter().take(10).map(|f| format!("`{f}`")).collect();
+    let more = match families.len().saturating_sub(10) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    let (noun, verb) = if families.len() == 1 {
+        ("family", "has")
+    } else {
+        ("families", "have")
+    };
+    (!families.is_empty()).then(|| {
+        format!(
+            "{noun} {}{more} {verb} enough base sizes but capability that does not rise clearly \
+             with size (line R² < {MIN_RULER_R2}): not used as rulers",
+            named.join(", ")
+        )
     })
 }
 

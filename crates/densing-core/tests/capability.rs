@@ -352,8 +352,8 @@ fn reproduces_epochs_published_capability_index() {
 /// the quadratic continued with its own end slope explodes where a family's
 /// θ flattens at its top (Qwen2), but continued with the line's slope (the
 /// hybrid) it predicts held-out sizes better than the line on average, in the
-/// median and in the worst case. The map in use is still the line (switching
-/// is open work); this test records the measurement it would rest on.
+/// median and in the worst case: it is the map in use (`RefMap`), and this
+/// test records the measurement the choice rests on.
 #[test]
 fn a_monotone_reference_curve_with_the_lines_slope_beyond_its_sizes_predicts_held_out_sizes_better()
 {
@@ -417,4 +417,35 @@ fn a_monotone_reference_curve_with_the_lines_slope_beyond_its_sizes_predicts_hel
     assert!(line.is_finite() && line < 1.0, "line error {line}");
     assert!(hybrid < line, "hybrid {hybrid:.3} vs line {line:.3}");
     assert!(curve > line, "own-slope curve {curve:.3} vs line {line:.3}");
+}
+
+/// Every eligible family of the bundled registry is a ruler by a wide margin
+/// (its line explains ≥ 90% of its sizes' θ variance, against the 50% rule),
+/// while a family whose scores ignore its sizes is not.
+#[test]
+fn the_bundled_rulers_rise_clearly_with_size_and_a_size_blind_family_does_not() {
+    use densing_core::capability::MIN_RULER_R2;
+    let reg = bundled();
+    let cap = fit(&reg, 0);
+    let families = eligible_families(&reg, &cap.data, ParamsBasis::Nonemb);
+    assert_eq!(families.len(), 8, "{families:?}");
+    for f in &families {
+        let members = RefMembers::of(&reg, &cap.data, f, ParamsBasis::Nonemb).unwrap();
+        let map = members.fit_all(&cap.params.theta).unwrap();
+        assert!(map.r_squared >= 0.9, "{f}: R² {}", map.r_squared);
+        assert!(members.is_ruler(&cap.params.theta));
+    }
+    // The same sizes with capabilities in a size-blind order: β may come out
+    // positive, but the line explains little.
+    let members = RefMembers::of(&reg, &cap.data, "Qwen2.5", ParamsBasis::Nonemb).unwrap();
+    let mut theta = cap.params.theta.clone();
+    let mut by_size = members.members.clone();
+    by_size.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let blind = [0.4, 0.1, 0.5, 0.2, 0.45, 0.15, 0.35];
+    for (m, t) in by_size.iter().zip(blind) {
+        theta[m.0] = t;
+    }
+    let map = members.fit_all(&theta);
+    assert!(map.as_ref().is_none_or(|m| m.r_squared < MIN_RULER_R2), "{map:?}");
+    assert!(!members.is_ruler(&theta));
 }

@@ -457,7 +457,7 @@ fn a_family_whose_capability_falls_with_size_is_not_a_ruler_and_is_named() {
     .unwrap();
     let warnings = v["warnings"].to_string();
     assert!(
-        warnings.contains("family `Falling`") && warnings.contains("not used as a ruler"),
+        warnings.contains("family `Falling`") && warnings.contains("not used as rulers"),
         "{warnings}"
     );
     let rulers: Vec<&str> = v["scales"]["references"]

@@ -25,7 +25,7 @@ pub mod validate;
 
 pub use data::{CellData, Protocols, Variant};
 pub use fit::{Params, Ridge, SolveReport};
-pub use reference::{eligible_families, RefMap, RefMembers, MIN_REFERENCE_SIZES};
+pub use reference::{eligible_families, RefMap, RefMembers, MIN_REFERENCE_SIZES, MIN_RULER_R2};
 
 use crate::bootstrap::{percentile_interval, replicate_rng};
 use crate::density::Bounded;

@@ -12,6 +12,7 @@
 
 use super::data::CellData;
 use super::fit::{predict, Problem, Ridge};
+use super::reference::MonotoneQuadratic;
 use super::{CapDensity, RefMembers};
 use crate::bootstrap::replicate_rng;
 use rand::seq::SliceRandom;
@@ -233,83 +234,4 @@ pub fn leave_one_size_out(reference: &RefMembers, theta: &[f64]) -> Vec<SizeOutC
             })
         })
         .collect()
-}
-
-/// θ = a + b·x + c·x² (x = ln N) by least squares subject to dθ/dx ≥ 0 over
-/// the fitted sizes' range [x_lo, x_hi], continued as a straight line with the
-/// end slope beyond it. The derivative is linear in x, so monotone on the
-/// range means monotone at its two ends; the constrained optimum is the
-/// unconstrained fit when that is monotone, else the best fit with a vertex
-/// at one end (one constraint active; θ = a + c·(x − x_e)²).
-#[derive(Debug, Clone, Copy)]
-pub struct MonotoneQuadratic {
-    a: f64,
-    b: f64,
-    c: f64,
-    lo: f64,
-    hi: f64,
-}
-
-impl MonotoneQuadratic {
-    /// `None` with fewer than 3 distinct x or no increasing fit.
-    pub fn fit(x: &[f64], y: &[f64]) -> Option<MonotoneQuadratic> {
-        let lo = x.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let sse = |q: &MonotoneQuadratic| -> f64 {
-            x.iter().zip(y).map(|(x, y)| (y - q.at(*x)).powi(2)).sum()
-        };
-        let make = |a, b, c| MonotoneQuadratic { a, b, c, lo, hi };
-        let full = {
-            let m = nalgebra::DMatrix::from_fn(x.len(), 3, |i, j| x[i].powi(j as i32));
-            let v = nalgebra::DVector::from_column_slice(y);
-            let s = m.svd(true, true).solve(&v, 1e-12).ok()?;
-            make(s[0], s[1], s[2])
-        };
-        if full.slope(lo) >= 0.0 && full.slope(hi) >= 0.0 && full.slope(hi) + full.slope(lo) > 0.0 {
-            return Some(full);
-        }
-        [lo, hi]
-            .into_iter()
-            .filter_map(|e| {
-                let z: Vec<f64> = x.iter().map(|x| (x - e).powi(2)).collect();
-                let (c, a, _) = crate::trend::fit_line(&z, y)?;
-                // a + c(x − e)²: increasing on the range when the vertex is at
-                // the low end with c > 0, or at the high end with c < 0.
-                ((e == lo && c > 0.0) || (e == hi && c < 0.0))
-                    .then(|| make(a + c * e * e, -2.0 * c * e, c))
-            })
-            .min_by(|p, q| sse(p).total_cmp(&sse(q)))
-    }
-
-    fn at(&self, x: f64) -> f64 {
-        let xc = x.clamp(self.lo, self.hi);
-        self.a + self.b * xc + self.c * xc * xc + self.slope(xc) * (x - xc)
-    }
-
-    fn slope(&self, x: f64) -> f64 {
-        self.b + 2.0 * self.c * x
-    }
-
-    /// ln N at capability `theta`: bisection inside the range; beyond it a
-    /// line of slope `beyond` (`None`: the curve's end slope, infinite where
-    /// that is 0: the curve is flat there and cannot tell sizes apart).
-    pub fn ln_n(&self, theta: f64, beyond: Option<f64>) -> f64 {
-        let (t_lo, t_hi) = (self.at(self.lo), self.at(self.hi));
-        if theta > t_hi {
-            return self.hi + (theta - t_hi) / beyond.unwrap_or(self.slope(self.hi));
-        }
-        if theta < t_lo {
-            return self.lo + (theta - t_lo) / beyond.unwrap_or(self.slope(self.lo));
-        }
-        let (mut a, mut b) = (self.lo, self.hi);
-        for _ in 0..100 {
-            let m = 0.5 * (a + b);
-            if self.at(m) < theta {
-                a = m;
-            } else {
-                b = m;
-            }
-        }
-        0.5 * (a + b)
-    }
 }

@@ -71,9 +71,8 @@ pub struct TrendFit {
     pub a_ci95: Option<[f64; 2]>,
     /// 95% BCa interval of the slope, for comparison (`None` where undefined).
     pub a_ci95_bca: Option<[f64; 2]>,
-    /// 95% interval from inverting the permutation test, for comparison
-    /// (`None` without permutations, or where an end is unbounded); blind to
-    /// the calibration's uncertainty (see the module doc).
+    /// 95% interval from inverting the (ruler-aware) permutation test, for
+    /// comparison (`None` without permutations, or where an end is unbounded).
     pub a_ci95_inverted: Option<[f64; 2]>,
     /// Refits behind the inverted interval (slopes tested × shuffles) and how
     /// many of them failed (counted against rejection, widening the interval).

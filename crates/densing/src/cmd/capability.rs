@@ -96,14 +96,13 @@ fn render(r: &CapabilityReport) -> String {
     let m = &r.reference;
     let mut out = format!(
         "capability scale: {} scores, {} benchmarks, protocols {}, {} bootstrap replicates\n\
-         ruler {}: θ = {:.3} + {:.3}·ln N over {} sizes ({}–{} B, {} parameters; residual sd {:.3})\n\n",
+         ruler {}: {} over {} sizes ({}–{} B, {} parameters; residual sd {:.3})\n\n",
         r.n_scores,
         r.benchmarks.len(),
         r.protocols,
         r.replicates,
         m.family,
-        m.alpha,
-        m.beta,
+        m.describe(),
         m.n_sizes,
         m.range.0,
         m.range.1,
