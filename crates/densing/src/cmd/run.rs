@@ -161,7 +161,7 @@ fn inverted_text(t: &TrendFit) -> String {
         return "no permutations: no test to invert into an interval".into();
     }
     format!(
-        "inverting the permutation test instead (blind to calibration uncertainty): doubling 95% CI {} ({} refits, {} failed)",
+        "inverting the permutation test instead (shuffles plus the ruler's shifts): doubling 95% CI {} ({} refits, {} failed)",
         ci_text(t.a_ci95_inverted.map(doubling_interval)),
         t.interval_refits,
         t.interval_refits_failed
