@@ -77,6 +77,10 @@ pub struct CapabilityReport {
     pub sweeps: usize,
     pub replicates: usize,
     pub replicates_unconverged: usize,
+    /// Replicates whose resample of the reference's sizes had no increasing
+    /// map: every model's N̂ and ρ are undetermined there and left out of the
+    /// intervals.
+    pub replicates_without_ruler: usize,
     /// Families with ≥ 4 base sizes that could be the reference.
     pub eligible_references: Vec<String>,
     pub models: Vec<ModelRow>,
@@ -175,6 +179,12 @@ fn report(
         sweeps: fit.solve.sweeps,
         replicates: fit.theta_reps.len(),
         replicates_unconverged: fit.unconverged,
+        replicates_without_ruler: densities.first().map_or(0, |d| {
+            d.ln_rho_replicates
+                .iter()
+                .filter(|r| **r == Bounded::Undetermined)
+                .count()
+        }),
         eligible_references: eligible_families(reg, data, fit.opts.basis),
         models: densities.iter().map(model_row).collect(),
         benchmarks,

@@ -228,13 +228,6 @@ impl Capability {
                     map.family, map.range.0, map.range.1
                 ));
             }
-            let undetermined = ln_rho_replicates.len() - ln_rhos.len();
-            if undetermined > 0 {
-                flags.push(format!(
-                    "{undetermined} of {} replicates had no increasing reference line",
-                    ln_rho_replicates.len()
-                ));
-            }
             if m.weights == Weights::Chat {
                 flags.push("chat release".into());
             }

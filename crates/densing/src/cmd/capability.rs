@@ -109,6 +109,13 @@ fn render(r: &CapabilityReport) -> String {
         r.params_basis,
         m.residual_sd
     );
+    if r.replicates_without_ruler > 0 {
+        out.pop();
+        out += &format!(
+            "{} of {} replicates resampled the ruler's sizes into no increasing map: N̂ and ρ are left out of the intervals there\n\n",
+            r.replicates_without_ruler, r.replicates
+        );
+    }
     out += &format!(
         "{:<30} {:>10} {:>8} {:>22} {:>22} {:>22} {:>3} benchmarks; flags\n",
         "model", "released", "N (B)", "θ [95% CI]", "N̂ (B) [95% CI]", "ρ [95% CI]", "k"
