@@ -9,8 +9,8 @@
 
 use densing_analysis::{
     basis_from_name, densities_csv, density_options, fit, form_from_name, parse_scores, place,
-    prices_from, read_lm_eval, report_input, run_scaled, Analysis, CalibrationSpec, Reference, RunOptions,
-    Scale, ScaleOptions,
+    prices_from, read_lm_eval, report_input, run_scaled, Analysis, CalibrationSpec, Reference,
+    RunOptions, Scale, ScaleOptions,
 };
 use densing_core::calibration::Uncertainty;
 use densing_core::data::{parse_anchors, parse_ladder};
@@ -546,7 +546,10 @@ fn predict_ladder(
             backtest_largest,
         };
         let outcome = predict(&spec, &|| {})?;
-        Ok((outcome.to_json(&spec).to_string(), outcome.predictions_csv()?))
+        Ok((
+            outcome.to_json(&spec).to_string(),
+            outcome.predictions_csv()?,
+        ))
     })
 }
 

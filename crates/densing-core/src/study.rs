@@ -12,8 +12,8 @@ use crate::trend::{
     TrendPoint,
 };
 use chrono::NaiveDate;
-use std::collections::HashMap;
 use serde::Serialize;
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ParentPair {

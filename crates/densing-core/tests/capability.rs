@@ -446,6 +446,9 @@ fn the_bundled_rulers_rise_clearly_with_size_and_a_size_blind_family_does_not() 
         theta[m.0] = t;
     }
     let map = members.fit_all(&theta);
-    assert!(map.as_ref().is_none_or(|m| m.r_squared < MIN_RULER_R2), "{map:?}");
+    assert!(
+        map.as_ref().is_none_or(|m| m.r_squared < MIN_RULER_R2),
+        "{map:?}"
+    );
     assert!(!members.is_ruler(&theta));
 }

@@ -745,11 +745,16 @@ fn the_permutation_test_adds_each_draws_ruler_shift_to_the_null() {
             }
         })
         .collect();
-    let a_hat = est.fit(&base.iter().map(|p| p.obs()).collect::<Vec<_>>()).unwrap().a;
+    let a_hat = est
+        .fit(&base.iter().map(|p| p.obs()).collect::<Vec<_>>())
+        .unwrap()
+        .a;
     let plain = permutation_test(&base, &est, a_hat, 199, 3, &|| {}).unwrap();
     assert!(plain.p_value < 0.01, "{plain:?}");
     // No draws: every shift is 0.
-    assert!(ruler_shifts(&base, &est, a_hat, 0..5).iter().all(|d| *d == Some(0.0)));
+    assert!(ruler_shifts(&base, &est, a_hat, 0..5)
+        .iter()
+        .all(|d| *d == Some(0.0)));
     // Draws that tilt the whole registry by ±0.02/day (a ruler that alone
     // could make or undo the slope): shifts equal the tilt, and the test
     // no longer rejects.
@@ -772,7 +777,10 @@ fn the_permutation_test_adds_each_draws_ruler_shift_to_the_null() {
     let shifts = ruler_shifts(&tilted, &est, a_hat, 0..100);
     for (r, d) in shifts.iter().enumerate() {
         let tilt = 0.02 * (2.0 * (r % 2) as f64 - 1.0) * ((r % 7) as f64 / 6.0);
-        assert!((d.unwrap() - tilt).abs() < 1e-9, "draw {r}: {d:?} vs {tilt}");
+        assert!(
+            (d.unwrap() - tilt).abs() < 1e-9,
+            "draw {r}: {d:?} vs {tilt}"
+        );
     }
     let aware = permutation_test(&tilted, &est, a_hat, 199, 3, &|| {}).unwrap();
     assert!(aware.p_value > 0.1, "{aware:?}");
@@ -782,7 +790,10 @@ fn the_permutation_test_adds_each_draws_ruler_shift_to_the_null() {
     let width = |i: &densing_core::trend::inversion::InvertedInterval| {
         i.ends[1].unwrap() - i.ends[0].unwrap()
     };
-    assert!(width(&wide) > 3.0 * width(&narrow), "{wide:?} vs {narrow:?}");
+    assert!(
+        width(&wide) > 3.0 * width(&narrow),
+        "{wide:?} vs {narrow:?}"
+    );
 }
 
 /// Regression: on a lattice (every date 30 days apart, five residual levels)
@@ -812,7 +823,15 @@ fn the_quantile_line_is_optimal_and_equivariant_on_a_lattice() {
         let yt: Vec<f64> = y.iter().zip(&t).map(|(y, t)| y + tilt * t).collect();
         let line = exact_quantile_line(&t, &yt, 0.5).unwrap();
         let loss = check_loss(&t, &yt, 0.5, line);
-        assert!(loss <= brute(&yt) + 1e-9, "tilt {tilt}: loss {loss} vs {}", brute(&yt));
-        assert!((line.a - (0.01 + tilt)).abs() < 1e-9, "tilt {tilt}: slope {}", line.a);
+        assert!(
+            loss <= brute(&yt) + 1e-9,
+            "tilt {tilt}: loss {loss} vs {}",
+            brute(&yt)
+        );
+        assert!(
+            (line.a - (0.01 + tilt)).abs() < 1e-9,
+            "tilt {tilt}: slope {}",
+            line.a
+        );
     }
 }

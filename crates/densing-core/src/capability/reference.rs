@@ -323,10 +323,19 @@ mod tests {
     fn the_hybrid_map_inverts_its_own_curve_inside_and_its_lines_slope_beyond() {
         // Saturating capabilities: the curve bends, so it differs from the line.
         let sizes = [0.5, 1.5, 3.0, 7.0, 14.0, 32.0, 72.0];
-        let theta: Vec<f64> = sizes.iter().map(|n: &f64| 1.0 - (-0.6 * n.ln()).exp()).collect();
+        let theta: Vec<f64> = sizes
+            .iter()
+            .map(|n: &f64| 1.0 - (-0.6 * n.ln()).exp())
+            .collect();
         let m = map(&theta, &sizes);
         assert!(m.curve.is_some());
-        for ln_n in [0.5f64.ln(), 2.0f64.ln(), 50.0f64.ln(), 200.0f64.ln(), 0.1f64.ln()] {
+        for ln_n in [
+            0.5f64.ln(),
+            2.0f64.ln(),
+            50.0f64.ln(),
+            200.0f64.ln(),
+            0.1f64.ln(),
+        ] {
             let back = m.ln_n_hat(m.theta_at(ln_n));
             assert!((back - ln_n).abs() < 1e-9, "{ln_n} -> {back}");
         }

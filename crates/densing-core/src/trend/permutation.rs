@@ -34,8 +34,8 @@
 
 use super::estimator::{Estimator, Obs};
 use super::point::{TrendPoint, ALPHA};
-use crate::density::Bounded;
 use crate::bootstrap::replicate_rng;
+use crate::density::Bounded;
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -138,9 +138,7 @@ pub fn ruler_shifts(
                 })
                 .filter(|o| o.y != Bounded::Undetermined)
                 .collect();
-            est.fit(&obs)
-                .map(|l| l.a - a_hat)
-                .filter(|d| d.is_finite())
+            est.fit(&obs).map(|l| l.a - a_hat).filter(|d| d.is_finite())
         })
         .collect()
 }
