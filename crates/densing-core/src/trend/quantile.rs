@@ -157,16 +157,7 @@ pub fn quantile_line_pairs(points: &[QPoint], tau: f64) -> Option<QuantileLine> 
     slopes.sort_by(f64::total_cmp);
     slopes.dedup_by(|b, a| (*b - *a).abs() <= 1e-12 * a.abs().max(b.abs()));
     let f = |a: f64| profile(points, tau, a).1;
-    // First kink after which f stops falling: f′ is constant between kinks.
-    let (mut lo, mut hi) = (0, slopes.len() - 1);
-    while lo < hi {
-        let mid = (lo + hi) / 2;
-        if profile_slope(points, tau, bit_mid(slopes[mid], slopes[mid + 1])) >= 0.0 {
-            hi = mid;
-        } else {
-            lo = mid + 1;
-        }
-    }
+    let lo = least_kink(points, tau, &slopes);
     let best = f(slopes[lo]);
     let thr = best + tol(best);
     // Beyond the outermost kinks f is linear. Below the smallest kink it either
@@ -176,21 +167,43 @@ pub fn quantile_line_pairs(points: &[QPoint], tau: f64) -> Option<QuantileLine> 
     if f(slopes[0] - span) <= thr {
         return None;
     }
-    // Smallest kink within rounding of the least loss (f falls until `lo`).
-    let (mut k, mut j) = (0, lo);
+    let a = slopes[smallest_tied(&slopes, lo, thr, f)];
+    Some(QuantileLine {
+        a,
+        b: profile(points, tau, a).0,
+    })
+}
+
+/// Index of the sorted, distinct `kinks` at which the profiled loss stops
+/// falling: binary search on the sign of `f′` between neighbouring kinks
+/// (constant there). Comparing `f` at neighbours instead reads two kinks
+/// equal but for rounding as the flat bottom wherever it meets them.
+fn least_kink(points: &[QPoint], tau: f64, kinks: &[f64]) -> usize {
+    let (mut lo, mut hi) = (0, kinks.len() - 1);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if profile_slope(points, tau, bit_mid(kinks[mid], kinks[mid + 1])) >= 0.0 {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    lo
+}
+
+/// Smallest index `≤ best` whose loss is within `thr` (f falls until the
+/// least-loss kink `best`, so the tied kinks are a run ending there).
+fn smallest_tied(kinks: &[f64], best: usize, thr: f64, f: impl Fn(f64) -> f64) -> usize {
+    let (mut k, mut j) = (0, best);
     while k < j {
         let mid = (k + j) / 2;
-        if f(slopes[mid]) <= thr {
+        if f(kinks[mid]) <= thr {
             j = mid;
         } else {
             k = mid + 1;
         }
     }
-    let a = slopes[k];
-    Some(QuantileLine {
-        a,
-        b: profile(points, tau, a).0,
-    })
+    k
 }
 
 /// Kinks a search window may hold before they are listed.
@@ -325,18 +338,7 @@ pub fn quantile_line_search(points: &[QPoint], tau: f64) -> Option<QuantileLine>
         let w = kinks_in(points, &scale, lo, hi);
         let mut widen = (w.is_empty(), w.is_empty());
         if !w.is_empty() {
-            // Least loss: the first kink after which f stops falling, by the
-            // sign of f' between kinks (comparing f at neighbouring kinks
-            // would stop early at slopes equal but for rounding).
-            let (mut i, mut j) = (0, w.len() - 1);
-            while i < j {
-                let mid = (i + j) / 2;
-                if profile_slope(points, tau, bit_mid(w[mid], w[mid + 1])) >= 0.0 {
-                    j = mid;
-                } else {
-                    i = mid + 1;
-                }
-            }
+            let i = least_kink(points, tau, &w);
             let best = f(w[i]);
             let thr = best + tol(best);
             widen = (lo > far_lo && f(lo) <= thr, hi < far_hi && f(hi) < best);
@@ -345,18 +347,7 @@ pub fn quantile_line_search(points: &[QPoint], tau: f64) -> Option<QuantileLine>
                     // The tie runs to every smaller slope: no smallest one.
                     return None;
                 }
-                // Smallest kink within the tie (f falls until w_i).
-                let mut k = 0;
-                let mut j = i;
-                while k < j {
-                    let mid = (k + j) / 2;
-                    if f(w[mid]) <= thr {
-                        j = mid;
-                    } else {
-                        k = mid + 1;
-                    }
-                }
-                let a = w[k];
+                let a = w[smallest_tied(&w, i, thr, f)];
                 return Some(QuantileLine {
                     a,
                     b: profile(points, tau, a).0,
