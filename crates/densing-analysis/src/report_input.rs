@@ -16,7 +16,7 @@ fn trend(t: &TrendFit) -> rep::Trend {
         p_value: t.p_value,
         n_censored: t.n_censored,
         doubling_days: t.doubling_days,
-        doubling_ci95: t.doubling_ci95.and_then(|[lo, hi]| Some([lo?, hi?])),
+        doubling_ci95: t.doubling_ci95,
         origin_date: origin().to_string(),
         band: t
             .band

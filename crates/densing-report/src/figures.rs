@@ -41,7 +41,7 @@ use style::*;
 use sweep::*;
 
 pub(crate) use density::{fmt_p, trend_summary};
-pub(crate) use style::{fmt_sig, slug};
+pub(crate) use style::{fmt_days_ci, fmt_sig, slug};
 
 use capability::capability_figures;
 

@@ -3,7 +3,7 @@
 //! anywhere, so the file can be mailed, archived or opened offline.
 
 use crate::dates::parse_days;
-use crate::figures::{fmt_p, fmt_sig, trend_summary, Figure};
+use crate::figures::{fmt_days_ci, fmt_p, fmt_sig, trend_summary, Figure};
 use crate::input::{CensorKind, ModelRow, ReportInput, Trend};
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -218,7 +218,7 @@ fn summary(h: &mut String, input: &ReportInput) {
         Some(t) => {
             let ci = t
                 .doubling_ci95
-                .map(|[lo, hi]| format!("95% CI {}–{} days", fmt_sig(lo), fmt_sig(hi)))
+                .map(|ci| format!("95% CI {} days", fmt_days_ci(ci)))
                 .unwrap_or_else(|| "no interval computed".into());
             card(
                 h,

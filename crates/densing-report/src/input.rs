@@ -150,8 +150,9 @@ pub struct Trend {
     pub n_censored: usize,
     /// ln 2 / A.
     pub doubling_days: f64,
+    /// The doubling time's 95% interval; the upper end `null` when unbounded.
     #[serde(default)]
-    pub doubling_ci95: Option<[f64; 2]>,
+    pub doubling_ci95: Option<[Option<f64>; 2]>,
     /// t = 0, `YYYY-MM-DD` (the paper: 2023-02-24, Llama-1).
     pub origin_date: String,
     /// 95% band of the fitted line, sampled over time, in ln ρ.

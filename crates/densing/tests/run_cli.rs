@@ -54,9 +54,16 @@ fn run_on_the_bundled_registry_writes_every_output_and_reports_both_trends() {
     let size: f64 = row.split(',').nth(4).unwrap().parse().unwrap();
     assert_eq!(v["test_size"]["scale"], "five-benchmark");
     assert_eq!(v["test_size"]["size"].as_f64(), Some(size));
-    // The inverted permutation test beside the percentile interval.
-    let inv = v["trend"]["a_ci95_inverted"].as_array().unwrap();
-    assert!(inv[0].as_f64().unwrap() < a && a < inv[1].as_f64().unwrap());
+    // The reported interval is the inverted permutation test, the bootstrap's
+    // percentile interval beside it.
+    assert_eq!(v["trend"]["interval"], "inverted-test");
+    for key in ["a_ci95", "a_ci95_percentile"] {
+        let ci = v["trend"][key].as_array().unwrap();
+        assert!(
+            ci[0].as_f64().unwrap() < a && a < ci[1].as_f64().unwrap(),
+            "{key}"
+        );
+    }
     let names: Vec<&str> = v["estimators"]
         .as_array()
         .unwrap()

@@ -10,8 +10,8 @@
 //! k-th permuted slope and `f` the failed refits (counted against the
 //! rejection on both sides, so a failure never narrows the interval), the
 //! one-sided p-values are
-//! `p₊(a0) = (1 + #{b_k + d_k ≥ â − a0} + f)/(1 + m)` (small when a0 is too low) and
-//! `p₋(a0) = (1 + #{b_k + d_k ≤ â − a0} + f)/(1 + m)` (a0 too high), `d_k` the
+//! `p₊(a0) = (1 + #{b_k + s_k ≥ â − a0} + f)/(1 + m)` (small when a0 is too low) and
+//! `p₋(a0) = (1 + #{b_k + s_k ≤ â − a0} + f)/(1 + m)` (a0 too high), `s_k` the
 //! ruler's shift below. Since
 //! `b_k(a0) + a0` grows with a0 (the shuffled dates are only partly
 //! correlated with the real ones), each side's rejection region is a half-line,
@@ -19,15 +19,15 @@
 //! (common random numbers, so the p-value moves only with a0).
 //!
 //! The ruler: each shuffled slope carries its calibration draw's shift
-//! `d_k = â_k − â` ([`super::permutation`]), which does not depend on a0 (the
-//! estimators are equivariant), so the interval covers the calibration's
+//! `s_k = â_k − mean_j â_j` ([`super::permutation::RulerShifts`]), which does
+//! not depend on a0 (the estimators are equivariant), so the interval covers the calibration's
 //! (on the capability scale, the ruler's) error as well as the families'
 //! sampling. Without the shifts it covered 72% on registries simulated on the
 //! capability scale's design (BENCHMARKS.md). The point estimate is inside by
 //! construction (both searches start from it).
 
 use super::estimator::Estimator;
-use super::permutation::{permuted_slopes, ruler_shifts};
+use super::permutation::{permuted_slopes, RulerShifts};
 use super::point::TrendPoint;
 
 /// Shuffles behind the interval: the p-values are compared with 0.025, so
@@ -55,11 +55,12 @@ pub struct InvertedInterval {
 }
 
 /// The interval at `level` for the slope `a_hat` fitted by `est` to `points`,
-/// from `m` shuffles; `width` is a first guess of the distance from `a_hat` to
+/// from `m` shuffles, each with its ruler shift from `shifts`; `width` is a first guess of the distance from `a_hat` to
 /// an end (e.g. the bootstrap's), doubled until the test rejects.
 pub fn inverted_interval(
     points: &[TrendPoint],
     est: &dyn Estimator,
+    shifts: &RulerShifts,
     a_hat: f64,
     width: f64,
     m: usize,
@@ -68,13 +69,12 @@ pub fn inverted_interval(
 ) -> InvertedInterval {
     let alpha = (1.0 - level) / 2.0;
     let (mut evaluations, mut failed) = (0, 0);
-    let shifts = ruler_shifts(points, est, a_hat, 0..m);
     // Whether "slope a0" is rejected on side `sign` (+1: a0 too low).
     let mut rejects = |a0: f64, sign: f64| {
         let null: Vec<Option<f64>> = permuted_slopes(points, est, a0, 0..m, seed, &|| {})
             .into_iter()
-            .zip(&shifts)
-            .map(|(b, d)| Some(b? + (*d)?))
+            .enumerate()
+            .map(|(k, b)| Some(b? + shifts.get(k)?))
             .collect();
         let f = null.iter().filter(|b| b.is_none()).count();
         let beyond = null

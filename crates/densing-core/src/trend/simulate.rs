@@ -1,7 +1,7 @@
 //! Synthetic registries from a known law, to measure what the estimators and
 //! their inference actually deliver on the real design: bias, RMSE, the
-//! coverage of the 95% interval for A (the reported percentile interval, the
-//! BCa interval and the inverted permutation test beside it), the
+//! coverage of the 95% interval for A (the reported one, the inverted
+//! permutation test; the bootstrap's percentile and BCa intervals beside it), the
 //! rate at which the permutation test calls a trend (its size at A = 0, its
 //! power at slopes fixed in advance), and the size of the slope-change test
 //! at a break where the law does not change.
@@ -13,10 +13,16 @@
 //! model effect `e_i ~ N(0, σ_model²)`, both estimated from the real densities,
 //! scaled by `s(t)`, the real residuals' spread as a linear function of the
 //! release date (the noise is heteroscedastic: it grows over the period). Each
-//! synthetic model carries the real model's calibration draws as offsets from
-//! its point value: one draw, common to all models, is the synthetic
-//! calibration's error in the observed ln ρ, and every draw gives a replicate,
-//! so the bootstrap sees the same calibration uncertainty as the real one.
+//! synthetic model carries the real model's calibration draws as offsets,
+//! centred on their mean over the draws: the true ln ρ is the draws' average
+//! reading, and every reading — the observed one and each replicate — is the
+//! truth plus one draw's offset. One draw r*, common to all models (it is one
+//! set of curves, one ruler), gives the observed ln ρ, and every draw gives a
+//! replicate, so the bootstrap sees the same calibration uncertainty as the
+//! real one. (Placing the replicates at the observed value plus an offset
+//! instead would count the ruler's error twice, and offsets left uncentred
+//! would tilt every registry by the real point reading's departure from the
+//! draws' average, which is that reading's error, not the law's.)
 //!
 //! Censoring. On the five-benchmark scale ([`SimDesign::calibration`] set) a
 //! synthetic density is censored by the same inversion as a real one: the
@@ -66,7 +72,8 @@ pub struct SimModel {
     /// ln ρ below which a density is censored (`ln(N_min_ref/N)`).
     pub floor: f64,
     /// The real model's calibration draws as offsets from its point ln ρ (0
-    /// where a draw or the point is not a number; empty: no draws).
+    /// where a draw or the point is not a number; empty: no draws);
+    /// [`SimDesign::new`] centres them on their mean.
     pub offsets: Vec<f64>,
     /// Parameters (billions) on the density's basis.
     pub params_b: f64,
@@ -105,7 +112,11 @@ impl SimDesign {
     /// Noise levels from the real points: residuals of the least-squares line
     /// through the models with numeric densities, split into the spread of the
     /// family means (σ_family) and the pooled spread within families (σ_model).
-    pub fn new(models: Vec<SimModel>, points: &[TrendPoint]) -> Option<SimDesign> {
+    pub fn new(mut models: Vec<SimModel>, points: &[TrendPoint]) -> Option<SimDesign> {
+        for m in &mut models {
+            let mean = m.offsets.iter().sum::<f64>() / m.offsets.len().max(1) as f64;
+            m.offsets.iter_mut().for_each(|o| *o -= mean);
+        }
         let exact: Vec<(&str, f64, f64)> = points
             .iter()
             .filter_map(|p| p.ln_rho.value().map(|y| (p.family.as_str(), p.t, y)))
@@ -266,8 +277,8 @@ impl SimDesign {
         let model = Normal::new(0.0, self.model_sd).expect("finite sd");
         let mut effects: Vec<(&str, f64)> = Vec::new();
         // One calibration draw r* plays the real calibration's error, common to
-        // every model (it is one set of curves); the replicates scatter around
-        // the observed values by the draws' offsets, as the real ones do.
+        // every model (it is one set of curves); each replicate is the truth
+        // read through its own draw.
         let draws = self
             .models
             .iter()
@@ -294,10 +305,10 @@ impl SimDesign {
                 let (ln_rho, ln_rho_replicates) = match &self.calibration {
                     Some(cal) if !m.residuals.is_empty() => self.reinvert(cal, m, y, truth),
                     _ => {
-                        // The observed density carries calibration draw r*'s error.
-                        let y = y + m.offsets.get(truth).copied().unwrap_or(0.0);
+                        // The observed density is read through draw r*.
+                        let observed = y + m.offsets.get(truth).copied().unwrap_or(0.0);
                         let reps = m.offsets.iter().map(|o| self.censor(m, y + o)).collect();
-                        (self.censor(m, y), reps)
+                        (self.censor(m, observed), reps)
                     }
                 };
                 TrendPoint {
@@ -341,18 +352,22 @@ pub struct SimRow {
     pub mean_censored: f64,
     pub bias: f64,
     pub rmse: f64,
-    /// Share of registries whose reported 95% interval (the bootstrap's
-    /// percentile interval) holds the target slope (a registry without an
-    /// interval counts as a miss).
+    /// Share of registries whose reported 95% interval (the inverted
+    /// permutation test; an unbounded end holds everything beyond it) holds
+    /// the target slope (a registry without an interval counts as a miss).
     pub coverage: f64,
-    /// The same for the BCa interval and the inverted permutation test.
+    /// The same for the bootstrap's percentile and BCa intervals.
+    pub coverage_percentile: f64,
     pub coverage_bca: f64,
-    pub coverage_inverted: f64,
-    /// Mean width of the reported and of the inverted interval (/day).
+    /// Mean width of the reported intervals with both ends bounded (0 when
+    /// none is), and the share with an unbounded end (/day).
     pub mean_width: f64,
-    pub mean_width_inverted: f64,
-    /// Share whose point estimate lies inside its own interval.
-    pub estimate_inside: f64,
+    pub unbounded: f64,
+    /// Mean width of the percentile interval (/day).
+    pub mean_width_percentile: f64,
+    /// Share whose point estimate lies inside its percentile interval (the
+    /// reported one holds it by construction).
+    pub estimate_inside_percentile: f64,
     /// Mean failed permutation refits and bootstrap replicates per registry.
     pub mean_failed_permutations: f64,
     pub mean_failed_replicates: f64,
@@ -372,8 +387,8 @@ pub struct SimRow {
 struct Outcome {
     a: f64,
     ci: Option<[f64; 2]>,
+    ci_percentile: Option<[f64; 2]>,
     ci_bca: Option<[f64; 2]>,
-    ci_inverted: Option<[f64; 2]>,
     p: Option<f64>,
     change_p: Option<f64>,
     failed_permutations: usize,
@@ -421,8 +436,8 @@ pub fn simulate(
                     Some(Outcome {
                         a: fit.a,
                         ci: fit.a_ci95,
+                        ci_percentile: fit.a_ci95_percentile,
                         ci_bca: fit.a_ci95_bca,
-                        ci_inverted: fit.a_ci95_inverted,
                         p: fit.p_value,
                         change_p,
                         failed_permutations: fit.permutations_failed,
@@ -453,8 +468,17 @@ pub fn simulate(
                 |f: &dyn Fn(&Outcome) -> bool| got.iter().filter(|g| f(g)).count() as f64 / n;
             let holds = |ci: Option<[f64; 2]>, x: f64| ci.is_some_and(|c| c[0] <= x && x <= c[1]);
             let width = |f: &dyn Fn(&Outcome) -> Option<[f64; 2]>| {
-                let w: Vec<f64> = got.iter().filter_map(f).map(|c| c[1] - c[0]).collect();
-                w.iter().sum::<f64>() / w.len().max(1) as f64
+                let w: Vec<f64> = got
+                    .iter()
+                    .filter_map(f)
+                    .map(|c| c[1] - c[0])
+                    .filter(|w| w.is_finite())
+                    .collect();
+                if w.is_empty() {
+                    0.0
+                } else {
+                    w.iter().sum::<f64>() / w.len() as f64
+                }
             };
             let change_tested = got.iter().filter(|g| g.change_p.is_some()).count();
             SimRow {
@@ -467,11 +491,12 @@ pub fn simulate(
                 bias: err.iter().sum::<f64>() / m,
                 rmse: (err.iter().map(|e| e * e).sum::<f64>() / m).sqrt(),
                 coverage: share(&|g| holds(g.ci, target)),
+                coverage_percentile: share(&|g| holds(g.ci_percentile, target)),
                 coverage_bca: share(&|g| holds(g.ci_bca, target)),
-                coverage_inverted: share(&|g| holds(g.ci_inverted, target)),
                 mean_width: width(&|g| g.ci),
-                mean_width_inverted: width(&|g| g.ci_inverted),
-                estimate_inside: share(&|g| holds(g.ci, g.a)),
+                unbounded: share(&|g| g.ci.is_some_and(|c| !(c[1] - c[0]).is_finite())),
+                mean_width_percentile: width(&|g| g.ci_percentile),
+                estimate_inside_percentile: share(&|g| holds(g.ci_percentile, g.a)),
                 mean_failed_permutations: got
                     .iter()
                     .map(|g| g.failed_permutations as f64)

@@ -18,7 +18,7 @@ pub(super) fn density_value(m: &ModelRow) -> Option<(f64, Option<CensorKind>)> {
 pub(crate) fn trend_summary(t: &Trend) -> String {
     let ci = t
         .doubling_ci95
-        .map(|[lo, hi]| format!(" (95% CI {}–{})", fmt_sig(lo), fmt_sig(hi)))
+        .map(|ci| format!(" (95% CI {})", fmt_days_ci(ci)))
         .unwrap_or_default();
     let r2 =
         t.r2.map(|r| format!(", R² = {}", fmt_sig(r)))

@@ -71,6 +71,16 @@ pub(super) fn text_style(px: u32, color: RGBColor) -> TextStyle<'static> {
     }
 }
 
+/// A doubling time's interval in days: `lo–hi`, `≥ lo` when unbounded above
+/// (the slope's interval reaches 0), `unbounded` when it has no lower end either.
+pub(crate) fn fmt_days_ci(ci: [Option<f64>; 2]) -> String {
+    match ci {
+        [Some(lo), Some(hi)] => format!("{}–{}", fmt_sig(lo), fmt_sig(hi)),
+        [Some(lo), None] => format!("≥ {}", fmt_sig(lo)),
+        _ => "unbounded".into(),
+    }
+}
+
 /// Up to three significant digits, no trailing zeros, scientific only when needed.
 pub(crate) fn fmt_sig(v: f64) -> String {
     if !v.is_finite() {

@@ -16,7 +16,7 @@ use densing_analysis::{densities_csv, read_prices, report_input, Analysis, RunOp
 use densing_core::density::{sig, Bounded, ModelDensity};
 use densing_core::registry::{parse_date, Benchmark};
 use densing_core::study::Study;
-use densing_core::trend::inference::doubling_interval;
+use densing_core::trend::inference::{doubling_interval, IntervalMethod};
 use densing_core::trend::{TestRow, TrendFit};
 use std::path::PathBuf;
 
@@ -155,17 +155,17 @@ pub fn run(args: RunArgs) -> Result<()> {
     Ok(())
 }
 
-/// The inverted permutation test's interval, in words.
-fn inverted_text(t: &TrendFit) -> String {
-    if t.interval_refits == 0 {
-        return "no permutations: no test to invert into an interval".into();
+/// How the reported interval was made, in words.
+fn interval_text(t: &TrendFit) -> String {
+    match t.interval {
+        IntervalMethod::InvertedTest => format!(
+            "the ruler-aware permutation test inverted: {} refits, {} failed",
+            t.interval_refits, t.interval_refits_failed
+        ),
+        IntervalMethod::Percentile => {
+            "bootstrap percentile: no permutations, no test to invert".into()
+        }
     }
-    format!(
-        "inverting the permutation test instead (shuffles plus the ruler's shifts): doubling 95% CI {} ({} refits, {} failed)",
-        ci_text(t.a_ci95_inverted.map(doubling_interval)),
-        t.interval_refits,
-        t.interval_refits_failed
-    )
 }
 
 fn ci_text(ci: Option<[Option<f64>; 2]>) -> String {
@@ -241,18 +241,22 @@ fn render_summary(s: &Summary) -> String {
         s.r2.map_or(String::new(), |r| format!(", R² = {r:.3}"))
     );
     out += &format!(
-        "{}, 95% CI {} (BCa {}; {} bootstrap replicates over families, {} failed)\n",
+        "{}, 95% CI {} ({})\n",
         doubling_text(s.a, s.doubling_days),
         ci_text(s.doubling_ci95),
-        ci_text(t.a_ci95_bca.map(doubling_interval)),
+        interval_text(t)
+    );
+    out += &format!(
+        "bootstrap over families ({} replicates, {} failed): percentile {}, BCa {}\n",
         t.replicates_used,
-        t.replicates_failed
+        t.replicates_failed,
+        ci_text(t.a_ci95_percentile.map(doubling_interval)),
+        ci_text(t.a_ci95_bca.map(doubling_interval))
     );
     out += &format!("{}\n", s.verdict);
     if let Some(size) = &s.test_size {
         out += &format!("{}\n", densing_analysis::size_text(size));
     }
-    out += &format!("{}\n", inverted_text(t));
     if let Some(a) = t.a_without_censored {
         out += &format!(
             "without the {} censored models: A = {a:.5}/day, {}\n",
@@ -415,7 +419,7 @@ fn render_summary(s: &Summary) -> String {
 pub fn estimator_table(fits: &[TrendFit]) -> String {
     let mut out = format!(
         "\n{:<26} {:>9} {:>9} {:<20} {:<20} {:>14} {:>11} {:>6}\n",
-        "estimator", "A/day", "doubling", "95% CI", "BCa", "p ± MC SE", "failed p/b", "R²"
+        "estimator", "A/day", "doubling", "95% CI", "percentile", "p ± MC SE", "failed p/b", "R²"
     );
     for e in fits {
         out += &format!(
@@ -428,7 +432,7 @@ pub fn estimator_table(fits: &[TrendFit]) -> String {
                 "-".into()
             },
             ci_text(e.doubling_ci95),
-            ci_text(e.a_ci95_bca.map(doubling_interval)),
+            ci_text(e.a_ci95_percentile.map(doubling_interval)),
             e.p_value.map_or("-".into(), |p| format!(
                 "{p:.3} ± {:.3}",
                 e.p_mc_se.unwrap_or(0.0)

@@ -5,8 +5,8 @@
 //! availability, their calibration draws, its censoring, and heteroscedastic
 //! noise estimated from it (see `densing_core::trend::simulate`) — and
 //! reports, per estimator and true frontier slope, bias, RMSE, the coverage of
-//! the reported 95% interval (the bootstrap's percentile interval; BCa and
-//! the inverted permutation test beside it) and the share of registries where
+//! the reported 95% interval (the inverted permutation test; the bootstrap's
+//! percentile and BCa intervals beside it) and the share of registries where
 //! the permutation test rejects "no trend" at p < 0.05: the test's size at
 //! slope 0, its power at the slopes fixed in advance. With `--break-at` it
 //! also runs the slope-change test at that date, whose rejection rate is its
@@ -227,7 +227,7 @@ pub fn run(args: SimulateArgs) -> Result<()> {
 fn render(rows: &[SimRow]) -> String {
     let se = |p: f64, n: usize| 100.0 * (p * (1.0 - p) / n.max(1) as f64).sqrt();
     let mut out = format!(
-        "{:<26} {:>9} {:>9} {:>8} {:>9} {:>10} {:>9} {:>13} {:>6} {:>10} {:>9} {:>13} {:>8} {:>11} {:>13}\n",
+        "{:<26} {:>9} {:>9} {:>8} {:>9} {:>10} {:>9} {:>13} {:>9} {:>9} {:>6} {:>10} {:>13} {:>8} {:>11} {:>13}\n",
         "estimator",
         "frontier",
         "target",
@@ -236,9 +236,10 @@ fn render(rows: &[SimRow]) -> String {
         "bias",
         "RMSE",
         "coverage",
-        "BCa",
-        "inverted",
         "width",
+        "unbounded",
+        "BCa",
+        "percentile",
         "p < 0.05",
         "CI > 0",
         "failed p/b",
@@ -249,7 +250,7 @@ fn render(rows: &[SimRow]) -> String {
             format!("{:.1}% ±{:.1}", 100.0 * c, se(c, r.change_tested))
         });
         out += &format!(
-            "{:<26} {:>9.5} {:>9.5} {:>8.1} {:>9} {:>10.5} {:>9.5} {:>6.1}% ±{:>4.1} {:>5.1}% {:>9.1}% {:>9.5} {:>6.1}% ±{:>4.1} {:>7.1}% {:>5.1}/{:<5.1} {:>13}\n",
+            "{:<26} {:>9.5} {:>9.5} {:>8.1} {:>9} {:>10.5} {:>9.5} {:>6.1}% ±{:>4.1} {:>9.5} {:>8.1}% {:>5.1}% {:>9.1}% {:>6.1}% ±{:>4.1} {:>7.1}% {:>5.1}/{:<5.1} {:>13}\n",
             r.estimator.label(),
             r.true_slope,
             r.target_slope,
@@ -259,9 +260,10 @@ fn render(rows: &[SimRow]) -> String {
             r.rmse,
             100.0 * r.coverage,
             se(r.coverage, r.registries),
-            100.0 * r.coverage_bca,
-            100.0 * r.coverage_inverted,
             r.mean_width,
+            100.0 * r.unbounded,
+            100.0 * r.coverage_bca,
+            100.0 * r.coverage_percentile,
             100.0 * r.rejection_rate,
             se(r.rejection_rate, r.registries),
             100.0 * r.ci_above_zero,
