@@ -338,8 +338,9 @@ fn the_matcher_handles_wildcards_and_elided_lines() {
 }
 
 /// The README's headline numbers are the ones `densing run --json` prints today:
-/// model counts, the default estimator's doubling time, its 95% interval and the
-/// permutation p-value, written as the README writes them.
+/// model counts, the default estimator's doubling time, its 95% interval (an
+/// interval unbounded above as "a days to unbounded"), the permutation p-value
+/// and the test's measured size, written as the README writes them.
 #[test]
 fn readme_headline_matches_densing_run_json() {
     let dir = tempfile::tempdir().unwrap();
@@ -376,8 +377,17 @@ fn readme_headline_matches_densing_run_json() {
             run["n_models"], run["n_trend"]
         ),
         format!("**{} days**", days(&run["doubling_days"])),
-        format!("(95% CI {}–{} days)", days(&ci[0]), days(&ci[1])),
+        if ci[1].is_null() {
+            format!("(95% CI {} days to unbounded", days(&ci[0]))
+        } else {
+            format!("(95% CI {}–{} days)", days(&ci[0]), days(&ci[1]))
+        },
         format!("**p = {:.3}**", run["p_value"].as_f64().unwrap()),
+        format!(
+            "rejected {:.1}% ± {:.1}",
+            100.0 * run["test_size"]["size"].as_f64().unwrap(),
+            100.0 * run["test_size"]["size_se"].as_f64().unwrap()
+        ),
     ];
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     let headline = readme
