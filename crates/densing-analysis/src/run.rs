@@ -2,7 +2,7 @@
 //! the Densing-Law trend with its CI for all qualifying models and for the
 //! paper's 29, the corollaries (hardware, prices, compressed models), and on
 //! request the sensitivity sweep and a forecasting backtest. Every trend comes
-//! with its estimator, bootstrap interval and permutation p-value; the main
+//! with its estimator, interval and permutation p-value; the main
 //! trend is also fitted by every other estimator, side by side.
 
 use crate::capability::Scale;

@@ -52,9 +52,9 @@ pub enum EstimatorKind {
 
 /// The default: censored quantile regression at τ = 0.9. On registries
 /// simulated on the real design it had the smallest bias of the three; its
-/// percentile interval covers 92% on the capability design and 85–97% on the
-/// five-benchmark one, and its permutation test's size is 25% and 0% there
-/// (docs/src/trend.md, BENCHMARKS.md). `densing run`'s flags default to the same.
+/// reported (inverted-test) interval covers 98.7% on the capability design and
+/// 96–97.5% on the five-benchmark one, and its permutation test's size is 5.0%
+/// and 0% there (docs/src/trend.md, BENCHMARKS.md). `densing run`'s flags default to the same.
 impl Default for EstimatorKind {
     fn default() -> Self {
         EstimatorKind::CensoredQuantile { tau: 0.9 }

@@ -11,8 +11,8 @@
 //! `z_{1−α/2}`. It is transformation-respecting, so the doubling time's
 //! interval is the slope's mapped through ln 2 / A. Its coverage is measured
 //! in [`super::simulate`]; on the real design it covered less than the
-//! percentile interval (the jackknife misjudges a quantile-regression slope),
-//! so trends report it beside the percentile interval, not instead of it.
+//! percentile interval and the inverted test (the jackknife misjudges a
+//! quantile-regression slope), so trends report it beside them, for comparison.
 
 use crate::bootstrap::quantile;
 

@@ -4,11 +4,12 @@
 //! The line comes from one of several [`estimator`]s (the paper's envelope
 //! least squares, quantile regression without censored models, and Powell's
 //! censored quantile regression); every estimator gets the same inference
-//! ([`inference`]): bootstrap intervals (percentile, BCa) that pair each
-//! calibration replicate with a resample of model families, a permutation
-//! test of "no trend" ([`permutation`]) that refits on registries with the
-//! release dates shuffled among the families, and the interval from
-//! inverting that test ([`inversion`]). [`change`] tests a change of slope at a date
+//! ([`inference`]): a permutation test of "no trend" ([`permutation`]) that
+//! refits on registries with the release dates shuffled among the families,
+//! each shuffle carrying a calibration draw's ruler shift; the reported
+//! interval, which inverts that test ([`inversion`]); and, beside it,
+//! bootstrap intervals (percentile, BCa) that pair each calibration replicate
+//! with a resample of model families. [`change`] tests a change of slope at a date
 //! as one model, [`multiple`] adjusts the p-values a run reports (Holm), and
 //! [`simulate`] measures how well all of it works on the real design.
 

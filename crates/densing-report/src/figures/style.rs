@@ -140,6 +140,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_doubling_interval_unbounded_above_reads_as_a_lower_bound() {
+        assert_eq!(fmt_days_ci([Some(97.0), Some(270.0)]), "97–270");
+        assert_eq!(fmt_days_ci([Some(87.2), None]), "≥ 87.2");
+        assert_eq!(fmt_days_ci([None, None]), "unbounded");
+    }
+
+    #[test]
     fn formats_numbers_compactly() {
         assert_eq!(fmt_sig(0.0073), "0.0073");
         assert_eq!(fmt_sig(94.95), "95");
