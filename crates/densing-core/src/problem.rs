@@ -54,6 +54,14 @@ pub trait Problem: Sync {
     fn saturating_coordinates(&self) -> &'static [usize] {
         &[]
     }
+    /// Whether the Newton polish may step the saturating coordinates `s` in
+    /// their natural parameters `u = σ(s)` ([`crate::newton`]): worth it
+    /// where the objective is a low-degree polynomial in `u` (the score map is
+    /// linear in both asymptotes), since in `s` it flattens like `e^{−s}`
+    /// towards the bound and Newton crawls there.
+    fn logistic_steps(&self) -> bool {
+        false
+    }
     /// A start equivalent to the optimum `θ` for a replicate to polish from:
     /// `θ` itself unless a coordinate sits so far out on a saturated plateau
     /// that its gradient is 0 in floating point (it could never move back).

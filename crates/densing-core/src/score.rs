@@ -148,6 +148,11 @@ impl Problem for ScoreProblem {
         &[0, 3]
     }
 
+    /// `S` is linear in `d = σ(s₁)` and in `σ(s₂)`.
+    fn logistic_steps(&self) -> bool {
+        true
+    }
+
     /// The asymptotes nudged 1e-6 inside (0, 1) ([`ScoreProblem::theta_of`]):
     /// an optimum at d = 1 has `σ(s₁) = 1` exactly and no gradient in `s₁`.
     fn warm_start(&self, theta: &[f64]) -> Vec<f64> {
