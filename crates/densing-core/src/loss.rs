@@ -294,6 +294,10 @@ impl Problem for LossProblem {
 /// Least squares `min ‖·‖` over coefficients `(E, a, b) ≥ 0` given the Gram
 /// matrix, by trying every subset of free terms (8 at most) and keeping the best
 /// feasible one. `with_e = false` pins E to 0. Returns the coefficients and SSE.
+/// A subset is solved as the 3×3 system with the other terms' rows and columns
+/// replaced by the identity (and their right-hand side by 0), on the stack: the
+/// grid scan calls this 7 times per cell, and a heap matrix per subset was
+/// most of the scan's time.
 fn nonneg_lsq(
     gram: &Matrix3<f64>,
     rhs: &Vector3<f64>,
@@ -305,21 +309,24 @@ fn nonneg_lsq(
         if !with_e && mask & 1 != 0 {
             continue;
         }
-        let idx: Vec<usize> = (0..3).filter(|k| mask & (1 << k) != 0).collect();
-        let k = idx.len();
-        let g = nalgebra::DMatrix::from_fn(k, k, |r, c| gram[(idx[r], idx[c])]);
-        let b = nalgebra::DVector::from_fn(k, |r, _| rhs[idx[r]]);
-        let Some(sol) = g.lu().solve(&b) else {
+        let free = |k: usize| mask & (1 << k) != 0;
+        let g = Matrix3::from_fn(|r, c| {
+            if free(r) && free(c) {
+                gram[(r, c)]
+            } else if r == c {
+                1.0
+            } else {
+                0.0
+            }
+        });
+        let b = Vector3::from_fn(|r, _| if free(r) { rhs[r] } else { 0.0 });
+        let Some(cv) = g.lu().solve(&b) else {
             continue;
         };
-        if sol.iter().any(|&v| v < 0.0 || !v.is_finite()) {
+        if cv.iter().any(|&v| v < 0.0 || !v.is_finite()) {
             continue;
         }
-        let mut c = [0.0; 3];
-        for (r, &i) in idx.iter().enumerate() {
-            c[i] = sol[r];
-        }
-        let cv = Vector3::from(c);
+        let c = [cv[0], cv[1], cv[2]];
         let sse = yy - 2.0 * cv.dot(rhs) + (cv.transpose() * gram * cv)[0];
         if best.as_ref().is_none_or(|(_, s)| sse < *s) {
             best = Some((c, sse));
