@@ -22,6 +22,7 @@ use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
 use nalgebra::{DMatrix, DVector};
 use serde::Serialize;
+use std::sync::Mutex;
 
 /// Grid scan over the nonlinear parameters, then L-BFGS polish of the best starts.
 #[derive(Debug, Clone, Copy)]
@@ -100,13 +101,22 @@ struct Objective<'p, P: ?Sized> {
     problem: &'p P,
     w: &'p [f64],
     scale: f64,
+    /// The last point whose cost came with its gradient
+    /// ([`Problem::cost_with_gradient`]), and that gradient: argmin's line
+    /// search asks for the cost and then the gradient of each trial point,
+    /// and L-BFGS the gradient of the accepted one again.
+    last: Mutex<Option<(Vec<f64>, Vec<f64>)>>,
 }
 
 impl<P: Problem + ?Sized> CostFunction for Objective<'_, P> {
     type Param = Vec<f64>;
     type Output = f64;
     fn cost(&self, p: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
-        let c = self.problem.cost(p, self.w) / self.scale;
+        let (c, g) = self.problem.cost_with_gradient(p, self.w);
+        if let Some(g) = g {
+            *self.last.lock().expect("not poisoned") = Some((p.clone(), g));
+        }
+        let c = c / self.scale;
         // A NaN would send the line search into an endless loop; stop instead.
         if c.is_nan() {
             return Err(argmin::core::Error::msg("cost is NaN"));
@@ -119,9 +129,12 @@ impl<P: Problem + ?Sized> Gradient for Objective<'_, P> {
     type Param = Vec<f64>;
     type Gradient = Vec<f64>;
     fn gradient(&self, p: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
-        let g: Vec<f64> = self
-            .problem
-            .gradient(p, self.w)
+        let cached = match &*self.last.lock().expect("not poisoned") {
+            Some((q, g)) if q == p => Some(g.clone()),
+            _ => None,
+        };
+        let g: Vec<f64> = cached
+            .unwrap_or_else(|| self.problem.gradient(p, self.w))
             .into_iter()
             .map(|g| g / self.scale)
             .collect();
@@ -173,9 +186,18 @@ impl GridPolish {
             } else {
                 1.0
             };
-            Executor::new(Objective { problem, w, scale }, solver)
-                .configure(|s| s.param(start.clone()).max_iters(self.max_iters))
-                .run()
+            let last = Mutex::new(None);
+            Executor::new(
+                Objective {
+                    problem,
+                    w,
+                    scale,
+                    last,
+                },
+                solver,
+            )
+            .configure(|s| s.param(start.clone()).max_iters(self.max_iters))
+            .run()
         });
         match run {
             Ok(res) => {

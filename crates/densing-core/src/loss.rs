@@ -93,6 +93,27 @@ impl LossProblem {
         )
     }
 
+    /// The objective and its gradient in one pass over the points (the cost
+    /// summed in the same order as [`Problem::cost`], so equal to it).
+    fn cost_and_gradient(&self, theta: &[f64], w: &[f64]) -> (f64, Vec<f64>) {
+        let (e, a, alpha, b, beta) = self.unpack(theta);
+        // d/d(e, a, α, b, β)
+        let mut g = [0.0; 5];
+        let mut cost = 0.0;
+        for i in (0..self.n_obs()).filter(|&i| w[i] != 0.0) {
+            let (lp, p) = self.predict(i, e, a, alpha, b, beta);
+            let (rho, psi) = huber(lp - self.ln_loss[i], self.delta);
+            cost += w[i] * rho;
+            let psi = w[i] * psi;
+            g[0] += psi * p[0];
+            g[1] += psi * p[1];
+            g[2] -= psi * p[1] * self.ln_n[i];
+            g[3] += psi * p[2];
+            g[4] -= psi * p[2] * self.ln_d[i];
+        }
+        (cost, self.pack(g[0], g[1], g[2], g[3], g[4]))
+    }
+
     /// ln L̂ and the softmax weights of its three terms at point `i`.
     #[inline]
     fn predict(&self, i: usize, e: f64, a: f64, alpha: f64, b: f64, beta: f64) -> (f64, [f64; 3]) {
@@ -128,19 +149,14 @@ impl Problem for LossProblem {
     }
 
     fn gradient(&self, theta: &[f64], w: &[f64]) -> Vec<f64> {
-        let (e, a, alpha, b, beta) = self.unpack(theta);
-        // d/d(e, a, α, b, β)
-        let mut g = [0.0; 5];
-        for i in (0..self.n_obs()).filter(|&i| w[i] != 0.0) {
-            let (lp, p) = self.predict(i, e, a, alpha, b, beta);
-            let psi = w[i] * huber(lp - self.ln_loss[i], self.delta).1;
-            g[0] += psi * p[0];
-            g[1] += psi * p[1];
-            g[2] -= psi * p[1] * self.ln_n[i];
-            g[3] += psi * p[2];
-            g[4] -= psi * p[2] * self.ln_d[i];
-        }
-        self.pack(g[0], g[1], g[2], g[3], g[4])
+        self.cost_and_gradient(theta, w).1
+    }
+
+    /// One pass: the terms' softmax weights the gradient needs come with
+    /// `ln L̂`, so the gradient costs a few multiplications more than the cost.
+    fn cost_with_gradient(&self, theta: &[f64], w: &[f64]) -> (f64, Option<Vec<f64>>) {
+        let (cost, g) = self.cost_and_gradient(theta, w);
+        (cost, Some(g))
     }
 
     /// With `p` the softmax weights of the three terms and `u_j` the terms,

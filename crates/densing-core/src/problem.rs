@@ -13,6 +13,12 @@ pub trait Problem: Sync {
     fn cost(&self, theta: &[f64], w: &[f64]) -> f64;
     /// Gradient of [`Problem::cost`].
     fn gradient(&self, theta: &[f64], w: &[f64]) -> Vec<f64>;
+    /// [`Problem::cost`], with [`Problem::gradient`] at the same `θ` where one
+    /// pass gives both for little more than the cost (the L-BFGS polish asks
+    /// for the gradient at almost every point it evaluates and keeps it).
+    fn cost_with_gradient(&self, theta: &[f64], w: &[f64]) -> (f64, Option<Vec<f64>>) {
+        (self.cost(theta, w), None)
+    }
     /// Residuals (model − data, in the objective's units) of every observation.
     fn residuals(&self, theta: &[f64]) -> Vec<f64>;
     /// Separable grid scan: candidate starts, best first, at most `keep`.
