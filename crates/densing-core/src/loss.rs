@@ -320,8 +320,11 @@ fn nonneg_lsq(
     yy: f64,
     with_e: bool,
 ) -> Option<([f64; 3], f64)> {
+    // Every allowed term free first: when that solution is feasible no subset
+    // (a constrained version of it) can have a smaller SSE.
+    let all: u8 = if with_e { 7 } else { 6 };
     let mut best: Option<([f64; 3], f64)> = None;
-    for mask in 1u8..8 {
+    for mask in std::iter::once(all).chain((1u8..8).filter(|&m| m != all)) {
         if !with_e && mask & 1 != 0 {
             continue;
         }
@@ -344,6 +347,9 @@ fn nonneg_lsq(
         }
         let c = [cv[0], cv[1], cv[2]];
         let sse = yy - 2.0 * cv.dot(rhs) + (cv.transpose() * gram * cv)[0];
+        if mask == all {
+            return Some((c, sse));
+        }
         if best.as_ref().is_none_or(|(_, s)| sse < *s) {
             best = Some((c, sse));
         }
