@@ -347,7 +347,8 @@ pub struct FitReport {
     /// approximation `(JᵀJ)⁻¹` of the residual Jacobian (`None` if singular).
     pub correlations: Option<Vec<Vec<f64>>>,
     /// Refit without the largest group, then its mean |residual| (in the
-    /// objective's units: relative error for ln-loss).
+    /// objective's units: relative error for ln-loss); `None` when there is
+    /// no such split or the fit was made without the check ([`fit_only`]).
     pub leave_largest_out_error: Option<f64>,
     #[serde(skip)]
     pub theta: Vec<f64>,
@@ -358,6 +359,22 @@ pub struct FitReport {
 
 /// Fit a problem with all observations weighted 1 and assemble the report.
 pub fn fit<P: Problem + ?Sized>(problem: &P, solver: &GridPolish) -> Result<FitReport> {
+    fit_checked(problem, solver, true)
+}
+
+/// [`fit`] without the leave-largest-out check, a second full fit whose
+/// error only `densing fit` reports: for the fits of `densing predict` and
+/// the two-step calibration, which use the optimum alone.
+pub fn fit_only<P: Problem + ?Sized>(problem: &P, solver: &GridPolish) -> Result<FitReport> {
+    fit_checked(problem, solver, false)
+}
+
+/// [`fit`], with the leave-largest-out check only when `check`.
+fn fit_checked<P: Problem + ?Sized>(
+    problem: &P,
+    solver: &GridPolish,
+    check: bool,
+) -> Result<FitReport> {
     let w = vec![1.0; problem.n_obs()];
     let sol = solver.solve(problem, &w, &[])?;
     let residuals = problem.residuals(&sol.theta);
@@ -366,7 +383,8 @@ pub fn fit<P: Problem + ?Sized>(problem: &P, solver: &GridPolish) -> Result<FitR
     let ss_tot: f64 = response.iter().map(|y| (y - mean).powi(2)).sum();
     let ss_res: f64 = residuals.iter().map(|r| r * r).sum();
     let largest = problem.largest();
-    let leave_largest_out_error = if largest.iter().any(|&x| x) && largest.iter().any(|&x| !x) {
+    let split = largest.iter().any(|&x| x) && largest.iter().any(|&x| !x);
+    let leave_largest_out_error = if check && split {
         let w_out: Vec<f64> = largest.iter().map(|&l| if l { 0.0 } else { 1.0 }).collect();
         solver
             .solve(problem, &w_out, std::slice::from_ref(&sol.theta))

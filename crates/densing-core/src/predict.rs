@@ -19,7 +19,7 @@
 use crate::bootstrap::{percentile_interval, replicate_rng, REPLICATE_SOLVER};
 use crate::data::{AnchorPoint, LadderPoint};
 use crate::error::{Error, Result};
-use crate::fit::{fit, require_points, FitReport, GridPolish, Problem, Replicate};
+use crate::fit::{fit_only, require_points, FitReport, GridPolish, Problem, Replicate};
 use crate::law::{LossForm, LossLaw, ScoreMap};
 use crate::loss::LossProblem;
 use crate::score::ScoreProblem;
@@ -41,7 +41,7 @@ impl LossStep {
     pub fn fit(points: &[LadderPoint], form: LossForm, what: &str) -> Result<LossStep> {
         let problem = LossProblem::new(form, points, HUBER_DELTA);
         require_points(what, points.len(), problem.names().len())?;
-        let fit = fit(&problem, &GridPolish::default())?;
+        let fit = fit_only(&problem, &GridPolish::default())?;
         Ok(LossStep { problem, fit })
     }
 
@@ -69,7 +69,7 @@ impl ScoreStep {
     pub fn fit(points: &[AnchorPoint], what: &str) -> Result<ScoreStep> {
         require_points(what, points.len(), 4)?;
         let problem = ScoreProblem::new(points);
-        let fit = fit(&problem, &GridPolish::default())?;
+        let fit = fit_only(&problem, &GridPolish::default())?;
         Ok(ScoreStep { problem, fit })
     }
 
