@@ -40,7 +40,7 @@
 //! near a bound is `≈ f* + C·e^{−s}`: when a replicate's optimum lies just
 //! inside it (d ≈ 0.99985 from the warm start's d = 1 − 1e-6) Newton in `s`
 //! crawls (31 Hessians on one OLMo-2 replicate), in `u`, where the score map
-//! is linear in each asymptote, it does not (6).
+//! is linear in each asymptote, it does not (7).
 //!
 //! Why hand-written rather than argmin's L-BFGS: bootstrap replicates start next
 //! to their optimum, where Newton with the exact 4×4 or 5×5 Hessian converges in
