@@ -906,7 +906,7 @@ fn the_quantile_line_is_optimal_and_equivariant_on_a_lattice() {
 /// reading off the draws' average) give the same registries.
 #[test]
 fn the_simulation_reads_the_point_as_one_exchangeable_draw() {
-    use densing_core::trend::simulate::{SimDesign, SimModel};
+    use densing_core::trend::simulate::{PointReading, SimDesign, SimModel};
     let points = noisy_points(0.002, 30, 5);
     let models = |lean: f64| -> Vec<SimModel> {
         points
@@ -947,6 +947,25 @@ fn the_simulation_reads_the_point_as_one_exchangeable_draw() {
         for (p, q) in drawn.iter().zip(&again) {
             let (a, b) = (p.ln_rho.value().unwrap(), q.ln_rho.value().unwrap());
             assert!((a - b).abs() < 1e-9, "{}: {a} vs {b}", p.name);
+        }
+    }
+    // The other reading: the truth at the point's centre, so the lean moves
+    // the observed values, and each replicate is the observed value plus its
+    // raw offset.
+    let centre = |d: SimDesign| SimDesign {
+        point_reading: PointReading::Centre,
+        ..d
+    };
+    let (design, leaning) = (centre(design), centre(leaning));
+    let drawn = design.draw(0.003, 9, 0);
+    let moved = leaning.draw(0.003, 9, 0);
+    let offsets = models(0.001);
+    for ((p, q), m) in drawn.iter().zip(&moved).zip(&offsets) {
+        let observed = q.ln_rho.value().unwrap();
+        assert!(observed - p.ln_rho.value().unwrap() > 0.001 * p.t - 1e-9);
+        for (r, o) in m.offsets.iter().enumerate() {
+            let got = q.ln_rho_replicates[r].value().unwrap() - observed;
+            assert!((got - o).abs() < 1e-9, "{} draw {r}: {got} vs {o}", p.name);
         }
     }
 }

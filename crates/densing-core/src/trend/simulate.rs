@@ -13,16 +13,17 @@
 //! model effect `e_i ~ N(0, σ_model²)`, both estimated from the real densities,
 //! scaled by `s(t)`, the real residuals' spread as a linear function of the
 //! release date (the noise is heteroscedastic: it grows over the period). Each
-//! synthetic model carries the real model's calibration draws as offsets,
-//! centred on their mean over the draws: the true ln ρ is the draws' average
-//! reading, and every reading — the observed one and each replicate — is the
-//! truth plus one draw's offset. One draw r*, common to all models (it is one
-//! set of curves, one ruler), gives the observed ln ρ, and every draw gives a
-//! replicate, so the bootstrap sees the same calibration uncertainty as the
-//! real one. (Placing the replicates at the observed value plus an offset
-//! instead would count the ruler's error twice, and offsets left uncentred
-//! would tilt every registry by the real point reading's departure from the
-//! draws' average, which is that reading's error, not the law's.)
+//! synthetic model carries the real model's calibration draws as offsets from
+//! its point value, read by [`PointReading`]: by default the point is one draw
+//! among exchangeable ones — the offsets are centred on their mean over the
+//! draws, the true ln ρ is the draws' average reading, and every reading (the
+//! observed one and each replicate) is the truth plus one draw's centred
+//! offset. One draw r*, common to all models (it is one set of curves, one
+//! ruler), gives the observed ln ρ, and every draw gives a replicate, so the
+//! bootstrap sees the same calibration uncertainty as the real one. The other
+//! reading, [`PointReading::Centre`], puts the truth at the point's centre:
+//! the observed value is the truth plus a raw offset and the replicates lean
+//! off it as the real draws lean off the real point.
 //!
 //! Censoring. On the five-benchmark scale ([`SimDesign::calibration`] set) a
 //! synthetic density is censored by the same inversion as a real one: the
@@ -72,14 +73,27 @@ pub struct SimModel {
     /// ln ρ below which a density is censored (`ln(N_min_ref/N)`).
     pub floor: f64,
     /// The real model's calibration draws as offsets from its point ln ρ (0
-    /// where a draw or the point is not a number; empty: no draws);
-    /// [`SimDesign::new`] centres them on their mean.
+    /// where a draw or the point is not a number; empty: no draws).
     pub offsets: Vec<f64>,
     /// Parameters (billions) on the density's basis.
     pub params_b: f64,
     /// The real model's benchmarks with its score's residual from the point
     /// curve at its real N̂ (used when the design re-inverts scores).
     pub residuals: Vec<(Benchmark, f64)>,
+}
+
+/// How a synthetic registry reads its calibration draws (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PointReading {
+    /// The point is one draw among exchangeable ones (on the capability scale:
+    /// one reference family's ruler among the pooled): observed = truth +
+    /// c(r*), replicate r = truth + c(r), c the offsets centred over the draws.
+    #[default]
+    OneDraw,
+    /// The truth sits at the point's centre: observed = truth + o(r*),
+    /// replicate r = observed + o(r), o the raw offsets.
+    Centre,
 }
 
 /// The shape of the real registry that synthetic ones copy.
@@ -101,6 +115,8 @@ pub struct SimDesign {
     pub censor_margin: f64,
     /// Censored models among the real trend points.
     pub real_censored: usize,
+    /// How the draws are read (the censoring margin is matched under the default).
+    pub point_reading: PointReading,
     /// The five-benchmark calibration through which synthetic scores are
     /// re-inverted (see the module doc); `None`: no re-inversion (capability
     /// scale, or the margin rule).
@@ -112,11 +128,7 @@ impl SimDesign {
     /// Noise levels from the real points: residuals of the least-squares line
     /// through the models with numeric densities, split into the spread of the
     /// family means (σ_family) and the pooled spread within families (σ_model).
-    pub fn new(mut models: Vec<SimModel>, points: &[TrendPoint]) -> Option<SimDesign> {
-        for m in &mut models {
-            let mean = m.offsets.iter().sum::<f64>() / m.offsets.len().max(1) as f64;
-            m.offsets.iter_mut().for_each(|o| *o -= mean);
-        }
+    pub fn new(models: Vec<SimModel>, points: &[TrendPoint]) -> Option<SimDesign> {
         let exact: Vec<(&str, f64, f64)> = points
             .iter()
             .filter_map(|p| p.ln_rho.value().map(|y| (p.family.as_str(), p.t, y)))
@@ -168,6 +180,7 @@ impl SimDesign {
             mean_t,
             censor_margin: 0.0,
             real_censored: points.iter().filter(|p| p.ln_rho.is_censored()).count(),
+            point_reading: PointReading::default(),
             calibration: None,
         };
         design.censor_margin = design.matching_margin(a);
@@ -305,9 +318,18 @@ impl SimDesign {
                 let (ln_rho, ln_rho_replicates) = match &self.calibration {
                     Some(cal) if !m.residuals.is_empty() => self.reinvert(cal, m, y, truth),
                     _ => {
-                        // The observed density is read through draw r*.
-                        let observed = y + m.offsets.get(truth).copied().unwrap_or(0.0);
-                        let reps = m.offsets.iter().map(|o| self.censor(m, y + o)).collect();
+                        // The observed density is read through draw r*; `base + o`
+                        // is replicate r's reading for raw offset o.
+                        let o_star = m.offsets.get(truth).copied().unwrap_or(0.0);
+                        let (observed, base) = match self.point_reading {
+                            PointReading::OneDraw => {
+                                let mean =
+                                    m.offsets.iter().sum::<f64>() / m.offsets.len().max(1) as f64;
+                                ((y - mean) + o_star, y - mean)
+                            }
+                            PointReading::Centre => (y + o_star, y + o_star),
+                        };
+                        let reps = m.offsets.iter().map(|o| self.censor(m, base + o)).collect();
                         (self.censor(m, observed), reps)
                     }
                 };

@@ -23,7 +23,7 @@ use densing_analysis::{scale_design, Scale};
 use densing_core::calibration::Uncertainty;
 use densing_core::capability::CapabilityOptions;
 use densing_core::registry::parse_date;
-use densing_core::trend::simulate::{simulate, SimConfig, SimRow};
+use densing_core::trend::simulate::{simulate, PointReading, SimConfig, SimRow};
 use densing_core::trend::size::{sizes_from, write_sizes};
 use densing_core::trend::{days_since_origin, fit_trend, EstimatorKind, TrendConfig};
 use std::path::PathBuf;
@@ -70,6 +70,12 @@ pub struct SimulateArgs {
     /// at the range itself, a stress test of the censored estimator).
     #[arg(long)]
     pub censor_margin: Option<f64>,
+    /// How a synthetic registry reads the calibration draws: `one-draw` (the
+    /// point reading is one draw among exchangeable ones, the draws centred on
+    /// the truth) or `centre` (the truth at the point reading, the draws leaning
+    /// off it as the real ones lean off the real point).
+    #[arg(long, value_enum, default_value_t = ReadingArg::OneDraw)]
+    pub point_reading: ReadingArg,
     #[arg(long, default_value_t = 20241205)]
     pub seed: u64,
     /// Also write the table as JSON here.
@@ -79,6 +85,13 @@ pub struct SimulateArgs {
     /// format of densing-core's bundled `src/trend/test_size.csv`.
     #[arg(long)]
     pub size_out: Option<PathBuf>,
+}
+
+/// `--point-reading` (see [`PointReading`]).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ReadingArg {
+    OneDraw,
+    Centre,
 }
 
 fn registries_count(s: &str) -> std::result::Result<usize, String> {
@@ -116,6 +129,10 @@ pub fn run(args: SimulateArgs) -> Result<()> {
         draws,
     )?;
     let mut design = real.design;
+    design.point_reading = match args.point_reading {
+        ReadingArg::OneDraw => PointReading::OneDraw,
+        ReadingArg::Centre => PointReading::Centre,
+    };
     if let Some(m) = args.censor_margin {
         design.censor_margin = m;
         design.calibration = None;
@@ -145,7 +162,7 @@ pub fn run(args: SimulateArgs) -> Result<()> {
     };
     eprintln!(
         "design ({} scale): {} models in {} families, σ_family = {:.3}, σ_model = {:.3} (ln ρ), \
-         noise scale ×{:.2} per year, {} censored; censoring: {}",
+         noise scale ×{:.2} per year, {} censored; censoring: {}; draws: {}",
         scale.key(),
         design.models.len(),
         {
@@ -166,6 +183,10 @@ pub fn run(args: SimulateArgs) -> Result<()> {
                 "margin {:.2} in ln ρ beyond the reference's range",
                 design.censor_margin
             ),
+        },
+        match design.point_reading {
+            PointReading::OneDraw => "the point read as one of them",
+            PointReading::Centre => "leaning off the point, the truth at its centre",
         }
     );
     let mut rows = Vec::new();
@@ -212,6 +233,7 @@ pub fn run(args: SimulateArgs) -> Result<()> {
             "noise_trend_per_day": design.noise_trend,
             "real_censored": design.real_censored,
             "censor_margin": design.censor_margin,
+            "point_reading": design.point_reading,
             "registries": args.registries,
             "bootstrap": args.bootstrap,
             "permutations": args.permutations,
