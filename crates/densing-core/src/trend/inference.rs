@@ -14,7 +14,7 @@
 //! ([`super::inversion`]): every slope the ruler-aware test does not reject
 //! at 2.5% on either side. Why: all three were measured on registries
 //! simulated on the real design ([`super::simulate`], BENCHMARKS.md). The
-//! inverted test covered 98.7% on the capability scale and 94.0–95.5% on the
+//! inverted test covered 98.7% on the capability scale and 96.0–97.5% on the
 //! five-benchmark scale, whose censoring biases the estimator; the percentile
 //! interval covered 100% and 85.5–97.5%; BCa 70–82% (the leave-one-family-out
 //! jackknife misjudges a quantile-type statistic, so its acceleration

@@ -20,11 +20,11 @@
 //!
 //! The ruler: each shuffled slope carries its calibration draw's shift
 //! `s_k = â_k − mean_j â_j` ([`super::permutation::RulerShifts`]), which does
-//! not depend on a0 (the estimators are equivariant), so the interval covers the calibration's
-//! (on the capability scale, the ruler's) error as well as the families'
-//! sampling. Without the shifts it covered 72% on registries simulated on the
-//! capability scale's design (BENCHMARKS.md). The point estimate is inside by
-//! construction (both searches start from it).
+//! not depend on a0 (the estimators are equivariant), so the interval covers
+//! the calibration's (on the capability scale, the ruler's) error as well as
+//! the families' sampling. Without the shifts it covered 72% on registries
+//! simulated on the capability scale's design, with them 98.7% (BENCHMARKS.md).
+//! The point estimate is inside by construction (both searches start from it).
 
 use super::estimator::Estimator;
 use super::permutation::{permuted_slopes, RulerShifts};
@@ -55,8 +55,9 @@ pub struct InvertedInterval {
 }
 
 /// The interval at `level` for the slope `a_hat` fitted by `est` to `points`,
-/// from `m` shuffles, each with its ruler shift from `shifts`; `width` is a first guess of the distance from `a_hat` to
-/// an end (e.g. the bootstrap's), doubled until the test rejects.
+/// from `m` shuffles, each with its ruler shift from `shifts`; `width` is a
+/// first guess of the distance from `a_hat` to an end (e.g. the bootstrap's),
+/// doubled until the test rejects.
 pub fn inverted_interval(
     points: &[TrendPoint],
     est: &dyn Estimator,

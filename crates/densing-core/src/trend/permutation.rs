@@ -122,9 +122,10 @@ pub fn permuted_slopes(
 }
 
 /// The ruler's share of the slope's error, one shift per calibration draw
-/// (see the module doc; the default has none: every shift 0): `s_k = â_k − mean_j â_j`, with `â_k` refitted on
+/// (see the module doc): `s_k = â_k − mean_j â_j`, with `â_k` refitted on
 /// every model at draw k (undetermined draws left out) and the mean over the
-/// draws whose refit succeeded; `None` where that refit fails. Computed once
+/// draws whose refit succeeded; `None` where that refit fails. The default
+/// has no draws: every shift is 0. Computed once
 /// per fit and shared by the test and its inversion (whose tested slope `a0`
 /// does not move them: the estimators are equivariant).
 #[derive(Debug, Clone, Default)]

@@ -290,8 +290,8 @@ impl SimDesign {
         let model = Normal::new(0.0, self.model_sd).expect("finite sd");
         let mut effects: Vec<(&str, f64)> = Vec::new();
         // One calibration draw r* plays the real calibration's error, common to
-        // every model (it is one set of curves); each replicate is the truth
-        // read through its own draw.
+        // every model (it is one set of curves); each replicate is read
+        // through its own draw, as `point_reading` says.
         let draws = self
             .models
             .iter()
