@@ -27,7 +27,7 @@
 //! The point estimate is inside by construction (both searches start from it).
 
 use super::estimator::Estimator;
-use super::permutation::{permuted_slopes, RulerShifts};
+use super::permutation::{null_slopes, RulerShifts};
 use super::point::TrendPoint;
 
 /// Shuffles behind the interval: the p-values are compared with 0.025, so
@@ -72,11 +72,7 @@ pub fn inverted_interval(
     let (mut evaluations, mut failed) = (0, 0);
     // Whether "slope a0" is rejected on side `sign` (+1: a0 too low).
     let mut rejects = |a0: f64, sign: f64| {
-        let null: Vec<Option<f64>> = permuted_slopes(points, est, a0, 0..m, seed, &|| {})
-            .into_iter()
-            .enumerate()
-            .map(|(k, b)| Some(b? + shifts.get(k)?))
-            .collect();
+        let null = null_slopes(points, est, shifts, a0, 0..m, seed, &|| {});
         let f = null.iter().filter(|b| b.is_none()).count();
         let beyond = null
             .iter()

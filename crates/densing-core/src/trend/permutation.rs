@@ -125,9 +125,9 @@ pub fn permuted_slopes(
 /// (see the module doc): `s_k = â_k − mean_j â_j`, with `â_k` refitted on
 /// every model at draw k (undetermined draws left out) and the mean over the
 /// draws whose refit succeeded; `None` where that refit fails. The default
-/// has no draws: every shift is 0. Computed once
-/// per fit and shared by the test and its inversion (whose tested slope `a0`
-/// does not move them: the estimators are equivariant).
+/// has no draws: every shift is 0. Computed once per fit and shared by the
+/// test and its inversion (whose tested slope `a0` does not move them: the
+/// estimators are equivariant).
 #[derive(Debug, Clone, Default)]
 pub struct RulerShifts(Vec<Option<f64>>);
 
