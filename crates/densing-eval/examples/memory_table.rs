@@ -93,9 +93,15 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let gib: f64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(24.0);
     let tokens: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(2048);
+    print!("{}", table(gib, tokens));
+    println!("\n(budget {gib} GiB, longest item {tokens} tokens, one sequence per pass: loading transient or KV cache + one layer's working set + logits included)");
+}
+
+/// The Markdown table for a budget of `gib` GiB and a longest item of `tokens`
+/// (also read by `tests/memory_docs.rs`, which checks the guide's copy).
+pub fn table(gib: f64, tokens: usize) -> String {
     let budget = gib * (1u64 << 30) as f64;
-    println!("| model | params | f32 (`--matmul f32`) | bf16 (`--matmul bf16`) | Q8_0 + `--matmul quantized` | Q4_K_M + `--matmul quantized` |");
-    println!("|---|---|---|---|---|---|");
+    let mut out = String::from("| model | params | f32 (`--matmul f32`) | bf16 (`--matmul bf16`) | Q8_0 + `--matmul quantized` | Q4_K_M + `--matmul quantized` |\n|---|---|---|---|---|---|\n");
     for m in MODELS {
         let (name, params, shape, vocab, width) =
             (m.name, m.params, &m.shape, m.shape.vocab, m.width);
@@ -120,8 +126,8 @@ fn main() {
                 format!("{g:.1} GiB ✗")
             }
         };
-        println!(
-            "| {name} | {:.2}B | {} | {} | {} | {} |",
+        out += &format!(
+            "| {name} | {:.2}B | {} | {} | {} | {} |\n",
             params / 1e9,
             cell(4.0, false),
             cell(2.0, false),
@@ -129,5 +135,5 @@ fn main() {
             cell(4.85 / 8.0, true)
         );
     }
-    println!("\n(budget {gib} GiB, longest item {tokens} tokens, one sequence per pass: loading transient or KV cache + one layer's working set + logits included)");
+    out
 }

@@ -15,8 +15,8 @@
 //! - KV cache: `B · 2 · layers · kv_heads · head_dim · 4 · t`;
 //! - working set of one layer plus the head: attention scores and their softmax
 //!   `2 · heads · t² · 4` (one sequence at a time), the MLP's three `B·t · ffn · 4`
-//!   intermediates, and the logits, their log-softmax and their copy out,
-//!   `3 · min(B·t, LOGIT_ROWS) · vocab · 4`.
+//!   intermediates, and one chunk of logits, `min(B·t, LOGIT_ROWS) · vocab · 4`
+//!   (each row is reduced to its log-probability in place).
 //!
 //! Peak = weights + max(loading, KV cache + working set).
 
@@ -69,7 +69,7 @@ pub fn sequence_bytes(shape: &Shape, tokens: usize, batch: usize) -> (u64, u64) 
     let kv = 2 * shape.n_layer as u64 * (shape.n_kv_head * shape.head_dim) as u64 * 4 * rows;
     let working = 2 * shape.n_head as u64 * t * t * 4
         + 3 * rows * shape.ffn as u64 * 4
-        + 3 * rows.min(LOGIT_ROWS as u64) * shape.vocab as u64 * 4;
+        + rows.min(LOGIT_ROWS as u64) * shape.vocab as u64 * 4;
     (kv, working)
 }
 
@@ -227,11 +227,11 @@ mod tests {
         };
         let (kv, w) = sequence_bytes(&s, 10, 1);
         assert_eq!(kv, 2 * 2 * 16 * 4 * 10);
-        assert_eq!(w, 2 * 4 * 100 * 4 + 3 * 10 * 32 * 4 + 3 * 10 * 100 * 4);
+        assert_eq!(w, 2 * 4 * 100 * 4 + 3 * 10 * 32 * 4 + 10 * 100 * 4);
         // Three sequences: three KV caches and MLP rows, attention one at a time.
         let (kv3, w3) = sequence_bytes(&s, 10, 3);
         assert_eq!(kv3, 3 * kv);
-        assert_eq!(w3, 2 * 4 * 100 * 4 + 3 * 30 * 32 * 4 + 3 * 30 * 100 * 4);
+        assert_eq!(w3, 2 * 4 * 100 * 4 + 3 * 30 * 32 * 4 + 30 * 100 * 4);
     }
 
     #[test]

@@ -282,6 +282,32 @@ fn old_convention_records_and_other_numeric_paths_are_never_reused() {
     }
 }
 
+/// A next token the head has no row for is refused by name before any logits are
+/// computed (the head reads each row's target in place).
+#[test]
+fn a_next_token_outside_the_vocabulary_is_refused() {
+    let e = engine();
+    let cache = densing_eval::model::KvCache::empty();
+    let (h, _) = e.model().forward(&[1, 2, 3], &cache).unwrap();
+    let v = e.model().vocab_size() as u32;
+    let err = e
+        .model()
+        .next_token_logprobs(&h, &[5, 6, v])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("token id {v} outside the vocabulary")),
+        "{err}"
+    );
+    assert_eq!(
+        e.model()
+            .next_token_logprobs(&h, &[5, 6, v - 1])
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
 #[test]
 fn quantized_matmul_agrees_with_dequantized() {
     let q = Engine::load(
