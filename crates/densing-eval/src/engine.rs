@@ -325,11 +325,44 @@ fn md_f32(content: &gguf_file::Content, key: &str) -> Result<f32> {
     Ok(v.to_f32()?)
 }
 
+/// The environment variable candle reads, once, for how many rounds its pool of
+/// element-wise workers spins after an op before parking.
+const POOL_SPIN_VAR: &str = "CANDLE_BARRIER_POOL_SPIN_LIMIT";
+
+/// The environment variable candle's matmuls (and rayon) read for their threads.
+const THREADS_VAR: &str = "RAYON_NUM_THREADS";
+
+/// candle's element-wise pool spins 25,000 rounds (~0.5 ms) after every op before
+/// it parks, and while it spins it holds a core that the next GEMM's rayon workers
+/// need: on two cores that cost ~9% of the scoring time (BENCHMARKS.md, issue 20;
+/// 20, 200 and 2,000 rounds measured alike). 200 rounds still hands consecutive
+/// element-wise ops over without parking. Set before the pool is first used; a
+/// value the user set wins.
+///
+/// And candle asks for its thread count on every matmul, which (unless
+/// `RAYON_NUM_THREADS` is set) counts the physical cores by reading
+/// `/proc/cpuinfo` again: ~2,000 reads per 20 HumanEval items, ~3% of the
+/// scoring time. The count is read once here and given to it (and to rayon's
+/// pool, when not yet built) as `RAYON_NUM_THREADS`; a value the user set wins.
+fn tune_candle_threads() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os(POOL_SPIN_VAR).is_none() {
+            std::env::set_var(POOL_SPIN_VAR, "200");
+        }
+        if std::env::var_os(THREADS_VAR).is_none() {
+            let n = candle_core::utils::get_num_threads();
+            std::env::set_var(THREADS_VAR, n.to_string());
+        }
+    });
+}
+
 impl Engine {
     /// Load a model: a `.gguf` file (architectures `llama`, `qwen2`), or a Hugging
     /// Face directory with `config.json` (`model_type` llama, mistral or qwen2),
     /// `tokenizer.json` and `model.safetensors` or `model-*.safetensors` shards.
     pub fn load(path: &Path, opts: &EngineOptions) -> Result<Self> {
+        tune_candle_threads();
         if !path.exists() {
             bail!("model file {} does not exist", path.display());
         }
