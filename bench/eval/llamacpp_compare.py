@@ -17,7 +17,10 @@ continuation token, densing's per-token log-probs, seconds), then with llama.cpp
    tokens/s (sequence tokens / seconds), with logits for every position (what
    scoring needs) and with last-position logits only (llama.cpp's fastest path).
 
-Usage: llamacpp_compare.py MODEL.gguf DUMP.jsonl [THREADS] [--speed]
+With --last-logits-only, only the last-logits path is timed (no agreement): one
+round of the interleaved rounds in `bench/eval/speed.sh`.
+
+Usage: llamacpp_compare.py MODEL.gguf DUMP.jsonl [THREADS] [--speed | --last-logits-only]
 Prints a JSON report.
 """
 import json
@@ -57,6 +60,12 @@ def main():
     threads = int(args[2]) if len(args) > 2 else 2
     recs = [json.loads(l) for l in open(dump)]
     n_ctx = max(len(r["ids"]) for r in recs) + 64
+    if "--last-logits-only" in sys.argv:
+        tokens = sum(len(r["ids"]) for r in recs)
+        fast = last_logits_llama(model, n_ctx, threads)
+        print(json.dumps({"threads": threads, "sequence_tokens": tokens,
+                          "llamacpp_last_logits_tok_per_s": tokens / eval_seconds(fast, recs)}))
+        return
     llm = Llama(model_path=model, logits_all=True, n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=512,
                 n_threads=threads, n_threads_batch=threads, verbose=False)
     tok = lambda s: llm.tokenize(s.encode("utf-8"), add_bos=False, special=True)
@@ -115,23 +124,33 @@ def main():
     print(json.dumps(report, indent=2))
 
 
+def last_logits_llama(model, n_ctx, threads):
+    """llama.cpp computing logits for the last position only (its fastest path)."""
+    return Llama(model_path=model, logits_all=False, n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=512,
+                 n_threads=threads, n_threads_batch=threads, verbose=False)
+
+
+def eval_seconds(llm, recs):
+    """Seconds llama.cpp takes to evaluate densing's token sequences from scratch."""
+    seconds = 0.0
+    for r in recs:
+        llm.reset()
+        t = time.perf_counter()
+        llm.eval(r["ids"])
+        seconds += time.perf_counter() - t
+    return seconds
+
+
 def timings(model, recs, n_ctx, threads, llm_all):
     """Scored tokens/s on densing's own sequences: densing (from the dump), llama.cpp
     with logits for every position, llama.cpp with the last position's only."""
-    fast = Llama(model_path=model, logits_all=False, n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=512,
-                 n_threads=threads, n_threads_batch=threads, verbose=False)
+    fast = last_logits_llama(model, n_ctx, threads)
     tokens = sum(len(r["ids"]) for r in recs)
     out = {"threads": threads, "sequence_tokens": tokens,
            "densing_tok_per_s": tokens / sum(r["seconds"] for r in recs)}
     for name, llm in (("llamacpp_logits_all_tok_per_s", llm_all),
                       ("llamacpp_last_logits_tok_per_s", fast)):
-        seconds = 0.0
-        for r in recs:
-            llm.reset()
-            t = time.perf_counter()
-            llm.eval(r["ids"])
-            seconds += time.perf_counter() - t
-        out[name] = tokens / seconds
+        out[name] = tokens / eval_seconds(llm, recs)
     return out
 
 

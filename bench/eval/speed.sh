@@ -1,38 +1,74 @@
 #!/usr/bin/env bash
 # densing vs llama.cpp (llama-cpp-python in-process) on the same GGUF and HumanEval
-# items, side by side in one run: densing scores the items before and after
-# llama.cpp to bracket load drift on a shared machine, one item per forward pass
-# and BATCH items packed per pass; the load average is printed before, between and
-# after. Prints densing's tok/s of each run and llama.cpp's agreement/speed JSON
-# (`--speed`: logits_all path and last-logits prompt path). Then BBH 3-shot CoT
-# with prefix KV reuse through `densing eval`, packed (default) and one per pass.
-# Usage: bench/eval/speed.sh [ITEMS] [BATCH]   (needs .venv with
-# llama-cpp-python==0.3.36 and `cargo build --release --bin densing
-# -p densing-eval --example score_dump`)
+# items, and densing vs its own matmuls alone, side by side in interleaved rounds.
+#
+# This machine's speed drifts by up to 2x within a minute (other tenants of the
+# host), so one "before/after" bracket does not settle a ratio. Each round scores
+# the ITEMS items with densing one per pass and BATCH per pass, times llama.cpp's
+# last-logits path on densing's packed token sequences, and replays the packed
+# run's weight matmuls with candle's GEMM alone (examples/gemm_replay.rs: the
+# measured f32 limit for exactly this work); the order of densing and llama.cpp
+# alternates between rounds. The ratios are taken within a round and summarised
+# by their median and range over ROUNDS rounds. Once, before the rounds: the
+# agreement of densing's packed run with llama.cpp (and llama.cpp's logits_all
+# path). After them: BBH 3-shot CoT with prefix KV reuse, packed and one per pass.
+# Usage: bench/eval/speed.sh [ITEMS] [BATCH] [ROUNDS]   (needs .venv with
+# llama-cpp-python==0.3.36 and `cargo build --release --workspace --bin densing
+# --examples`)
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 n="${1:-20}"
 batch="${2:-8}"
+rounds="${3:-7}"
 target="${CARGO_TARGET_DIR:-$repo/target}/release"
 bin="$target/examples/score_dump"
 assets="${DENSING_ASSETS:-$repo/assets}"
 m="$assets/SmolLM2-135M-Instruct.Q4_1.gguf"
 h="$assets/HumanEval.jsonl.gz"
+py="$repo/.venv/bin/python"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 rate() { python3 -c "import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; print(round(sum(len(x['ids']) for x in r)/sum(x['seconds'] for x in r),1))" "$1"; }
+field() { python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))[sys.argv[2]],3))" "$1" "$2"; }
 lscpu | grep "Model name"; nproc; uptime
-"$bin" "$m" humaneval "$h" "$n" > "$tmp/one_before.jsonl" 2>/dev/null
-"$bin" "$m" humaneval "$h" "$n" --batch "$batch" > "$tmp/packed_before.jsonl" 2>/dev/null
-uptime
-"$repo/.venv/bin/python" "$repo/bench/eval/llamacpp_compare.py" "$m" "$tmp/packed_before.jsonl" 2 --speed > "$tmp/cmp.json"
-uptime
-"$bin" "$m" humaneval "$h" "$n" --batch "$batch" > "$tmp/packed_after.jsonl" 2>/dev/null
-"$bin" "$m" humaneval "$h" "$n" > "$tmp/one_after.jsonl" 2>/dev/null
-uptime
-echo "densing tok/s, one item per pass: before $(rate "$tmp/one_before.jsonl"), after $(rate "$tmp/one_after.jsonl")"
-echo "densing tok/s, $batch items per pass: before $(rate "$tmp/packed_before.jsonl"), after $(rate "$tmp/packed_after.jsonl")"
+
+echo "== agreement (packed run vs llama.cpp, all-position logits)"
+"$bin" "$m" humaneval "$h" "$n" --batch "$batch" > "$tmp/packed.jsonl" 2>/dev/null
+"$py" "$repo/bench/eval/llamacpp_compare.py" "$m" "$tmp/packed.jsonl" 2 --speed > "$tmp/cmp.json"
 python3 -c "import json,sys; r=json.load(open(sys.argv[1])); r.pop('per_item'); print(json.dumps(r, indent=2))" "$tmp/cmp.json"
+
+echo "== $rounds interleaved rounds, $n HumanEval items"
+printf 'round\tload\tone_per_pass\tpacked\tllamacpp_last\tpacked_over_llamacpp\tengine_gflops\tgemm_gflops\tengine_fraction_of_gemm\n' > "$tmp/rounds.tsv"
+densing() {
+    "$bin" "$m" humaneval "$h" "$n" > "$tmp/one.jsonl" 2>/dev/null
+    "$bin" "$m" humaneval "$h" "$n" --batch "$batch" > "$tmp/packed.jsonl" 2>/dev/null
+}
+llamacpp() {
+    "$py" "$repo/bench/eval/llamacpp_compare.py" "$m" "$tmp/packed.jsonl" 2 --last-logits-only > "$tmp/llama.json"
+}
+for r in $(seq "$rounds"); do
+    if (( r % 2 )); then densing; llamacpp; else llamacpp; densing; fi
+    "$target/examples/gemm_replay" "$tmp/packed.jsonl" "$batch" > "$tmp/replay.json"
+    one=$(rate "$tmp/one.jsonl"); packed=$(rate "$tmp/packed.jsonl")
+    last=$(field "$tmp/llama.json" llamacpp_last_logits_tok_per_s)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$(cut -d' ' -f1 /proc/loadavg)" "$one" "$packed" "$last" \
+        "$(python3 -c "print(round($packed/$last,3))")" "$(field "$tmp/replay.json" engine_gflops)" \
+        "$(field "$tmp/replay.json" gemm_gflops)" "$(field "$tmp/replay.json" engine_fraction_of_gemm)" >> "$tmp/rounds.tsv"
+    tail -1 "$tmp/rounds.tsv"
+done
+column -t "$tmp/rounds.tsv"
+python3 - "$tmp/rounds.tsv" <<'EOF'
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+col = lambda k: [float(r[k]) for r in rows]
+def show(name, xs):
+    print(f"{name}: median {statistics.median(xs):.3f}, range {min(xs):.3f}-{max(xs):.3f} over {len(xs)} rounds")
+show("densing packed / llama.cpp last-logits", col("packed_over_llamacpp"))
+show("densing packed / densing one per pass", [p / o for p, o in zip(col("packed"), col("one_per_pass"))])
+show("engine / its matmuls alone (fraction of the measured GEMM limit)", col("engine_fraction_of_gemm"))
+show("engine GFLOP/s / theoretical 166 (2 cores x 2.6 GHz x 32)", [g / 166 for g in col("engine_gflops")])
+show("GEMM replay GFLOP/s / theoretical 166", [g / 166 for g in col("gemm_gflops")])
+EOF
 echo "== BBH date_understanding, 3-shot CoT, first 24 items, prefix reuse"
 for b in auto 1; do
     extra=()
