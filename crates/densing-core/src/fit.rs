@@ -5,7 +5,7 @@
 //! exponents of the loss law; γ and l of the score map) the model is linear in
 //! the rest. [`GridPolish`] exploits this: it scans a grid over the nonlinear
 //! parameters, solving the linear part in closed form at each cell, keeps the
-//! grid's local minima as starts, and polishes each with argmin's L-BFGS on the
+//! grid's local minima as starts, and polishes each with L-BFGS ([`crate::lbfgs`]) on the
 //! true objective, finished by Newton where the problem has a Hessian. Bootstrap
 //! replicates start from the full-data optima instead
 //! ([`GridPolish::solve_replicate`]). The best polished point is the fit; how many distinct optima
@@ -15,14 +15,11 @@
 //! integer multiplicities, and a held-out point has weight 0. Nothing is copied.
 
 use crate::error::{Error, Result};
+use crate::lbfgs::{minimize, EvalError};
 use crate::newton::{newton, Polished};
 pub use crate::problem::Problem;
-use argmin::core::{CostFunction, Executor, Gradient, State};
-use argmin::solver::linesearch::MoreThuenteLineSearch;
-use argmin::solver::quasinewton::LBFGS;
 use nalgebra::{DMatrix, DVector};
 use serde::Serialize;
-use std::sync::Mutex;
 
 /// Grid scan over the nonlinear parameters, then L-BFGS polish of the best starts.
 #[derive(Debug, Clone, Copy)]
@@ -94,57 +91,6 @@ pub struct Replicated {
     pub fell_back: bool,
 }
 
-/// The cost as L-BFGS sees it: divided by the start's cost, so its stopping
-/// tolerances are relative. (Absolute tolerances stop early on data whose
-/// objective is tiny, e.g. 1e-7 for a ladder with 1e-4 noise.)
-struct Objective<'p, P: ?Sized> {
-    problem: &'p P,
-    w: &'p [f64],
-    scale: f64,
-    /// The last point whose cost came with its gradient
-    /// ([`Problem::cost_with_gradient`]), and that gradient: argmin's line
-    /// search asks for the cost and then the gradient of each trial point,
-    /// and L-BFGS the gradient of the accepted one again.
-    last: Mutex<Option<(Vec<f64>, Vec<f64>)>>,
-}
-
-impl<P: Problem + ?Sized> CostFunction for Objective<'_, P> {
-    type Param = Vec<f64>;
-    type Output = f64;
-    fn cost(&self, p: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
-        let (c, g) = self.problem.cost_with_gradient(p, self.w);
-        if let Some(g) = g {
-            *self.last.lock().expect("not poisoned") = Some((p.clone(), g));
-        }
-        let c = c / self.scale;
-        // A NaN would send the line search into an endless loop; stop instead.
-        if c.is_nan() {
-            return Err(argmin::core::Error::msg("cost is NaN"));
-        }
-        Ok(c)
-    }
-}
-
-impl<P: Problem + ?Sized> Gradient for Objective<'_, P> {
-    type Param = Vec<f64>;
-    type Gradient = Vec<f64>;
-    fn gradient(&self, p: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
-        let cached = match &*self.last.lock().expect("not poisoned") {
-            Some((q, g)) if q == p => Some(g.clone()),
-            _ => None,
-        };
-        let g: Vec<f64> = cached
-            .unwrap_or_else(|| self.problem.gradient(p, self.w))
-            .into_iter()
-            .map(|g| g / self.scale)
-            .collect();
-        if g.iter().any(|v| !v.is_finite()) {
-            return Err(argmin::core::Error::msg("gradient is not finite"));
-        }
-        Ok(g)
-    }
-}
-
 impl GridPolish {
     /// Polish one start: L-BFGS, then, where the problem has an analytic
     /// Hessian, damped Newton ([`crate::newton`]) from its end point, so every
@@ -165,7 +111,12 @@ impl GridPolish {
         }
     }
 
-    /// Polish one start with argmin's L-BFGS; returns the best point seen.
+    /// Polish one start by L-BFGS ([`crate::lbfgs`]) on the cost divided by
+    /// the start's, so that its stopping tolerances are relative (absolute ones
+    /// stop early on data whose objective is tiny, e.g. 1e-7 for a ladder with
+    /// 1e-4 noise); returns the best point seen, or the start if an evaluation
+    /// failed (a NaN cost would send the line search into an endless loop) or
+    /// nothing was better.
     fn lbfgs<P: Problem + ?Sized>(
         &self,
         problem: &P,
@@ -173,49 +124,40 @@ impl GridPolish {
         start: Vec<f64>,
     ) -> (Vec<f64>, f64) {
         let start_cost = problem.cost(&start, w);
-        let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
-            .with_tolerance_grad(1e-12)
-            .and_then(|s| s.with_tolerance_cost(1e-15));
-        let run = solver.and_then(|solver| {
-            // A cost below ~1e-10 per observation (residuals ~1e-5) is exact
-            // for every law here; without the floor, noise-free data would keep
-            // L-BFGS shrinking the cost by orders of magnitude until max_iters.
-            let floor = 1e-10 * problem.n_obs() as f64;
-            let scale = if start_cost.is_finite() {
-                start_cost.max(floor)
-            } else {
-                1.0
-            };
-            let last = Mutex::new(None);
-            Executor::new(
-                Objective {
-                    problem,
-                    w,
-                    scale,
-                    last,
-                },
-                solver,
-            )
-            .configure(|s| s.param(start.clone()).max_iters(self.max_iters))
-            .run()
-        });
-        match run {
-            Ok(res) => {
-                let state = res.state();
-                match state.get_best_param() {
-                    Some(p) if state.get_best_cost().is_finite() => {
-                        let cost = problem.cost(p, w);
-                        if cost <= start_cost {
-                            (p.clone(), cost)
-                        } else {
-                            (start, start_cost)
-                        }
-                    }
-                    _ => (start, start_cost),
+        // A cost below ~1e-10 per observation (residuals ~1e-5) is exact
+        // for every law here; without the floor, noise-free data would keep
+        // L-BFGS shrinking the cost by orders of magnitude until max_iters.
+        let floor = 1e-10 * problem.n_obs() as f64;
+        let scale = if start_cost.is_finite() {
+            start_cost.max(floor)
+        } else {
+            1.0
+        };
+        let eval = |x: &[f64], g: &mut [f64]| {
+            let (c, grad) = problem.cost_with_gradient(x, w);
+            let c = c / scale;
+            if c.is_nan() {
+                return Err(EvalError);
+            }
+            let grad = grad.unwrap_or_else(|| problem.gradient(x, w));
+            for (gi, v) in g.iter_mut().zip(grad) {
+                *gi = v / scale;
+            }
+            if g.iter().any(|v| !v.is_finite()) {
+                return Err(EvalError);
+            }
+            Ok(c)
+        };
+        match minimize(eval, &start, self.max_iters, 1e-12, 1e-15) {
+            Ok((p, best)) if best.is_finite() => {
+                let cost = problem.cost(&p, w);
+                if cost <= start_cost {
+                    (p, cost)
+                } else {
+                    (start, start_cost)
                 }
             }
-            // A line search can fail on a flat or kinked stretch; keep the start.
-            Err(_) => (start, start_cost),
+            _ => (start, start_cost),
         }
     }
 

@@ -16,6 +16,7 @@ pub mod error;
 pub mod family;
 pub mod fit;
 pub mod law;
+pub mod lbfgs;
 pub mod loss;
 pub mod newton;
 pub mod predict;
