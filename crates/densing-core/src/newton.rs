@@ -2,7 +2,10 @@
 //!
 //! Each step solves `(H + μ·diag(|H|)) p = −g` (Levenberg–Marquardt damping of
 //! the exact Hessian, Cholesky on the stack) and accepts it when the objective
-//! falls; μ shrinks after a step the quadratic model predicted well and grows
+//! falls (the trial is evaluated with its gradient and Hessian at once: most
+//! steps are accepted, 88% of the score map's and 66% of the loss law's on the
+//! OLMo-2 ladder, and a separate cost pass before each was ~30% of the
+//! score map's polish); μ shrinks after a step the quadratic model predicted well and grows
 //! after a poor or rejected one, so the method is a gradient-like descent far
 //! from an optimum and Newton (quadratic convergence) near it. Converged means
 //! the Hessian is positive definite and either the undamped Newton step is below
@@ -81,7 +84,8 @@ pub struct Polished {
     /// The undamped Newton step from `theta` is negligible (a local minimum;
     /// on a pinned bound, with the gradient pushing outward).
     pub converged: bool,
-    /// Objective evaluations with Hessian (one per accepted step, plus the first).
+    /// Objective evaluations with Hessian (one per trial step, plus the first
+    /// and one per pin or release).
     pub hessians: usize,
 }
 
@@ -349,7 +353,11 @@ pub fn newton<P: Problem + ?Sized>(
             }
             continue;
         };
-        let ft = problem.cost(&trial.as_slice()[..k], w);
+        // The trial's cost comes with its gradient and Hessian, which an
+        // accepted step (most of them) needs next.
+        let (mut gt, mut ht) = (Vector::zeros(), Mat::identity());
+        let ft = evaluate(problem, w, &trial, k, &pinned, &mut gt, &mut ht)?;
+        hessians += 1;
         let predicted = -(gm.dot(&step) + 0.5 * step.dot(&(hm * step)));
         if ft.is_finite() && ft <= f {
             let ratio = if predicted > 0.0 {
@@ -357,9 +365,7 @@ pub fn newton<P: Problem + ?Sized>(
             } else {
                 1.0
             };
-            x = trial;
-            f = evaluate(problem, w, &x, k, &pinned, &mut g, &mut h)?;
-            hessians += 1;
+            (x, f, g, h) = (trial, ft, gt, ht);
             stalled = false;
             if ratio > 0.75 {
                 mu = if mu < 1e-9 { 0.0 } else { mu / 4.0 };

@@ -34,7 +34,9 @@ pub trait Problem: Sync {
     fn largest(&self) -> Vec<bool>;
     /// Cost at `θ`, with its gradient and Hessian (row-major `k×k`) written
     /// into `grad` and `hess` without allocating; `None` when the problem has
-    /// no analytic Hessian (then L-BFGS polishes instead of Newton).
+    /// no analytic Hessian (then L-BFGS polishes instead of Newton). The cost
+    /// must equal [`Problem::cost`] to the bit: the Newton polish judges its
+    /// trial steps by it ([`crate::newton`]).
     fn hessian(
         &self,
         _theta: &[f64],

@@ -97,14 +97,18 @@ impl Problem for ScoreProblem {
         grad.fill(0.0);
         let mut upper = [0.0; 10];
         let mut cost = 0.0;
+        let c = d * c1;
         for i in (0..self.n_obs()).filter(|&i| w[i] != 0.0) {
             let z = gamma * (self.loss[i] - l);
-            let tau = sigmoid(z);
+            let denom = 1.0 + (-z).exp();
+            let tau = 1.0 / denom;
             let t1 = tau * (1.0 - tau);
             let t2 = t1 * (1.0 - 2.0 * tau);
             let h = 1.0 + c1 * tau;
             let r = d * h - self.score[i];
-            cost += 0.5 * w[i] * r * r;
+            // The cost as `cost` computes it (`c/(1 + e^{−z}) + d`), to the
+            // bit, which the Newton polish relies on.
+            cost += 0.5 * w[i] * (c / denom + d - self.score[i]).powi(2);
             // ∂S/∂(s₂, g, l, s₁) = (d·∂h, σ′(s₁)·h) and the upper triangle of
             // ∇²S (row-major: 00 01 02 03 11 12 13 22 23 33), h linear in σ(s₂)
             // and S linear in σ(s₁).
