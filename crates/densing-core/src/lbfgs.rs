@@ -56,8 +56,7 @@ where
     let mut prev_cost = f64::INFINITY;
     let (mut best, mut best_cost) = (x.clone(), f64::INFINITY);
     update_best(&x, cost, &mut best, &mut best_cost);
-    // Curvature pairs sᵢ = x_{i+1} − xᵢ, yᵢ = g_{i+1} − gᵢ, oldest first.
-    let (mut s, mut y): (Vec<Vec<f64>>, Vec<Vec<f64>>) = (Vec::new(), Vec::new());
+    let mut pairs = Pairs::new(k);
     let (mut d, mut trial, mut trial_g) = (vec![0.0; k], vec![0.0; k], vec![0.0; k]);
     let mut iter = 0;
     loop {
@@ -71,16 +70,11 @@ where
         {
             break;
         }
-        direction(&s, &y, &g, &mut d);
+        pairs.direction(&g, &mut d);
         let Ok(next) = line_search(&mut eval, &x, cost, &g, &d, &mut trial, &mut trial_g) else {
             break;
         };
-        if iter >= MEMORY as u64 {
-            s.remove(0);
-            y.remove(0);
-        }
-        s.push(trial.iter().zip(&x).map(|(a, b)| a - b).collect());
-        y.push(trial_g.iter().zip(&g).map(|(a, b)| a - b).collect());
+        pairs.push(&x, &trial, &g, &trial_g);
         std::mem::swap(&mut x, &mut trial);
         std::mem::swap(&mut g, &mut trial_g);
         prev_cost = cost;
@@ -89,6 +83,106 @@ where
         iter += 1;
     }
     Ok((best, best_cost))
+}
+
+/// The last [`MEMORY`] curvature pairs `sᵢ = x_{i+1} − xᵢ`, `yᵢ = g_{i+1} −
+/// gᵢ` in a ring (the oldest overwritten, as argmin pops it), each with
+/// `yᵢᵀsᵢ` and `yᵢᵀyᵢ` computed once when it is stored (argmin recomputes
+/// them, with the same products in the same order, every iteration).
+struct Pairs {
+    k: usize,
+    s: Vec<f64>,
+    y: Vec<f64>,
+    ys: [f64; MEMORY],
+    yy: [f64; MEMORY],
+    /// Slot of the oldest pair, and how many are stored.
+    head: usize,
+    len: usize,
+}
+
+impl Pairs {
+    fn new(k: usize) -> Self {
+        Pairs {
+            k,
+            s: vec![0.0; MEMORY * k],
+            y: vec![0.0; MEMORY * k],
+            ys: [0.0; MEMORY],
+            yy: [0.0; MEMORY],
+            head: 0,
+            len: 0,
+        }
+    }
+
+    /// The slot of the `i`-th pair, oldest first.
+    fn slot(&self, i: usize) -> usize {
+        (self.head + i) % MEMORY
+    }
+
+    fn pair(&self, slot: usize) -> (&[f64], &[f64]) {
+        let r = slot * self.k..(slot + 1) * self.k;
+        (&self.s[r.clone()], &self.y[r])
+    }
+
+    fn push(&mut self, x: &[f64], x1: &[f64], g: &[f64], g1: &[f64]) {
+        let slot = if self.len < MEMORY {
+            self.len += 1;
+            self.slot(self.len - 1)
+        } else {
+            let oldest = self.head;
+            self.head = (self.head + 1) % MEMORY;
+            oldest
+        };
+        let r = slot * self.k..(slot + 1) * self.k;
+        for (((si, yi), (a, b)), (c, e)) in self.s[r.clone()]
+            .iter_mut()
+            .zip(&mut self.y[r])
+            .zip(x1.iter().zip(x))
+            .zip(g1.iter().zip(g))
+        {
+            *si = a - b;
+            *yi = c - e;
+        }
+        let (s, y) = self.pair(slot);
+        (self.ys[slot], self.yy[slot]) = (dot(y, s), dot(y, y));
+    }
+
+    /// The two-loop recursion: `d = −H·g` with `H` the L-BFGS inverse
+    /// Hessian of the pairs, scaled by `γ = sᵀy/yᵀy` of the newest pair.
+    fn direction(&self, g: &[f64], d: &mut [f64]) {
+        let m = self.len;
+        let gamma = if m > 0 {
+            let newest = self.slot(m - 1);
+            self.ys[newest] / self.yy[newest]
+        } else {
+            1.0
+        };
+        let (mut alpha, mut rho) = ([0.0; MEMORY], [0.0; MEMORY]);
+        let q = d;
+        q.copy_from_slice(g);
+        for i in (0..m).rev() {
+            let slot = self.slot(i);
+            let (s, y) = self.pair(slot);
+            rho[i] = 1.0 / self.ys[slot];
+            alpha[i] = dot(s, q) * rho[i];
+            for (qj, yj) in q.iter_mut().zip(y) {
+                *qj -= yj * alpha[i];
+            }
+        }
+        let r = q;
+        for rj in r.iter_mut() {
+            *rj *= gamma;
+        }
+        for (i, (&a, &rh)) in alpha.iter().zip(&rho).enumerate().take(m) {
+            let (s, y) = self.pair(self.slot(i));
+            let beta = dot(y, r) * rh;
+            for (rj, sj) in r.iter_mut().zip(s) {
+                *rj += sj * (a - beta);
+            }
+        }
+        for rj in r.iter_mut() {
+            *rj *= -1.0;
+        }
+    }
 }
 
 /// argmin's `IterState::update`: a strictly lower cost (or a first infinite
@@ -106,39 +200,6 @@ fn update_best(x: &[f64], cost: f64, best: &mut [f64], best_cost: &mut f64) {
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(a, b)| a * b).sum()
-}
-
-/// The two-loop recursion: `d = −H·g` with `H` the L-BFGS inverse Hessian
-/// of the pairs `(s, y)`, scaled by `γ = sᵀy/yᵀy` of the newest pair.
-fn direction(s: &[Vec<f64>], y: &[Vec<f64>], g: &[f64], d: &mut [f64]) {
-    let m = s.len();
-    let gamma = match (s.last(), y.last()) {
-        (Some(sk), Some(yk)) => dot(sk, yk) / dot(yk, yk),
-        _ => 1.0,
-    };
-    let (mut alpha, mut rho) = ([0.0; MEMORY], [0.0; MEMORY]);
-    let q = d;
-    q.copy_from_slice(g);
-    for i in (0..m).rev() {
-        rho[i] = 1.0 / dot(&y[i], &s[i]);
-        alpha[i] = dot(&s[i], q) * rho[i];
-        for (qj, yj) in q.iter_mut().zip(&y[i]) {
-            *qj -= yj * alpha[i];
-        }
-    }
-    let r = q;
-    for rj in r.iter_mut() {
-        *rj *= gamma;
-    }
-    for i in 0..m {
-        let beta = dot(&y[i], r) * rho[i];
-        for (rj, sj) in r.iter_mut().zip(&s[i]) {
-            *rj += sj * (alpha[i] - beta);
-        }
-    }
-    for rj in r.iter_mut() {
-        *rj *= -1.0;
-    }
 }
 
 /// A trial step of the line search: its length, and the objective and its
