@@ -222,7 +222,7 @@ impl GridPolish {
             for t in optima {
                 let start = problem.warm_start(t);
                 if let Some((_, b)) = &best {
-                    if problem.cost(&start, w) > RIVAL_FACTOR * b.cost {
+                    if problem.cost_exceeds(&start, w, RIVAL_FACTOR * b.cost) {
                         continue;
                     }
                 }

@@ -19,6 +19,13 @@ pub trait Problem: Sync {
     fn cost_with_gradient(&self, theta: &[f64], w: &[f64]) -> (f64, Option<Vec<f64>>) {
         (self.cost(theta, w), None)
     }
+    /// `cost(θ, w) > bound`. A problem may stop summing its (non-negative)
+    /// terms as soon as a partial sum passes `bound`, which gives the same
+    /// answer: the warm path's rival check ([`crate::fit::RIVAL_FACTOR`])
+    /// asks this of optima whose cost is often far above the bound.
+    fn cost_exceeds(&self, theta: &[f64], w: &[f64], bound: f64) -> bool {
+        self.cost(theta, w) > bound
+    }
     /// Residuals (model − data, in the objective's units) of every observation.
     fn residuals(&self, theta: &[f64]) -> Vec<f64>;
     /// Separable grid scan: candidate starts, best first, at most `keep`.
