@@ -6,7 +6,8 @@
 //! xtol 1e-10, steps in `[√ε, ∞)` starting at 1), which densing used until
 //! this module: the same floating-point operations in the same order, so the
 //! same iterates to the last bit (`tests/lbfgs.rs` runs both on the same
-//! starts) and `densing predict --json` and `densing fit --json` unchanged.
+//! starts); replacing argmin by it left `densing predict --json` and
+//! `densing fit --json` byte-identical.
 //!
 //! Why hand-written: a sampling profile of `densing predict` (two OLMo-2
 //! targets, 300 replicates) put 32% of the samples in the L-BFGS polishes of
