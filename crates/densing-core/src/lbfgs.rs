@@ -9,6 +9,12 @@
 //! starts); replacing argmin by it left `densing predict --json` and
 //! `densing fit --json` byte-identical.
 //!
+//! Source: argmin 0.11.0 (crates.io, `solver/quasinewton/lbfgs.rs` and
+//! `solver/linesearch/morethuente.rs`), © Stefan Kroboth and the argmin
+//! developers, licensed MIT OR Apache-2.0; this transcription is used under its
+//! MIT terms (the permission notice: LICENSE-MIT of this repository reproduces
+//! the same MIT text).
+//!
 //! Why hand-written: a sampling profile of `densing predict` (two OLMo-2
 //! targets, 300 replicates) put 32% of the samples in the L-BFGS polishes of
 //! the loss law's fallbacks, and three quarters of those in argmin's own
