@@ -62,6 +62,14 @@ impl ScoreProblem {
     pub fn one_branch(&self, m: &ScoreMap) -> bool {
         self.loss.iter().all(|&x| x < m.l) || self.loss.iter().all(|&x| x > m.l)
     }
+
+    /// The objective's terms `½·w·(S(L) − score)²` of the points with weight,
+    /// in order: summed by `cost`, partially by `cost_exceeds`.
+    fn terms<'a>(&'a self, m: ScoreMap, w: &'a [f64]) -> impl Iterator<Item = f64> + 'a {
+        (0..self.n_obs())
+            .filter(move |&i| w[i] != 0.0)
+            .map(move |i| 0.5 * w[i] * (m.score(self.loss[i]) - self.score[i]).powi(2))
+    }
 }
 
 impl Problem for ScoreProblem {
@@ -74,11 +82,7 @@ impl Problem for ScoreProblem {
     }
 
     fn cost(&self, theta: &[f64], w: &[f64]) -> f64 {
-        let m = self.map(theta);
-        (0..self.n_obs())
-            .filter(|&i| w[i] != 0.0)
-            .map(|i| 0.5 * w[i] * (m.score(self.loss[i]) - self.score[i]).powi(2))
-            .sum()
+        self.terms(self.map(theta), w).sum()
     }
 
     /// [`Problem::cost`]'s sum in its order, stopped once it passes `bound`
@@ -92,14 +96,12 @@ impl Problem for ScoreProblem {
         if ![m.c, m.gamma, m.l, m.d].iter().all(|v| v.is_finite()) {
             return self.cost(theta, w) > bound;
         }
-        let mut sum = 0.0;
-        for i in (0..self.n_obs()).filter(|&i| w[i] != 0.0) {
-            sum += 0.5 * w[i] * (m.score(self.loss[i]) - self.score[i]).powi(2);
-            if sum > bound {
-                return true;
-            }
-        }
-        false
+        self.terms(m, w)
+            .scan(0.0, |sum, t| {
+                *sum += t;
+                Some(*sum)
+            })
+            .any(|sum| sum > bound)
     }
 
     /// `S = d·h` with `h = 1 + (σ(s₂) − 1)·τ`, `τ = σ(z)`, `z = γ(L − l)`,

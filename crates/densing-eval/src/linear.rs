@@ -76,6 +76,16 @@ impl Linear {
         }
     }
 
+    /// Rows of `W` (the width of `x·Wᵀ`).
+    pub fn out_features(&self) -> Result<usize> {
+        Ok(match self {
+            Linear::Candle(QMatMul::QTensor(q)) => q.shape().dims2()?.0,
+            Linear::Candle(QMatMul::Tensor(t) | QMatMul::TensorF16(t)) | Linear::Bf16(t) => {
+                t.dims2()?.0
+            }
+        })
+    }
+
     /// The matrix as a dense f32 tensor (the embedding is gathered by row).
     pub fn dense_f32(&self) -> Result<Tensor> {
         Ok(match self {

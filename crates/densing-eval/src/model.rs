@@ -9,7 +9,6 @@
 //! (`x / sqrt(mean(x²) + ε) · g`) and causal softmax attention scaled by `1/√d_head`.
 
 use anyhow::{bail, Result};
-use candle_core::quantized::QMatMul;
 use candle_core::{DType, Device, Storage, Tensor};
 use rayon::prelude::*;
 
@@ -394,7 +393,7 @@ impl Llama {
         if n != next.len() {
             bail!("{n} positions but {} next tokens", next.len());
         }
-        let vocab = self.lm_head_rows()?;
+        let vocab = self.lm_head.out_features()?;
         if let Some(&tok) = next.iter().find(|&&t| t as usize >= vocab) {
             bail!("token id {tok} outside the vocabulary");
         }
@@ -420,17 +419,6 @@ impl Llama {
             out.extend(rows);
         }
         Ok(out)
-    }
-
-    /// Output rows of the LM head (the vocabulary the logits cover).
-    fn lm_head_rows(&self) -> Result<usize> {
-        Ok(match &self.lm_head {
-            Linear::Candle(m) => match m {
-                QMatMul::QTensor(q) => q.shape().dims2()?.0,
-                QMatMul::Tensor(t) | QMatMul::TensorF16(t) => t.dims2()?.0,
-            },
-            Linear::Bf16(t) => t.dims2()?.0,
-        })
     }
 }
 
