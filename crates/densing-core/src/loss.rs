@@ -119,7 +119,8 @@ impl LossProblem {
     fn predict(&self, i: usize, e: f64, a: f64, alpha: f64, b: f64, beta: f64) -> (f64, [f64; 3]) {
         let u = [e, a - alpha * self.ln_n[i], b - beta * self.ln_d[i]];
         let m = u.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let ex = [(u[0] - m).exp(), (u[1] - m).exp(), (u[2] - m).exp()];
+        // The largest term's is e⁰ = 1 exactly: one exp in three saved.
+        let ex = u.map(|v| if v == m { 1.0 } else { (v - m).exp() });
         let s = ex[0] + ex[1] + ex[2];
         (m + s.ln(), [ex[0] / s, ex[1] / s, ex[2] / s])
     }
