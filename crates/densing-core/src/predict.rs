@@ -450,8 +450,9 @@ pub struct PredictConfig {
 /// ~20 final points has close and distant minima that a warm start misses
 /// (on the OLMo-2 ladder, `examples/warm_vs_grid.rs`: 43 of 8,000 warm
 /// replicates ended in another minimum than the grid's, mostly a worse one,
-/// and moved interval ends by up to 37%), and the scan costs 0.4 of the
-/// two-target `densing predict`'s 3.5 CPU s. Step 2's are warm-started.
+/// and moved interval ends by up to 37%), and the full grid made the
+/// two-target `densing predict` 3.5 CPU s instead of 3.0. Step 2's are
+/// warm-started.
 /// `tick` is called once per finished replicate (progress).
 pub fn fit_task(
     task: &str,
