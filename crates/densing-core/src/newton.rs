@@ -50,8 +50,9 @@
 //! before, walked `s` out one unit per step, with rejected steps between:
 //! the `s` system is nearly singular there. On the OLMo-2 ladder's score
 //! maps, 300 replicates of each of the eight tasks from the full-data
-//! optimum, that took 10.4 Hessians per replicate, the clipped step 6.2; the
-//! full-grid path still agrees in every replicate, seeds 1–3 × 500.)
+//! optimum, that took 10.4 Hessians per replicate, the clipped step 6.2;
+//! every replicate still reaches the full-grid path's optimum:
+//! `examples/warm_vs_grid.rs`, 500 per task at seed 1, 1,000 at 20241205.)
 //!
 //! Why hand-written rather than argmin's L-BFGS: bootstrap replicates start next
 //! to their optimum, where Newton with the exact 4×4 or 5×5 Hessian converges in

@@ -231,9 +231,11 @@ fn score_map_replicates_converge_in_a_few_newton_steps() {
         .filter(|r| !r.run.ends_with("-0.5xC"));
     let s = Settings::default();
     for (task, runs) in &ladder.tasks {
-        let mut anchors: Vec<AnchorPoint> = runs
+        // The ideal point (0, 1) last, as in `densing predict`'s step 2.
+        let anchors: Vec<AnchorPoint> = runs
             .iter()
             .flat_map(|r| r.step2_points(&s))
+            .chain([(0.0, 1.0)])
             .map(|(loss, score)| AnchorPoint {
                 loss,
                 score,
@@ -243,14 +245,6 @@ fn score_map_replicates_converge_in_a_few_newton_steps() {
                 line: 0,
             })
             .collect();
-        anchors.push(AnchorPoint {
-            loss: 0.0,
-            score: 1.0,
-            model: None,
-            task: None,
-            heldout: false,
-            line: 0,
-        });
         let p = ScoreProblem::new(&anchors);
         let full = fit(&p, &GridPolish::default()).unwrap();
         let start = p.warm_start(&full.theta);
