@@ -40,6 +40,20 @@ pub struct AnchorPoint {
     pub line: u64,
 }
 
+impl AnchorPoint {
+    /// An anchor not read from a file (no model, task or line), in the fit.
+    pub fn new(loss: f64, score: f64) -> Self {
+        AnchorPoint {
+            loss,
+            score,
+            model: None,
+            task: None,
+            heldout: false,
+            line: 0,
+        }
+    }
+}
+
 /// Read a ladder CSV: required columns `params`, `tokens`, `loss`; optional `run`,
 /// `task`, `score`, `step`; everything else ignored.
 pub fn read_ladder(path: &Path) -> Result<Vec<LadderPoint>> {

@@ -487,10 +487,10 @@ pub fn fit_task_by(
     let mut anchors: Vec<AnchorPoint> = per_run
         .iter()
         .flatten()
-        .map(|&(loss, score)| anchor(loss, score))
+        .map(|&(loss, score)| AnchorPoint::new(loss, score))
         .collect();
     let scores: Vec<(f64, f64)> = per_run.iter().flatten().copied().collect();
-    anchors.push(anchor(0.0, 1.0));
+    anchors.push(AnchorPoint::new(0.0, 1.0));
     let step2 = ScoreStep::fit(&anchors, &format!("step 2 of `{task}`"))?;
     let (law, map) = (step1.law(), step2.map());
 
@@ -564,17 +564,6 @@ pub fn fit_task_by(
         scores,
         replicates,
     })
-}
-
-fn anchor(loss: f64, score: f64) -> AnchorPoint {
-    AnchorPoint {
-        loss,
-        score,
-        model: None,
-        task: None,
-        heldout: false,
-        line: 0,
-    }
 }
 
 /// Fit every task of the ladder.

@@ -143,12 +143,12 @@ impl Problem for ScoreProblem {
             cost += 0.5 * w[i] * (c / denom + d - self.score[i]).powi(2);
             let v = [tau, t1 * z, t1, h];
             let wv = v.map(|x| w[i] * x);
-            let mut u = 0;
-            for a in 0..4 {
-                for b in a..4 {
-                    vv[u] += wv[a] * v[b];
-                    u += 1;
-                }
+            let pairs = wv
+                .iter()
+                .enumerate()
+                .flat_map(|(a, wa)| v[a..].iter().map(move |vb| wa * vb));
+            for (acc, p) in vv.iter_mut().zip(pairs) {
+                *acc += p;
             }
             let wr = w[i] * r;
             let t2z = t2 * z;

@@ -209,14 +209,7 @@ fn score_map_polishes_are_argmins_to_the_bit() {
             .iter()
             .flat_map(|r| r.step2_points(&Settings::default()))
             .chain([(0.0, 1.0)])
-            .map(|(loss, score)| AnchorPoint {
-                loss,
-                score,
-                model: None,
-                task: None,
-                heldout: false,
-                line: 0,
-            })
+            .map(|(loss, score)| AnchorPoint::new(loss, score))
             .collect();
         let p = ScoreProblem::new(&anchors);
         let n = compare(&p, 4, &format!("{task} step 2"));

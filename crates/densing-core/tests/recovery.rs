@@ -99,7 +99,7 @@ proptest! {
             .map(|i| {
                 let loss = l - 1.0 + 2.0 * i as f64 / 24.0;
                 let eps: f64 = rng.random_range(-1.0..1.0) * 1e-3;
-                AnchorPoint { loss, score: truth.score(loss) + eps, model: None, task: None, heldout: false, line: 0 }
+                AnchorPoint::new(loss, truth.score(loss) + eps)
             })
             .collect();
         let p = ScoreProblem::new(&pts);

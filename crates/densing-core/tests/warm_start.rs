@@ -29,6 +29,20 @@ fn chinchilla() -> Vec<LadderPoint> {
     pts
 }
 
+/// The bundled OLMo-2 ladder's `tasks`, the runs without 0.5×C (as
+/// `bench/predict/run.sh` fits them).
+fn olmo_ladder(tasks: &[&str]) -> Ladder {
+    let text =
+        std::fs::read_to_string(data("olmo_ladder/checkpoints.csv")).expect("bundled OLMo ladder");
+    let pts = parse_ladder(&Table::parse("checkpoints.csv", &text).unwrap()).unwrap();
+    let names: Vec<String> = tasks.iter().map(|t| t.to_string()).collect();
+    Ladder::new("checkpoints.csv", &pts, 5)
+        .unwrap()
+        .tasks_named(&names)
+        .unwrap()
+        .filter(|r| !r.run.ends_with("-0.5xC"))
+}
+
 fn close(a: f64, b: f64, rel: f64) -> bool {
     (a - b).abs() <= rel * a.abs().max(b.abs()).max(1e-300)
 }
@@ -84,14 +98,10 @@ fn analytic_hessians_match_finite_differences() {
     let anchors: Vec<AnchorPoint> = (0..40)
         .map(|i| {
             let loss = 0.5 + 0.05 * i as f64;
-            AnchorPoint {
+            AnchorPoint::new(
                 loss,
-                score: 0.25 + 0.7 / (1.0 + (4.0 * (loss - 1.4)).exp()) + 0.01 * (i % 4) as f64,
-                model: None,
-                task: None,
-                heldout: false,
-                line: 0,
-            }
+                0.25 + 0.7 / (1.0 + (4.0 * (loss - 1.4)).exp()) + 0.01 * (i % 4) as f64,
+            )
         })
         .collect();
     let sp = ScoreProblem::new(&anchors);
@@ -131,14 +141,7 @@ fn chinchilla_warm_replicates_equal_the_full_grid_path() {
 
 #[test]
 fn olmo_ladder_warm_replicates_equal_the_full_grid_path() {
-    let path = data("olmo_ladder/checkpoints.csv");
-    let text = std::fs::read_to_string(&path).expect("bundled OLMo ladder");
-    let pts = parse_ladder(&Table::parse("checkpoints.csv", &text).unwrap()).unwrap();
-    let ladder = Ladder::new("checkpoints.csv", &pts, 5)
-        .unwrap()
-        .tasks_named(&["hellaswag_val".into(), "arc_easy_test".into()])
-        .unwrap()
-        .filter(|r| !r.run.ends_with("-0.5xC"));
+    let ladder = olmo_ladder(&["hellaswag_val", "arc_easy_test"]);
     let cfg = PredictConfig {
         settings: Settings::default(),
         replicates: 24,
@@ -179,14 +182,7 @@ fn newton_pins_an_asymptote_only_where_it_belongs_on_its_bound() {
         (0..60)
             .map(|i| {
                 let loss = 0.8 + 0.04 * i as f64;
-                AnchorPoint {
-                    loss,
-                    score: d - 0.7 / (1.0 + (-3.0 * (loss - 2.0)).exp()),
-                    model: None,
-                    task: None,
-                    heldout: false,
-                    line: 0,
-                }
+                AnchorPoint::new(loss, d - 0.7 / (1.0 + (-3.0 * (loss - 2.0)).exp()))
             })
             .collect()
     };
@@ -221,14 +217,7 @@ fn newton_pins_an_asymptote_only_where_it_belongs_on_its_bound() {
 /// arc_challenge here, 4.7 now).
 #[test]
 fn score_map_replicates_converge_in_a_few_newton_steps() {
-    let path = data("olmo_ladder/checkpoints.csv");
-    let text = std::fs::read_to_string(&path).expect("bundled OLMo ladder");
-    let pts = parse_ladder(&Table::parse("checkpoints.csv", &text).unwrap()).unwrap();
-    let ladder = Ladder::new("checkpoints.csv", &pts, 5)
-        .unwrap()
-        .tasks_named(&["arc_challenge_test".into(), "openbookqa_test".into()])
-        .unwrap()
-        .filter(|r| !r.run.ends_with("-0.5xC"));
+    let ladder = olmo_ladder(&["arc_challenge_test", "openbookqa_test"]);
     let s = Settings::default();
     for (task, runs) in &ladder.tasks {
         // The ideal point (0, 1) last, as in `densing predict`'s step 2.
@@ -236,14 +225,7 @@ fn score_map_replicates_converge_in_a_few_newton_steps() {
             .iter()
             .flat_map(|r| r.step2_points(&s))
             .chain([(0.0, 1.0)])
-            .map(|(loss, score)| AnchorPoint {
-                loss,
-                score,
-                model: None,
-                task: None,
-                heldout: false,
-                line: 0,
-            })
+            .map(|(loss, score)| AnchorPoint::new(loss, score))
             .collect();
         let p = ScoreProblem::new(&anchors);
         let full = fit(&p, &GridPolish::default()).unwrap();
